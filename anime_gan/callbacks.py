@@ -1,0 +1,148 @@
+"""Keras callbacks that write a run's artifacts: sample grids, networks, plots.
+
+Every file is written under a temporary name and moved into place, so a crash
+never leaves a half-written file under its final name.
+"""
+
+import contextlib
+import csv
+import os
+
+import keras
+import numpy as np
+
+from anime_gan.data import to_uint8
+
+GRID_ROWS = 8
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; on success move it onto ``path``."""
+    directory, name = os.path.split(path)
+    # Keep the extension last: Keras and matplotlib choose the format by it.
+    tmp = os.path.join(directory, f".tmp-{os.getpid()}-{name}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def image_grid(images, rows=GRID_ROWS):
+    """uint8 images [rows*cols, H, W, C] -> one uint8 image [rows*H, cols*W, C]."""
+    images = np.asarray(images)
+    n, h, w, c = images.shape
+    cols = -(-n // rows)
+    padded = np.zeros((rows * cols, h, w, c), images.dtype)
+    padded[:n] = images
+    return padded.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(
+        rows * h, cols * w, c
+    )
+
+
+def save_image(path, image):
+    with atomic_path(path) as tmp:
+        keras.utils.save_img(tmp, image, scale=False)
+
+
+def fixed_latents(latent_dim, seed, count=GRID_ROWS * GRID_ROWS):
+    """The latent batch behind every sample grid of a run."""
+    return np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """After each epoch, writes ``samples/epoch_NNNN.png`` from one fixed latent batch."""
+
+    def __init__(self, output_dir, latents):
+        super().__init__()
+        self.sample_dir = os.path.join(output_dir, "samples")
+        self.latents = latents
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.sample_dir, exist_ok=True)
+        images = self.model.generator(self.latents, training=False)
+        save_image(
+            os.path.join(self.sample_dir, f"epoch_{epoch + 1:04d}.png"),
+            image_grid(keras.ops.convert_to_numpy(to_uint8(images))),
+        )
+
+
+class SaveNetworks(keras.callbacks.Callback):
+    """After each epoch, saves ``generator.keras`` and ``discriminator.keras``."""
+
+    def __init__(self, output_dir):
+        super().__init__()
+        self.output_dir = output_dir
+
+    def on_epoch_end(self, epoch, logs=None):
+        for name, network in (("generator", self.model.generator),
+                              ("discriminator", self.model.discriminator)):
+            with atomic_path(os.path.join(self.output_dir, f"{name}.keras")) as tmp:
+                network.save(tmp)
+
+
+class HistoryCSV(keras.callbacks.CSVLogger):
+    """``CSVLogger`` numbering epochs from 1, like the sample grids, and without
+    the empty ``val_*`` columns it adds when there is no validation data."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.keys is None:
+            self.keys = sorted(logs or {})
+        super().on_epoch_end(epoch + 1, logs)
+
+
+def read_history(csv_path):
+    """history.csv -> {column: list of floats}."""
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+
+
+PLOTS = {
+    "losses.png": ("Losses", ("d_loss", "g_loss")),
+    "scores.png": ("Mean D(x) and D(G(z))", ("real_score", "fake_score")),
+    "wasserstein.png": ("Wasserstein estimate and gradient penalty",
+                        ("wasserstein", "gradient_penalty")),
+}
+
+
+def plot_history(csv_path, output_dir):
+    """Writes each plot in ``PLOTS`` whose metrics ``history.csv`` has; returns their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    history = read_history(csv_path)
+    written = []
+    for filename, (title, keys) in PLOTS.items():
+        keys = [k for k in keys if k in history]
+        if not keys:
+            continue
+        fig, ax = plt.subplots(figsize=(6, 4))
+        epochs = history["epoch"]
+        for key in keys:
+            ax.plot(epochs, history[key], marker="o", label=key)
+        ax.set(title=title, xlabel="epoch")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        path = os.path.join(output_dir, filename)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+class HistoryPlots(keras.callbacks.Callback):
+    """After each epoch, redraws the plots from ``history.csv`` (place after CSVLogger)."""
+
+    def __init__(self, csv_path, output_dir):
+        super().__init__()
+        self.csv_path = csv_path
+        self.output_dir = output_dir
+
+    def on_epoch_end(self, epoch, logs=None):
+        plot_history(self.csv_path, self.output_dir)

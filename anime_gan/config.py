@@ -1,0 +1,92 @@
+"""The settings of a training run, one field per command-line flag."""
+
+import dataclasses
+import datetime
+import os
+from typing import Optional
+
+from anime_gan.networks import SUPPORTED_IMAGE_SIZES
+
+MODELS = ("dcgan", "wgan")
+
+# Optimizer defaults from the papers: DCGAN (Radford et al.) and WGAN-GP (Gulrajani et al.).
+OPTIMIZER_DEFAULTS = {
+    "dcgan": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
+    "wgan": {"lr": 1e-4, "beta1": 0.0, "beta2": 0.9},
+}
+
+
+def _field(default, help):
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+class ConfigError(ValueError):
+    """A setting is invalid; the message starts with the flag's name."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    model: str = _field("dcgan", "GAN to train: dcgan, or wgan (WGAN-GP).")
+    epochs: int = _field(50, "Number of epochs.")
+    batch_size: int = _field(64, "Images per batch (per critic update for wgan).")
+    steps_per_epoch: Optional[int] = _field(
+        None, "Generator steps per epoch; default: one pass over the data.")
+    latent_dim: int = _field(128, "Size of the generator's latent vector.")
+    image_size: int = _field(64, "Training resolution: 64 or 128.")
+    data_dir: Optional[str] = _field(
+        None, "Folder of JPEG/PNG/BMP/GIF images, searched recursively.")
+    dataset: Optional[str] = _field(
+        None, "TensorFlow Datasets image data set, as tfds:NAME.")
+    output_dir: Optional[str] = _field(
+        None, "Where the run is written; default runs/<time>-<model>.")
+    seed: int = _field(0, "Seed for weights, latents and data order.")
+    g_lr: Optional[float] = _field(None, "Generator learning rate (default per model).")
+    g_beta1: Optional[float] = _field(None, "Generator Adam beta1 (default per model).")
+    g_beta2: Optional[float] = _field(None, "Generator Adam beta2 (default per model).")
+    d_lr: Optional[float] = _field(None, "Discriminator/critic learning rate (default per model).")
+    d_beta1: Optional[float] = _field(None, "Discriminator/critic Adam beta1 (default per model).")
+    d_beta2: Optional[float] = _field(None, "Discriminator/critic Adam beta2 (default per model).")
+    n_critic: int = _field(5, "wgan: critic updates per generator update.")
+    gp_weight: float = _field(10.0, "wgan: gradient-penalty weight lambda.")
+    jit_compile: bool = _field(False, "Compile the train step with XLA.")
+
+    def __post_init__(self):
+        self.validate()
+        defaults = OPTIMIZER_DEFAULTS[self.model]
+        for net in ("g", "d"):
+            for key, value in defaults.items():
+                if getattr(self, f"{net}_{key}") is None:
+                    setattr(self, f"{net}_{key}", value)
+        if not self.output_dir:
+            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+            self.output_dir = os.path.join("runs", f"{stamp}-{self.model}")
+
+    def validate(self):
+        def fail(flag, message):
+            raise ConfigError(f"--{flag}={getattr(self, flag)}: {message}")
+
+        if self.model not in MODELS:
+            fail("model", f"must be one of {', '.join(MODELS)}")
+        for flag in ("epochs", "batch_size", "latent_dim", "n_critic"):
+            if getattr(self, flag) < 1:
+                fail(flag, "must be at least 1")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            fail("steps_per_epoch", "must be at least 1 (or unset for one pass over the data)")
+        if self.image_size not in SUPPORTED_IMAGE_SIZES:
+            fail("image_size", f"must be one of {', '.join(map(str, SUPPORTED_IMAGE_SIZES))}")
+        for net in ("g", "d"):
+            lr = getattr(self, f"{net}_lr")
+            if lr is not None and not lr > 0:
+                fail(f"{net}_lr", "must be positive")
+            for beta in ("beta1", "beta2"):
+                value = getattr(self, f"{net}_{beta}")
+                if value is not None and not 0 <= value < 1:
+                    fail(f"{net}_{beta}", "must be in [0, 1)")
+        if self.gp_weight < 0:
+            fail("gp_weight", "must be non-negative")
+        if self.data_dir and self.dataset:
+            fail("dataset", "give either --data_dir or --dataset, not both")
+        if self.dataset and not self.dataset.startswith("tfds:"):
+            fail("dataset", "must look like tfds:NAME")
+        if self.data_dir and not os.path.isdir(self.data_dir):
+            fail("data_dir", "no such folder")

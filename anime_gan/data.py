@@ -1,0 +1,163 @@
+"""Training data as ``tf.data`` pipelines of float32 images in [-1, 1].
+
+Three sources, one pipeline shape: decode -> center-crop -> resize (uint8) ->
+cache -> shuffle -> scale -> batch -> prefetch.  Decoding and resizing happen
+once; later epochs read the cached uint8 images.
+"""
+
+import logging
+import os
+
+import tensorflow as tf
+from keras import ops
+
+from anime_gan import synthetic
+
+logger = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+SHUFFLE_BUFFER = 10_000
+SYNTHETIC_IMAGES = 5000
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def list_image_files(data_dir):
+    """Every JPEG/PNG/BMP/GIF under ``data_dir``, recursively, in sorted order."""
+    if not os.path.isdir(data_dir):
+        raise FileNotFoundError(f"--data_dir={data_dir}: no such folder")
+    paths = []
+    for root, dirs, files in os.walk(data_dir):
+        dirs.sort()
+        paths.extend(
+            os.path.join(root, name)
+            for name in sorted(files)
+            if name.lower().endswith(IMAGE_EXTENSIONS)
+        )
+    if not paths:
+        raise ValueError(
+            f"--data_dir={data_dir}: no {'/'.join(IMAGE_EXTENSIONS)} files found"
+        )
+    return paths
+
+
+def center_crop_and_resize(image, image_size):
+    """Any [H, W, C] image -> uint8 [image_size, image_size, C], cropped to a square."""
+    shape = tf.shape(image)
+    side = tf.minimum(shape[0], shape[1])
+    image = tf.image.crop_to_bounding_box(
+        image, (shape[0] - side) // 2, (shape[1] - side) // 2, side, side
+    )
+    image = tf.image.resize(image, (image_size, image_size), antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+
+
+def decode_image_file(path, image_size):
+    """JPEG/PNG/BMP/GIF bytes -> uint8 RGB [image_size, image_size, 3].
+
+    Grey is repeated to RGB, alpha is dropped, and a GIF gives its first frame.
+    """
+    image = tf.io.decode_image(
+        tf.io.read_file(path), channels=3, expand_animations=False
+    )
+    image.set_shape([None, None, 3])
+    return center_crop_and_resize(image, image_size)
+
+
+def to_float(images):
+    """uint8 [0, 255] -> float32 [-1, 1]."""
+    return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
+def to_uint8(images):
+    """float [-1, 1] -> uint8 [0, 255] (any backend's tensors)."""
+    images = (ops.cast(images, "float32") + 1.0) * 127.5
+    return ops.cast(ops.clip(ops.round(images), 0, 255), "uint8")
+
+
+def folder_images(data_dir, image_size):
+    """uint8 images from every image file under ``data_dir``."""
+    paths = list_image_files(data_dir)
+    logger.info("Found %d images under %s", len(paths), data_dir)
+    files = tf.data.Dataset.from_tensor_slices(paths)
+    return files.map(
+        lambda path: decode_image_file(path, image_size), num_parallel_calls=AUTOTUNE
+    ), len(paths)
+
+
+def tfds_images(name, image_size, split="train"):
+    """uint8 images from a TensorFlow Datasets data set, its image feature found by type."""
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(name)
+    image_keys = [
+        key for key, feature in builder.info.features.items()
+        if isinstance(feature, tfds.features.Image)
+    ]
+    if not image_keys:
+        raise ValueError(f"--dataset=tfds:{name}: the data set has no image feature")
+    key = image_keys[0]
+    builder.download_and_prepare()
+    dataset = builder.as_dataset(split=split)
+    count = builder.info.splits[split].num_examples
+
+    def prepare(example):
+        image = example[key]
+        image = tf.cond(
+            tf.shape(image)[-1] == 1,
+            lambda: tf.image.grayscale_to_rgb(image),
+            lambda: image[..., :3],
+        )
+        return center_crop_and_resize(image, image_size)
+
+    return dataset.map(prepare, num_parallel_calls=AUTOTUNE), count
+
+
+def synthetic_images(image_size, seed, num_images=SYNTHETIC_IMAGES):
+    """uint8 images from the built-in cartoon-face generator."""
+    logger.info(
+        "No --data_dir or --dataset given: training on %d built-in cartoon faces. "
+        "To train on real anime faces, download the Anime Face Dataset from Kaggle "
+        "and pass --data_dir=PATH (see README).", num_images,
+    )
+    faces = synthetic.cartoon_faces(num_images, image_size, seed)
+    return tf.data.Dataset.from_tensor_slices(faces), num_images
+
+
+def load_images(image_size, data_dir=None, dataset=None, seed=0):
+    """The uint8 image source chosen by the flags, and its size."""
+    if data_dir:
+        return folder_images(data_dir, image_size)
+    if dataset:
+        return tfds_images(dataset.removeprefix("tfds:"), image_size)
+    return synthetic_images(image_size, seed)
+
+
+def training_pipeline(images, batch_size, seed=0, batches_per_step=1, repeat=False):
+    """uint8 images -> cached, shuffled float batches for ``GAN.fit``.
+
+    With ``batches_per_step`` > 1 each element is [batches_per_step, batch, H, W, 3],
+    the real batches one WGAN-GP step consumes.
+    """
+    dataset = images.cache().shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+    dataset = dataset.batch(batch_size, drop_remainder=True)
+    dataset = dataset.map(to_float, num_parallel_calls=AUTOTUNE)
+    if batches_per_step > 1:
+        dataset = dataset.batch(batches_per_step, drop_remainder=True)
+    return dataset.prefetch(AUTOTUNE)
+
+
+def make_dataset(image_size=64, batch_size=64, data_dir=None, dataset=None, seed=0,
+                 batches_per_step=1, repeat=False):
+    """The training pipeline for the chosen source; raises if it is smaller than a step."""
+    images, count = load_images(image_size, data_dir, dataset, seed)
+    needed = batch_size * batches_per_step
+    if count < needed:
+        source = data_dir or dataset or "the built-in data set"
+        raise ValueError(
+            f"{source}: {count} images, fewer than one training step needs "
+            f"({batches_per_step} x --batch_size={batch_size}); use a smaller --batch_size"
+        )
+    return training_pipeline(images, batch_size, seed, batches_per_step, repeat), count

@@ -1,0 +1,156 @@
+"""DCGAN and WGAN-GP as ``keras.Model`` subclasses with a custom ``train_step``.
+
+``GAN`` holds what both share: the two networks, the latent sampler with its
+seed generator, the two optimizers and the metric trackers.  Each subclass's
+``train_step`` follows its paper's algorithm.  The gradient tapes make these
+steps TensorFlow-specific; everything else is backend-neutral Keras.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from anime_gan import losses
+
+
+class GAN(keras.Model):
+    """Base class: a generator, a discriminator (or critic) and their optimizers.
+
+    ``real_batches_per_step`` is how many batches of real images one
+    ``train_step`` consumes; the data pipeline groups batches accordingly.
+    """
+
+    metric_names = ("d_loss", "g_loss")
+    real_batches_per_step = 1
+
+    def __init__(self, generator, discriminator, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = generator.input_shape[-1]
+        self.seed_generator = keras.random.SeedGenerator(seed, name="latent_seed")
+        self.trackers = {
+            name: keras.metrics.Mean(name=name) for name in self.metric_names
+        }
+
+    def compile(self, d_optimizer, g_optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        # Build the slots now, outside the traced step, so they can be
+        # checkpointed before the first update.
+        d_optimizer.build(self.discriminator.trainable_variables)
+        g_optimizer.build(self.generator.trainable_variables)
+
+    @property
+    def metrics(self):
+        # Only our trackers: Keras' own loss tracker would log a phantom "loss: 0".
+        return list(self.trackers.values())
+
+    def sample_latents(self, batch_size):
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def call(self, latents, training=False):
+        return self.generator(latents, training=training)
+
+    def generate(self, batch_size):
+        """Images in [-1, 1] from fresh latents."""
+        return self.generator(self.sample_latents(batch_size), training=False)
+
+    def _update(self, tape, loss, network, optimizer):
+        variables = network.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+
+    def _report(self, **values):
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+class DCGAN(GAN):
+    """DCGAN (Radford et al., 2016) with the non-saturating BCE losses.
+
+    One discriminator update then one generator update per batch.  The
+    discriminator outputs logits; ``real_score`` and ``fake_score`` are its mean
+    probabilities D(x) and D(G(z)) during the discriminator update.
+    """
+
+    metric_names = ("d_loss", "g_loss", "real_score", "fake_score")
+
+    def train_step(self, real_images):
+        batch_size = ops.shape(real_images)[0]
+
+        # 1. Update D: maximise log D(x) + log(1 - D(G(z))).
+        fake_images = self.generator(self.sample_latents(batch_size), training=True)
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(real_images, training=True)
+            fake_logits = self.discriminator(fake_images, training=True)
+            d_loss = losses.discriminator_bce_loss(real_logits, fake_logits)
+        self._update(tape, d_loss, self.discriminator, self.d_optimizer)
+
+        # 2. Update G: maximise log D(G(z)).
+        with tf.GradientTape() as tape:
+            fake_images = self.generator(self.sample_latents(batch_size), training=True)
+            g_loss = losses.generator_bce_loss(
+                self.discriminator(fake_images, training=True)
+            )
+        self._update(tape, g_loss, self.generator, self.g_optimizer)
+
+        return self._report(
+            d_loss=d_loss,
+            g_loss=g_loss,
+            real_score=ops.mean(ops.sigmoid(real_logits)),
+            fake_score=ops.mean(ops.sigmoid(fake_logits)),
+        )
+
+
+class WGANGP(GAN):
+    """WGAN-GP (Gulrajani et al., 2017), Algorithm 1.
+
+    Each step takes ``n_critic`` batches of real images, shaped
+    [n_critic, N, H, W, 3]: one critic update per batch, then one generator
+    update.  ``wasserstein`` is the critic's estimate E[f(x)] - E[f(G(z))].
+    """
+
+    metric_names = ("d_loss", "g_loss", "wasserstein", "gradient_penalty")
+
+    def __init__(self, generator, critic, n_critic=5, gp_weight=10.0, seed=None, **kwargs):
+        super().__init__(generator, critic, seed=seed, **kwargs)
+        self.n_critic = n_critic
+        self.gp_weight = gp_weight
+
+    @property
+    def real_batches_per_step(self):
+        return self.n_critic
+
+    def train_step(self, real_batches):
+        for i in range(self.n_critic):
+            d_loss, wasserstein, penalty = self._critic_step(real_batches[i])
+
+        batch_size = ops.shape(real_batches)[1]
+        with tf.GradientTape() as tape:
+            fake_images = self.generator(self.sample_latents(batch_size), training=True)
+            g_loss = losses.generator_wasserstein_loss(
+                self.discriminator(fake_images, training=True)
+            )
+        self._update(tape, g_loss, self.generator, self.g_optimizer)
+
+        # Metrics describe the last critic update of the step.
+        return self._report(
+            d_loss=d_loss, g_loss=g_loss, wasserstein=wasserstein, gradient_penalty=penalty
+        )
+
+    def _critic_step(self, real_images):
+        batch_size = ops.shape(real_images)[0]
+        fake_images = self.generator(self.sample_latents(batch_size), training=True)
+        alpha = losses.sample_interpolation_weights(batch_size, self.seed_generator)
+        with tf.GradientTape() as tape:
+            real_scores = self.discriminator(real_images, training=True)
+            fake_scores = self.discriminator(fake_images, training=True)
+            critic_loss = losses.critic_wasserstein_loss(real_scores, fake_scores)
+            penalty = losses.gradient_penalty(
+                self.discriminator, real_images, fake_images, alpha
+            )
+            d_loss = critic_loss + self.gp_weight * penalty
+        self._update(tape, d_loss, self.discriminator, self.d_optimizer)
+        return d_loss, -critic_loss, penalty

@@ -1,0 +1,121 @@
+"""Generator, DCGAN discriminator and WGAN-GP critic as functional Keras models.
+
+The architecture is the reference PyTorch DCGAN (Radford et al., 2016): every
+up/down-sampling layer is a 4x4 (transposed) convolution with stride 2 and no
+bias, channels doubling towards the 4x4 bottleneck.  Only built-in Keras layers
+are used, so a saved model loads with plain ``keras.models.load_model`` in a
+process that never imports ``anime_gan``.
+"""
+
+import math
+
+import keras
+from keras import layers
+
+SUPPORTED_IMAGE_SIZES = (64, 128)
+BASE_CHANNELS = 64
+
+# Reference PyTorch BatchNorm2d defaults (momentum 0.1 == Keras momentum 0.9).
+_BN_MOMENTUM = 0.9
+_BN_EPSILON = 1e-5
+
+
+def _conv_init():
+    """N(0, 0.02), as in the DCGAN paper."""
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+
+
+def _batch_norm(name):
+    return layers.BatchNormalization(
+        momentum=_BN_MOMENTUM,
+        epsilon=_BN_EPSILON,
+        gamma_initializer=keras.initializers.RandomNormal(mean=1.0, stddev=0.02),
+        name=name,
+    )
+
+
+def num_resolution_stages(image_size):
+    """Stride-2 stages between the 4x4 bottleneck and the image: 4 at 64, 5 at 128."""
+    if image_size not in SUPPORTED_IMAGE_SIZES:
+        raise ValueError(
+            f"image_size must be one of {SUPPORTED_IMAGE_SIZES}, got {image_size}"
+        )
+    return int(math.log2(image_size)) - 2
+
+
+def build_generator(latent_dim=128, image_size=64, name="generator"):
+    """Latent vector [N, latent_dim] -> image [N, size, size, 3] in [-1, 1]."""
+    stages = num_resolution_stages(image_size)
+    channels = BASE_CHANNELS * 2 ** (stages - 1)
+
+    latents = keras.Input(shape=(latent_dim,), name="latents")
+    x = layers.Reshape((1, 1, latent_dim), name="to_1x1")(latents)
+    # 1x1 -> 4x4: the reference's ConvTranspose2d(nz, 512, 4, stride 1, padding 0).
+    x = layers.Conv2DTranspose(
+        channels, 4, strides=1, padding="valid", use_bias=False,
+        kernel_initializer=_conv_init(), name="project",
+    )(x)
+    x = _batch_norm("project_bn")(x)
+    x = layers.ReLU(name="project_relu")(x)
+    for i in range(stages - 1):
+        channels //= 2
+        x = layers.Conv2DTranspose(
+            channels, 4, strides=2, padding="same", use_bias=False,
+            kernel_initializer=_conv_init(), name=f"up{i + 1}",
+        )(x)
+        x = _batch_norm(f"up{i + 1}_bn")(x)
+        x = layers.ReLU(name=f"up{i + 1}_relu")(x)
+    x = layers.Conv2DTranspose(
+        3, 4, strides=2, padding="same", use_bias=False,
+        kernel_initializer=_conv_init(), name="to_rgb",
+    )(x)
+    # float32 output keeps the image range exact under mixed precision.
+    images = layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    return keras.Model(latents, images, name=name)
+
+
+def _downsampling_body(x, stages, batch_norm, use_bias):
+    channels = BASE_CHANNELS
+    for i in range(stages):
+        x = layers.Conv2D(
+            channels, 4, strides=2, padding="same", use_bias=use_bias,
+            kernel_initializer=_conv_init(), name=f"down{i + 1}",
+        )(x)
+        # As in the reference, the first layer has no normalisation.
+        if batch_norm and i > 0:
+            x = _batch_norm(f"down{i + 1}_bn")(x)
+        x = layers.LeakyReLU(negative_slope=0.2, name=f"down{i + 1}_lrelu")(x)
+        channels *= 2
+    return x
+
+
+def _build_image_classifier(image_size, batch_norm, use_bias, output_name, name):
+    stages = num_resolution_stages(image_size)
+    images = keras.Input(shape=(image_size, image_size, 3), name="images")
+    x = _downsampling_body(images, stages, batch_norm, use_bias)
+    x = layers.Conv2D(
+        1, 4, strides=1, padding="valid", use_bias=use_bias,
+        kernel_initializer=_conv_init(), name="to_score",
+    )(x)
+    scores = layers.Flatten(dtype="float32", name=output_name)(x)
+    return keras.Model(images, scores, name=name)
+
+
+def build_discriminator(image_size=64, name="discriminator"):
+    """DCGAN discriminator: image -> one real/fake logit [N, 1] (no sigmoid)."""
+    return _build_image_classifier(
+        image_size, batch_norm=True, use_bias=False, output_name="logits", name=name
+    )
+
+
+def build_critic(image_size=64, name="critic"):
+    """WGAN-GP critic: image -> unbounded score [N, 1].
+
+    No batch normalisation: the gradient penalty is taken per sample, and batch
+    norm would make each score depend on the rest of the batch (Gulrajani et al.,
+    2017, section 4).  We use no normalisation at all rather than layer norm;
+    with nothing to absorb a bias, the convolutions keep theirs.
+    """
+    return _build_image_classifier(
+        image_size, batch_norm=False, use_bias=True, output_name="scores", name=name
+    )

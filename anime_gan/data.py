@@ -99,15 +99,15 @@ def tfds_images(name, image_size, split="train"):
     key = image_keys[0]
     builder.download_and_prepare()
     dataset = builder.as_dataset(split=split)
-    count = builder.info.splits[split].num_examples
+    count = int(dataset.cardinality())
+    if count < 0:  # unknown to tf.data: ask the data set's metadata
+        count = builder.info.splits[split].num_examples
+
+    grey = builder.info.features[key].shape[-1] == 1
 
     def prepare(example):
         image = example[key]
-        image = tf.cond(
-            tf.shape(image)[-1] == 1,
-            lambda: tf.image.grayscale_to_rgb(image),
-            lambda: image[..., :3],
-        )
+        image = tf.image.grayscale_to_rgb(image) if grey else image[..., :3]
         return center_crop_and_resize(image, image_size)
 
     return dataset.map(prepare, num_parallel_calls=AUTOTUNE), count

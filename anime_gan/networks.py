@@ -93,8 +93,9 @@ def _build_image_classifier(image_size, batch_norm, use_bias, output_name, name)
     stages = num_resolution_stages(image_size)
     images = keras.Input(shape=(image_size, image_size, 3), name="images")
     x = _downsampling_body(images, stages, batch_norm, use_bias)
+    # No bias on the score: the losses only compare scores, so it would never learn.
     x = layers.Conv2D(
-        1, 4, strides=1, padding="valid", use_bias=use_bias,
+        1, 4, strides=1, padding="valid", use_bias=False,
         kernel_initializer=_conv_init(), name="to_score",
     )(x)
     scores = layers.Flatten(dtype="float32", name=output_name)(x)
@@ -114,7 +115,7 @@ def build_critic(image_size=64, name="critic"):
     No batch normalisation: the gradient penalty is taken per sample, and batch
     norm would make each score depend on the rest of the batch (Gulrajani et al.,
     2017, section 4).  We use no normalisation at all rather than layer norm;
-    with nothing to absorb a bias, the convolutions keep theirs.
+    with nothing to absorb a bias, the hidden convolutions keep theirs.
     """
     return _build_image_classifier(
         image_size, batch_norm=False, use_bias=True, output_name="scores", name=name

@@ -1,0 +1,134 @@
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from anime_gan import data, synthetic
+from conftest import write_image
+
+RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+
+
+def solid(height, width, colour):
+    return np.full((height, width, len(colour)), colour, np.uint8)
+
+
+@pytest.fixture
+def mixed_folder(tmp_path):
+    """Mixed sizes and formats, nested, with upper-case extensions and a non-image."""
+    root = tmp_path / "mixed"
+    # Wide image: blue | red | green thirds; the centre crop is all red.
+    wide = np.concatenate([solid(60, 60, BLUE), solid(60, 60, RED), solid(60, 60, GREEN)], 1)
+    write_image(str(root / "wide.jpg"), wide, quality=100)
+    write_image(str(root / "sub" / "grey.png"), np.full((30, 50), 128, np.uint8))
+    write_image(str(root / "sub" / "deeper" / "rgba.PNG"), solid(64, 64, RED + (0,)))
+    write_image(str(root / "large.bmp"), solid(300, 200, GREEN))
+    frames = [Image.fromarray(solid(16, 16, BLUE)), Image.fromarray(solid(16, 16, RED))]
+    frames[0].save(str(root / "anim.GIF"), save_all=True, append_images=frames[1:])
+    (root / "notes.txt").write_text("not an image")
+    return str(root)
+
+
+def test_list_image_files_is_recursive_sorted_and_case_insensitive(mixed_folder):
+    names = [os.path.relpath(p, mixed_folder) for p in data.list_image_files(mixed_folder)]
+    assert names == ["anim.GIF", "large.bmp", "wide.jpg", "sub/grey.png", "sub/deeper/rgba.PNG"]
+
+
+def test_reads_both_kaggle_layouts(image_folder):
+    paths = data.list_image_files(image_folder)
+    assert sum("/images/" in p for p in paths) == 12
+    assert sum("/data/data/" in p for p in paths) == 12
+
+
+def test_folder_images_decoded_cropped_resized(mixed_folder):
+    images, count = data.folder_images(mixed_folder, 64)
+    decoded = {os.path.basename(p): img.numpy() for p, img in
+               zip(data.list_image_files(mixed_folder), images)}
+    assert count == 5
+    for image in decoded.values():
+        assert image.shape == (64, 64, 3) and image.dtype == np.uint8
+    np.testing.assert_allclose(decoded["wide.jpg"][8:-8, 8:-8], np.broadcast_to(RED, (48, 48, 3)),
+                               atol=8)
+    assert np.all(decoded["grey.png"] == 128)
+    assert np.all(decoded["rgba.PNG"] == RED)       # alpha dropped
+    assert np.all(decoded["large.bmp"] == GREEN)
+    assert np.all(decoded["anim.GIF"] == BLUE)      # first frame
+
+
+def test_center_crop_of_tall_image_keeps_middle():
+    tall = np.concatenate([solid(40, 40, BLUE), solid(40, 40, RED), solid(40, 40, GREEN)], 0)
+    out = data.center_crop_and_resize(tf.constant(tall), 20).numpy()
+    assert out.shape == (20, 20, 3)
+    assert np.all(out == RED)
+
+
+def test_scaling_round_trip():
+    pixels = tf.constant([[0, 127, 128, 255]], tf.uint8)
+    floats = data.to_float(pixels).numpy()
+    np.testing.assert_allclose(floats, [[-1.0, 127 / 127.5 - 1, 128 / 127.5 - 1, 1.0]], atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(data.to_uint8(floats)), pixels.numpy())
+
+
+def test_pipeline_batches_in_range_and_drops_remainder(image_folder):
+    dataset, count = data.make_dataset(64, batch_size=5, data_dir=image_folder)
+    batches = list(dataset)
+    assert count == 24
+    assert len(batches) == 4  # 24 // 5, the last 4 images dropped
+    for batch in batches:
+        assert batch.shape == (5, 64, 64, 3) and batch.dtype == tf.float32
+        assert -1.0 <= float(tf.reduce_min(batch)) and float(tf.reduce_max(batch)) <= 1.0
+
+
+def test_pipeline_groups_batches_for_wgan_steps(image_folder):
+    dataset, _ = data.make_dataset(64, batch_size=4, data_dir=image_folder, batches_per_step=3)
+    batches = list(dataset)
+    assert len(batches) == 2  # 24 images = 6 batches of 4 = 2 steps of 3 batches
+    assert batches[0].shape == (3, 4, 64, 64, 3)
+
+
+def test_pipeline_shuffles_by_seed(image_folder):
+    def first_batch(seed):
+        dataset, _ = data.make_dataset(64, batch_size=8, data_dir=image_folder, seed=seed)
+        return next(iter(dataset)).numpy()
+    np.testing.assert_array_equal(first_batch(1), first_batch(1))
+    assert not np.array_equal(first_batch(1), first_batch(2))
+
+
+def test_dataset_smaller_than_one_step_is_refused(image_folder):
+    with pytest.raises(ValueError, match="24 images.*batch_size=32"):
+        data.make_dataset(64, batch_size=32, data_dir=image_folder)
+
+
+def test_empty_and_missing_folders_are_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no .* files found"):
+        data.list_image_files(str(tmp_path / "empty"))
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        data.list_image_files(str(tmp_path / "missing"))
+
+
+@pytest.mark.parametrize("name", ["mnist", "cifar10"])
+def test_tfds_image_feature_found_and_converted_to_rgb(name):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=6):
+        images, count = data.tfds_images(name, 64)
+        batch = list(images)
+    assert count == 6
+    assert all(image.shape == (64, 64, 3) and image.dtype == tf.uint8 for image in batch)
+
+
+def test_synthetic_faces_are_varied_and_deterministic():
+    faces = synthetic.cartoon_faces(16, 64, seed=3)
+    assert faces.shape == (16, 64, 64, 3) and faces.dtype == np.uint8
+    np.testing.assert_array_equal(faces, synthetic.cartoon_faces(16, 64, seed=3))
+    assert not np.array_equal(faces, synthetic.cartoon_faces(16, 64, seed=4))
+    # Every face differs from every other, and each has many colours.
+    flat = faces.reshape(16, -1)
+    assert len({row.tobytes() for row in flat}) == 16
+    assert all(len(np.unique(f.reshape(-1, 3), axis=0)) > 20 for f in faces)
+
+
+def test_synthetic_faces_at_128():
+    assert synthetic.cartoon_faces(2, 128, seed=0).shape == (2, 128, 128, 3)

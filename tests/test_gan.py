@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from anime_gan import TrainConfig, build_gan
+
+BATCH = 4
+
+
+def small_gan(model, **kwargs):
+    return build_gan(TrainConfig(model=model, latent_dim=16, output_dir="unused", **kwargs))
+
+
+def real_images(*shape):
+    rng = np.random.default_rng(0)
+    return tf.constant(rng.uniform(-1, 1, shape + (64, 64, 3)), tf.float32)
+
+
+def weights_of(model):
+    return [w.numpy().copy() for w in model.trainable_weights]
+
+
+def changed(before, model):
+    return all(not np.array_equal(b, a.numpy()) for b, a in zip(before, model.trainable_weights))
+
+
+@pytest.mark.parametrize("model, batch_shape, metric_names", [
+    ("dcgan", (BATCH,), {"d_loss", "g_loss", "real_score", "fake_score"}),
+    ("wgan", (2, BATCH), {"d_loss", "g_loss", "wasserstein", "gradient_penalty"}),
+])
+def test_one_train_step_updates_both_networks(model, batch_shape, metric_names):
+    gan = small_gan(model, n_critic=2)
+    g_before, d_before = weights_of(gan.generator), weights_of(gan.discriminator)
+
+    logs = gan.train_step(real_images(*batch_shape))
+
+    assert set(logs) == metric_names
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert changed(g_before, gan.generator)
+    assert changed(d_before, gan.discriminator)
+
+
+def test_dcgan_scores_are_probabilities():
+    logs = small_gan("dcgan").train_step(real_images(BATCH))
+    assert 0.0 < float(logs["real_score"]) < 1.0
+    assert 0.0 < float(logs["fake_score"]) < 1.0
+
+
+def test_wgan_takes_n_critic_critic_updates_per_generator_update():
+    gan = small_gan("wgan", n_critic=3)
+    gan.train_step(real_images(3, BATCH))
+    assert int(gan.d_optimizer.iterations) == 3
+    assert int(gan.g_optimizer.iterations) == 1
+    assert gan.real_batches_per_step == 3
+
+
+def test_wgan_penalty_is_weighted_into_critic_loss():
+    gan = small_gan("wgan", n_critic=1, gp_weight=10.0)
+    logs = gan.train_step(real_images(1, BATCH))
+    assert float(logs["d_loss"]) == pytest.approx(
+        -float(logs["wasserstein"]) + 10.0 * float(logs["gradient_penalty"]), rel=1e-4)
+    assert float(logs["gradient_penalty"]) > 0
+
+
+def test_optimizer_defaults_follow_the_papers():
+    dcgan, wgan = small_gan("dcgan"), small_gan("wgan")
+    for opt in (dcgan.d_optimizer, dcgan.g_optimizer):
+        assert (float(opt.learning_rate), opt.beta_1, opt.beta_2) == pytest.approx((2e-4, 0.5, 0.999))
+    for opt in (wgan.d_optimizer, wgan.g_optimizer):
+        assert (float(opt.learning_rate), opt.beta_1, opt.beta_2) == pytest.approx((1e-4, 0.0, 0.9))
+    assert wgan.n_critic == 5 and wgan.gp_weight == 10.0
+
+
+@pytest.mark.parametrize("model", ["dcgan", "wgan"])
+def test_fit_logs_only_gan_metrics(model):
+    gan = small_gan(model, n_critic=1)
+    shape = (BATCH,) if model == "dcgan" else (1, BATCH)
+    data = tf.data.Dataset.from_tensors(real_images(*shape)).repeat(2)
+    history = gan.fit(data, epochs=1, verbose=0)
+    assert "loss" not in history.history
+    assert set(history.history) == set(gan.metric_names)

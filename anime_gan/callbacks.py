@@ -113,6 +113,7 @@ def plot_history(csv_path, output_dir):
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.ticker
     from matplotlib import pyplot as plt
 
     history = read_history(csv_path)
@@ -126,6 +127,7 @@ def plot_history(csv_path, output_dir):
         for key in keys:
             ax.plot(epochs, history[key], marker="o", label=key)
         ax.set(title=title, xlabel="epoch")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.legend()
         ax.grid(alpha=0.3)
         path = os.path.join(output_dir, filename)

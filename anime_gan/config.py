@@ -51,6 +51,9 @@ class TrainConfig:
     jit_compile: bool = _field(False, "Compile the train step with XLA.")
 
     def __post_init__(self):
+        for name in ("data_dir", "output_dir"):
+            if getattr(self, name):
+                setattr(self, name, os.path.expanduser(getattr(self, name)))
         self.validate()
         defaults = OPTIMIZER_DEFAULTS[self.model]
         for net in ("g", "d"):

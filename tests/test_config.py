@@ -1,0 +1,80 @@
+import glob
+import os
+
+import pytest
+from absl import flags
+
+from anime_gan import cli
+from anime_gan.config import ConfigError, TrainConfig
+from conftest import REPO_ROOT
+
+
+def parse(*argv):
+    flag_values = flags.FlagValues()
+    cli.define_flags(flag_values)
+    flag_values(["main.py", *argv])
+    return cli.config_from_flags(flag_values)
+
+
+def test_defaults_per_model():
+    dcgan = TrainConfig(model="dcgan")
+    wgan = TrainConfig(model="wgan")
+    assert (dcgan.g_lr, dcgan.g_beta1, dcgan.g_beta2) == (2e-4, 0.5, 0.999)
+    assert (dcgan.d_lr, dcgan.d_beta1, dcgan.d_beta2) == (2e-4, 0.5, 0.999)
+    assert (wgan.g_lr, wgan.g_beta1, wgan.g_beta2) == (1e-4, 0.0, 0.9)
+    assert (wgan.batch_size, wgan.latent_dim, wgan.image_size) == (64, 128, 64)
+    assert wgan.n_critic == 5 and wgan.gp_weight == 10.0
+    assert dcgan.output_dir.startswith(os.path.join("runs", "")) and dcgan.output_dir.endswith("dcgan")
+
+
+def test_explicit_values_override_defaults():
+    config = TrainConfig(model="wgan", g_lr=3e-4, d_beta2=0.99)
+    assert config.g_lr == 3e-4 and config.d_lr == 1e-4 and config.d_beta2 == 0.99
+
+
+def test_flags_map_onto_config():
+    config = parse("--model=wgan", "--epochs=3", "--steps_per_epoch=7", "--image_size=128",
+                   "--g_lr=0.001", "--jit_compile", "--output_dir=out")
+    assert (config.model, config.epochs, config.steps_per_epoch) == ("wgan", 3, 7)
+    assert (config.image_size, config.g_lr, config.jit_compile) == (128, 0.001, True)
+    assert config.d_lr == 1e-4 and config.output_dir == "out"
+
+
+def test_home_is_expanded_in_paths(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "faces").mkdir()
+    config = TrainConfig(data_dir="~/faces", output_dir="~/run")
+    assert config.data_dir == str(tmp_path / "faces") and config.output_dir == str(tmp_path / "run")
+
+
+@pytest.mark.parametrize("settings, flag", [
+    ({"epochs": 0}, "--epochs"),
+    ({"steps_per_epoch": 0}, "--steps_per_epoch"),
+    ({"latent_dim": -1}, "--latent_dim"),
+    ({"n_critic": 0}, "--n_critic"),
+    ({"g_lr": 0.0}, "--g_lr"),
+    ({"d_beta2": 1.0}, "--d_beta2"),
+    ({"gp_weight": -1.0}, "--gp_weight"),
+    ({"data_dir": ".", "dataset": "tfds:mnist"}, "--dataset"),
+])
+def test_invalid_settings_name_their_flag(settings, flag):
+    with pytest.raises(ConfigError, match=f"^{flag}="):
+        TrainConfig(**settings)
+
+
+def test_bad_flag_exits_with_status_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse("--epochs=0")
+    assert exit_info.value.code == 2
+    assert "--epochs=0: must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flagfile", sorted(glob.glob(os.path.join(REPO_ROOT, "experiments", "*.flags"))))
+def test_every_experiment_flagfile_is_valid(flagfile):
+    config = parse(f"--flagfile={flagfile}")
+    assert config.model in ("dcgan", "wgan")
+
+
+def test_experiment_flagfiles_exist():
+    names = {os.path.basename(p) for p in glob.glob(os.path.join(REPO_ROOT, "experiments", "*.flags"))}
+    assert {"dcgan_64.flags", "wgan_gp_64.flags"} <= names

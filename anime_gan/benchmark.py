@@ -1,7 +1,8 @@
 """Training speed: python -m anime_gan.benchmark [--models=dcgan,wgan] [--data_dir=PATH].
 
-Times ``model.fit`` steps after a warm-up and prints generator steps per second
-and real images consumed per second, for each model at the given batch size.
+Fills the image cache, times ``model.fit`` steps after a warm-up and prints
+generator steps per second and real images consumed per second, for each model
+at the given batch size.
 """
 
 import json
@@ -44,10 +45,11 @@ def time_training(model, batch_size, warmup_steps, steps, data_dir=None, jit_com
                          jit_compile=jit_compile, output_dir="unused")
     keras.utils.set_random_seed(config.seed)
     gan = build_gan(config)
-    dataset, _ = data.make_dataset(config.image_size, batch_size, data_dir,
-                                   batches_per_step=gan.real_batches_per_step, repeat=True)
+    stream = data.make_stream(config.image_size, batch_size, data_dir,
+                              batches_per_step=gan.real_batches_per_step)
+    stream.images.reduce(0, lambda count, _: count + 1)  # decode everything into the cache
     timer = StepTimer(warmup_steps)
-    gan.fit(dataset, epochs=1, steps_per_epoch=warmup_steps + steps, callbacks=[timer],
+    gan.fit(stream.batches(), epochs=1, steps_per_epoch=warmup_steps + steps, callbacks=[timer],
             verbose=0, shuffle=False)
     seconds = timer.seconds_per_step()
     return {

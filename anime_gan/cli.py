@@ -1,6 +1,7 @@
 """The command line: one absl flag per ``TrainConfig`` field."""
 
 import dataclasses
+import logging
 import sys
 import typing
 
@@ -25,13 +26,42 @@ def define_flags(flag_values=flags.FLAGS):
         )
 
 
-def config_from_flags(flag_values=flags.FLAGS):
-    """A validated ``TrainConfig``; on a bad value, prints it and exits with status 2."""
+def _exit_on_config_error(function):
+    """Runs ``function``; a ``ConfigError`` prints one line and exits with status 2."""
     try:
-        return TrainConfig(**{
-            field.name: flag_values[field.name].value
-            for field in dataclasses.fields(TrainConfig)
-        })
+        return function()
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+
+
+def config_from_flags(flag_values=flags.FLAGS):
+    """A validated ``TrainConfig``; on a bad value, prints it and exits with status 2."""
+    return _exit_on_config_error(lambda: TrainConfig(**{
+        field.name: flag_values[field.name].value for field in dataclasses.fields(TrainConfig)
+    }))
+
+
+def run(config):
+    """Does what ``config.mode`` asks: train, export or generate.
+
+    A setting that does not fit the run folder exits with status 2, Ctrl-C with 130.
+    """
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)  # TF's INFO chatter
+    try:
+        return _exit_on_config_error(lambda: _run(config))
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _run(config):
+    if config.mode == "train":
+        from anime_gan.train import train
+
+        return train(config)
+    from anime_gan import generate
+
+    if config.mode == "export":
+        return generate.export_run(config.output_dir)
+    return generate.generate_run(config.output_dir, config.num_images, config.seed,
+                                 config.interpolate)

@@ -133,25 +133,50 @@ def load_images(image_size, data_dir=None, dataset=None, seed=0):
     return synthetic_images(image_size, seed)
 
 
-def training_pipeline(images, batch_size, seed=0, batches_per_step=1, repeat=False):
-    """uint8 images -> cached, shuffled float batches for ``GAN.fit``.
+class TrainingStream:
+    """An endless, seeded stream of training batches that can start at any step.
+
+    The images are cached, then reshuffled on every pass by one seeded shuffle,
+    so the whole sequence of batches is fixed by the seed: step ``k`` always
+    sees the same images, and a resumed run picks up exactly where it stopped
+    by skipping the images already consumed (cheap once the cache is full).
 
     With ``batches_per_step`` > 1 each element is [batches_per_step, batch, H, W, 3],
     the real batches one WGAN-GP step consumes.
     """
-    dataset = images.cache().shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
-    dataset = dataset.batch(batch_size, drop_remainder=True)
-    dataset = dataset.map(to_float, num_parallel_calls=AUTOTUNE)
-    if batches_per_step > 1:
-        dataset = dataset.batch(batches_per_step, drop_remainder=True)
-    return dataset.prefetch(AUTOTUNE)
+
+    def __init__(self, images, count, batch_size, batches_per_step=1, seed=0):
+        self.images = images.cache()
+        self.count = count
+        self.batch_size = batch_size
+        self.batches_per_step = batches_per_step
+        self.seed = seed
+
+    @property
+    def images_per_step(self):
+        return self.batch_size * self.batches_per_step
+
+    @property
+    def steps_per_pass(self):
+        return self.count // self.images_per_step
+
+    def batches(self, start_step=0):
+        """Float batches in [-1, 1] for steps ``start_step``, ``start_step + 1``, ..."""
+        dataset = (self.images
+                   .shuffle(min(SHUFFLE_BUFFER, self.count), seed=self.seed,
+                            reshuffle_each_iteration=True)
+                   .repeat()
+                   .skip(start_step * self.images_per_step)
+                   .batch(self.batch_size, drop_remainder=True)
+                   .map(to_float, num_parallel_calls=AUTOTUNE))
+        if self.batches_per_step > 1:
+            dataset = dataset.batch(self.batches_per_step, drop_remainder=True)
+        return dataset.prefetch(AUTOTUNE)
 
 
-def make_dataset(image_size=64, batch_size=64, data_dir=None, dataset=None, seed=0,
-                 batches_per_step=1, repeat=False):
-    """The training pipeline for the chosen source; raises if it is smaller than a step."""
+def make_stream(image_size=64, batch_size=64, data_dir=None, dataset=None, seed=0,
+                batches_per_step=1):
+    """The ``TrainingStream`` of the chosen source; raises if it is smaller than a step."""
     images, count = load_images(image_size, data_dir, dataset, seed)
     needed = batch_size * batches_per_step
     if count < needed:
@@ -160,4 +185,15 @@ def make_dataset(image_size=64, batch_size=64, data_dir=None, dataset=None, seed
             f"{source}: {count} images, fewer than one training step needs "
             f"({batches_per_step} x --batch_size={batch_size}); use a smaller --batch_size"
         )
-    return training_pipeline(images, batch_size, seed, batches_per_step, repeat), count
+    return TrainingStream(images, count, batch_size, batches_per_step, seed)
+
+
+def make_dataset(image_size=64, batch_size=64, data_dir=None, dataset=None, seed=0,
+                 batches_per_step=1, repeat=False):
+    """Shuffled float batches of the chosen source: one pass, or endless with ``repeat``.
+
+    Returns the ``tf.data.Dataset`` and the number of images.
+    """
+    stream = make_stream(image_size, batch_size, data_dir, dataset, seed, batches_per_step)
+    batches = stream.batches()
+    return (batches if repeat else batches.take(stream.steps_per_pass)), stream.count

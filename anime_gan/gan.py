@@ -34,7 +34,8 @@ class GAN(keras.Model):
         }
 
     def compile(self, d_optimizer, g_optimizer, **kwargs):
-        super().compile(**kwargs)
+        # No Keras-level optimizer or loss: train_step drives the two optimizers.
+        super().compile(optimizer=None, **kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
         # Build the slots now, outside the traced step, so they can be

@@ -1,5 +1,10 @@
-"""``train(config)``: build the networks, the data and the GAN, and fit it."""
+"""``train(config)``: build the networks, the data and the GAN, and fit it.
 
+A run folder holds everything needed to continue: running ``train`` again
+with the same ``output_dir`` resumes from the newest checkpoint.
+"""
+
+import csv
 import dataclasses
 import json
 import logging
@@ -7,11 +12,14 @@ import os
 
 import keras
 
-from anime_gan import callbacks, data, networks
-from anime_gan.config import TrainConfig
+from anime_gan import artifacts, checkpoints, data, export, networks
+from anime_gan.config import ConfigError, TrainConfig
 from anime_gan.gan import DCGAN, WGANGP
 
 logger = logging.getLogger(__name__)
+
+# Settings a resumed run must share with the run it continues.
+_ARCHITECTURE_SETTINGS = ("model", "image_size", "latent_dim")
 
 
 def build_gan(config):
@@ -32,39 +40,120 @@ def build_gan(config):
     return gan
 
 
-def run_callbacks(config):
-    """Callbacks that write the run's artifacts into ``config.output_dir``."""
-    history_csv = os.path.join(config.output_dir, "history.csv")
+def run_paths(output_dir):
+    join = lambda *parts: os.path.join(output_dir, *parts)  # noqa: E731
+    return {"config": join("config.json"), "history": join("history.csv"),
+            "checkpoints": join("checkpoints"), "logs": join("logs"),
+            "export": join("export"), "generator": join("generator.keras")}
+
+
+def read_run_config(output_dir):
+    """The ``TrainConfig`` saved in a run folder."""
+    path = run_paths(output_dir)["config"]
+    if not os.path.isfile(path):
+        raise ConfigError(f"--output_dir={output_dir}: no run here (no config.json)")
+    with open(path) as f:
+        saved = json.load(f)
+    known = {field.name for field in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in saved.items() if k in known})
+
+
+def _check_resumable(config):
+    """Refuses to mix two different runs in one folder."""
+    if not os.path.exists(run_paths(config.output_dir)["config"]):
+        return False
+    if not config.resume:
+        raise ConfigError(
+            f"--output_dir={config.output_dir}: a run already exists here and --noresume "
+            "was given; choose a new --output_dir or drop --noresume to continue it")
+    saved = read_run_config(config.output_dir)
+    for name in _ARCHITECTURE_SETTINGS:
+        if getattr(saved, name) != getattr(config, name):
+            raise ConfigError(
+                f"--{name}={getattr(config, name)}: the run in {config.output_dir} was "
+                f"trained with --{name}={getattr(saved, name)}; use a new --output_dir")
+    return True
+
+
+def _truncate_history(csv_path, epochs):
+    """Drops rows of epochs after ``epochs`` (written before a crash, not checkpointed)."""
+    if not os.path.isfile(csv_path):
+        return
+    with open(csv_path, newline="") as f:
+        rows = list(csv.reader(f))
+    kept = rows[:1] + [row for row in rows[1:] if int(row[0]) <= epochs]
+    if len(kept) != len(rows):
+        with artifacts.atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as f:
+            csv.writer(f).writerows(kept)
+
+
+def run_callbacks(config, state, extra=()):
+    """Callbacks that write the run's artifacts; the checkpoint comes last."""
+    paths = run_paths(config.output_dir)
     return [
-        callbacks.HistoryCSV(history_csv),
-        callbacks.HistoryPlots(history_csv, config.output_dir),
-        callbacks.SampleGrid(config.output_dir,
-                             callbacks.fixed_latents(config.latent_dim, config.seed)),
-        callbacks.SaveNetworks(config.output_dir),
+        artifacts.HistoryCSV(paths["history"], append=True),
+        artifacts.HistoryPlots(paths["history"], config.output_dir),
+        artifacts.StepTensorBoard(paths["logs"], update_freq=1),
+        artifacts.SampleGrid(config.output_dir, state.fixed_latents, paths["logs"]),
+        artifacts.SaveNetworks(config.output_dir),
+        *extra,
+        checkpoints.Checkpointer(state, config.checkpoint_every),
     ]
 
 
-def train(config=None, **overrides):
-    """Train the GAN that ``config`` (or keyword settings) describes; returns the fitted GAN.
+def train(config=None, callbacks=(), **overrides):
+    """Train (or continue training) the GAN that ``config`` or keyword settings describe.
 
-    >>> gan = train(model="dcgan", epochs=1, steps_per_epoch=10)
+    Returns the fitted GAN.  ``callbacks`` are extra Keras callbacks.
+
+    >>> gan = train(model="dcgan", epochs=1, steps_per_epoch=10, output_dir="runs/try")
     """
     if config is None:
         config = TrainConfig(**overrides)
     elif overrides:
         config = dataclasses.replace(config, **overrides)
+    resuming = _check_resumable(config)
     keras.utils.set_random_seed(config.seed)
-    os.makedirs(config.output_dir, exist_ok=True)
-    with open(os.path.join(config.output_dir, "config.json"), "w") as f:
-        json.dump(dataclasses.asdict(config), f, indent=2)
+    paths = run_paths(config.output_dir)
 
     gan = build_gan(config)
-    dataset, _ = data.make_dataset(
-        config.image_size, config.batch_size, config.data_dir, config.dataset,
-        seed=config.seed, batches_per_step=gan.real_batches_per_step,
-        repeat=config.steps_per_epoch is not None,
-    )
+    stream = data.make_stream(config.image_size, config.batch_size, config.data_dir,
+                              config.dataset, seed=config.seed,
+                              batches_per_step=gan.real_batches_per_step)
+    steps_per_epoch = config.steps_per_epoch or stream.steps_per_pass
+    state = checkpoints.TrainingState(
+        gan, artifacts.fixed_latents(config.latent_dim, config.seed), paths["checkpoints"])
+    if resuming and state.restore_latest():
+        logger.info("Resuming %s at epoch %d, step %d", config.output_dir,
+                    int(state.epoch) + 1, state.step)
+    os.makedirs(config.output_dir, exist_ok=True)
+    with artifacts.atomic_path(paths["config"]) as tmp, open(tmp, "w") as f:
+        json.dump(dataclasses.asdict(config), f, indent=2)
+    _truncate_history(paths["history"], int(state.epoch))
+
+    fit_callbacks = run_callbacks(config, state, callbacks)
     logger.info("Training %s; writing the run to %s", config.model, config.output_dir)
-    gan.fit(dataset, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-            callbacks=run_callbacks(config), shuffle=False)
+    try:
+        # A run stopped mid-epoch first finishes that epoch's remaining steps.
+        while int(state.epoch) < config.epochs:
+            epoch = int(state.epoch)
+            remaining = steps_per_epoch - state.steps_into_epoch
+            if remaining <= 0:
+                # Stopped after an epoch's last step but before its end-of-epoch
+                # callbacks: its steps are done, its history row and grid are lost.
+                logger.warning("Epoch %d finished before the stop; no history row for it",
+                               epoch + 1)
+                state.end_epoch()
+                continue
+            last = epoch + 1 if remaining < steps_per_epoch else config.epochs
+            gan.fit(stream.batches(start_step=state.step), initial_epoch=epoch, epochs=last,
+                    steps_per_epoch=remaining if last == epoch + 1 else steps_per_epoch,
+                    callbacks=fit_callbacks, shuffle=False)
+            if gan.stop_training:
+                break
+    except KeyboardInterrupt:
+        path = state.save()
+        logger.warning("Interrupted: saved %s. Run the same command again to resume.", path)
+        raise
+    export.export_generator(gan.generator, paths["export"])
     return gan

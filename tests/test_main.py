@@ -3,15 +3,13 @@
 import csv
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO_ROOT
+from conftest import run_main, run_python as run
 
 EXPECTED = {
     "dcgan": {"plots": ["losses.png", "scores.png"],
@@ -19,16 +17,6 @@ EXPECTED = {
     "wgan": {"plots": ["losses.png", "wasserstein.png"],
              "metrics": {"d_loss", "g_loss", "wasserstein", "gradient_penalty"}},
 }
-
-
-def run(args, cwd=REPO_ROOT, **kwargs):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600, **kwargs)
-
-
-def run_main(*flags):
-    return run([os.path.join(REPO_ROOT, "main.py"), *flags])
 
 
 @pytest.mark.parametrize("model", ["dcgan", "wgan"])
@@ -43,9 +31,11 @@ def test_main_trains_and_writes_every_output(model, image_folder, tmp_path):
     assert " loss:" not in log and "- loss" not in log  # no phantom Keras loss
 
     for name in ["generator.keras", "discriminator.keras", "config.json", "history.csv",
-                 "samples/epoch_0001.png", "samples/epoch_0002.png", *EXPECTED[model]["plots"]]:
+                 "samples/epoch_0001.png", "samples/epoch_0002.png", "checkpoints/checkpoint",
+                 "export/saved_model.pb", *EXPECTED[model]["plots"]]:
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
-    assert not [p for p in os.listdir(out) if p.startswith(".tmp")]
+    assert not [p for p in os.listdir(out) if p.startswith(".tmp") or p.endswith((".tmp", ".old"))]
+    assert os.listdir(out / "logs" / "train") and os.listdir(out / "logs" / "samples")
 
     grid = np.asarray(Image.open(out / "samples" / "epoch_0001.png"))
     assert grid.shape == (8 * 64, 8 * 64, 3)
@@ -97,7 +87,7 @@ def test_invalid_flags_fail_at_once_naming_the_flag(flag, message, tmp_path):
 
 def test_saved_generator_reloads_without_anime_gan(image_folder, tmp_path):
     """A process with only Keras reproduces the training process's last sample grid."""
-    from anime_gan.callbacks import fixed_latents, image_grid
+    from anime_gan.artifacts import fixed_latents, image_grid
 
     out = tmp_path / "run"
     result = run_main("--model=dcgan", "--epochs=1", "--steps_per_epoch=1", "--batch_size=4",

@@ -30,6 +30,11 @@ def atomic_path(path):
             os.remove(tmp)
 
 
+def square_grid_rows(count):
+    """Rows of the most nearly square grid of ``count`` images, no wider than tall + 1."""
+    return -(-count // int(np.ceil(np.sqrt(count))))
+
+
 def image_grid(images, rows=GRID_ROWS):
     """uint8 images [rows*cols, H, W, C] -> one uint8 image [rows*H, cols*W, C]."""
     images = np.asarray(images)
@@ -53,20 +58,42 @@ def fixed_latents(latent_dim, seed, count=GRID_ROWS * GRID_ROWS):
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """After each epoch, writes ``samples/epoch_NNNN.png`` from one fixed latent batch."""
+    """After each epoch, writes ``samples/epoch_NNNN.png`` from one fixed latent batch,
+    and the same grid to TensorBoard if ``log_dir`` is given."""
 
-    def __init__(self, output_dir, latents):
+    def __init__(self, output_dir, latents, log_dir=None):
         super().__init__()
         self.sample_dir = os.path.join(output_dir, "samples")
         self.latents = latents
+        self.log_dir = log_dir
+        self._writer = None
 
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.sample_dir, exist_ok=True)
         images = self.model.generator(self.latents, training=False)
-        save_image(
-            os.path.join(self.sample_dir, f"epoch_{epoch + 1:04d}.png"),
-            image_grid(keras.ops.convert_to_numpy(to_uint8(images))),
-        )
+        grid = image_grid(keras.ops.convert_to_numpy(to_uint8(images)))
+        save_image(os.path.join(self.sample_dir, f"epoch_{epoch + 1:04d}.png"), grid)
+        if self.log_dir:
+            self._log_to_tensorboard(grid, epoch + 1)
+
+    def _log_to_tensorboard(self, grid, epoch):
+        """The grid as an image summary in ``LOG_DIR/samples`` (TensorFlow-specific)."""
+        import tensorflow as tf
+
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "samples"))
+        with self._writer.as_default():
+            tf.summary.image("samples", grid[None], step=epoch)
+        self._writer.flush()
+
+
+class StepTensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback, numbering per-step metrics by the generator step,
+    so a resumed run continues its curves instead of starting again at 0."""
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._global_train_batch = int(self.model.g_optimizer.iterations)
 
 
 class SaveNetworks(keras.callbacks.Callback):

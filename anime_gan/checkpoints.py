@@ -1,0 +1,93 @@
+"""Checkpoints of the whole training state, with ``tf.train.CheckpointManager``.
+
+This is TensorFlow-specific: ``tf.train.Checkpoint`` tracks the Keras networks,
+optimizers and seed generator through the TensorFlow backend's variables.
+
+TensorFlow writes a checkpoint's files first and then replaces the small
+``checkpoint`` index file atomically, so a process killed at any moment leaves
+the index pointing at the newest complete checkpoint.
+"""
+
+import logging
+
+import keras
+import tensorflow as tf
+
+logger = logging.getLogger(__name__)
+
+KEEP_CHECKPOINTS = 3
+
+
+class TrainingState:
+    """Everything a run needs to continue: networks, optimizers, seeds, counters.
+
+    The step counter is the generator optimizer's ``iterations``; ``epoch``
+    counts completed epochs and ``epoch_start_step`` is the step at which the
+    current epoch began.
+    """
+
+    def __init__(self, gan, fixed_latents, directory, max_to_keep=KEEP_CHECKPOINTS):
+        self.gan = gan
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self.epoch_start_step = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                            name="epoch_start_step")
+        self.fixed_latents = tf.Variable(fixed_latents, trainable=False, name="fixed_latents")
+        self.checkpoint = tf.train.Checkpoint(
+            generator=gan.generator,
+            discriminator=gan.discriminator,
+            d_optimizer=gan.d_optimizer,
+            g_optimizer=gan.g_optimizer,
+            latent_seed=gan.seed_generator.state,
+            epoch=self.epoch,
+            epoch_start_step=self.epoch_start_step,
+            fixed_latents=self.fixed_latents,
+        )
+        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep)
+
+    @property
+    def step(self):
+        """Generator steps taken so far."""
+        return int(self.gan.g_optimizer.iterations)
+
+    @property
+    def steps_into_epoch(self):
+        return self.step - int(self.epoch_start_step)
+
+    def restore_latest(self):
+        """Loads the newest checkpoint, if any; returns its path or None."""
+        path = self.manager.latest_checkpoint
+        if path:
+            self.checkpoint.restore(path).assert_consumed()
+        return path
+
+    def save(self):
+        path = self.manager.save()
+        logger.info("Saved checkpoint %s (%d epochs done, step %d)", path,
+                    int(self.epoch), self.step)
+        return path
+
+    def end_epoch(self):
+        self.epoch.assign_add(1)
+        self.epoch_start_step.assign(self.step)
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves the training state every ``every_steps`` steps and at the end of every epoch.
+
+    Place it last among the callbacks, so an epoch's checkpoint is written after
+    that epoch's history, samples and plots.
+    """
+
+    def __init__(self, state, every_steps):
+        super().__init__()
+        self.state = state
+        self.every_steps = every_steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        last_of_epoch = batch + 1 == self.params.get("steps")  # saved by on_epoch_end
+        if self.every_steps and self.state.step % self.every_steps == 0 and not last_of_epoch:
+            self.state.save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.state.end_epoch()
+        self.state.save()

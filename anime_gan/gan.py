@@ -58,6 +58,14 @@ class GAN(keras.Model):
         """Images in [-1, 1] from fresh latents."""
         return self.generator(self.sample_latents(batch_size), training=False)
 
+    def _generator_step(self, batch_size, generator_loss):
+        """One generator update on fresh latents; ``generator_loss`` maps D(G(z)) to a loss."""
+        with tf.GradientTape() as tape:
+            fake_images = self.generator(self.sample_latents(batch_size), training=True)
+            g_loss = generator_loss(self.discriminator(fake_images, training=True))
+        self._update(tape, g_loss, self.generator, self.g_optimizer)
+        return g_loss
+
     def _update(self, tape, loss, network, optimizer):
         variables = network.trainable_variables
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
@@ -90,12 +98,7 @@ class DCGAN(GAN):
         self._update(tape, d_loss, self.discriminator, self.d_optimizer)
 
         # 2. Update G: maximise log D(G(z)).
-        with tf.GradientTape() as tape:
-            fake_images = self.generator(self.sample_latents(batch_size), training=True)
-            g_loss = losses.generator_bce_loss(
-                self.discriminator(fake_images, training=True)
-            )
-        self._update(tape, g_loss, self.generator, self.g_optimizer)
+        g_loss = self._generator_step(batch_size, losses.generator_bce_loss)
 
         return self._report(
             d_loss=d_loss,
@@ -128,13 +131,8 @@ class WGANGP(GAN):
         for i in range(self.n_critic):
             d_loss, wasserstein, penalty = self._critic_step(real_batches[i])
 
-        batch_size = ops.shape(real_batches)[1]
-        with tf.GradientTape() as tape:
-            fake_images = self.generator(self.sample_latents(batch_size), training=True)
-            g_loss = losses.generator_wasserstein_loss(
-                self.discriminator(fake_images, training=True)
-            )
-        self._update(tape, g_loss, self.generator, self.g_optimizer)
+        g_loss = self._generator_step(ops.shape(real_batches)[1],
+                                      losses.generator_wasserstein_loss)
 
         # Metrics describe the last critic update of the step.
         return self._report(

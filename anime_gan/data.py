@@ -6,16 +6,17 @@ once; later epochs read the cached uint8 images.
 """
 
 import logging
-import os
+import time
+
+import numpy as np
 
 import tensorflow as tf
 from keras import ops
 
-from anime_gan import synthetic
+from anime_gan import image_files, synthetic
 
 logger = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 SHUFFLE_BUFFER = 10_000
 SYNTHETIC_IMAGES = 5000
 
@@ -23,22 +24,12 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 
 def list_image_files(data_dir):
-    """Every JPEG/PNG/BMP/GIF under ``data_dir``, recursively, in sorted order."""
-    if not os.path.isdir(data_dir):
-        raise FileNotFoundError(f"--data_dir={data_dir}: no such folder")
-    paths = []
-    for root, dirs, files in os.walk(data_dir):
-        dirs.sort()
-        paths.extend(
-            os.path.join(root, name)
-            for name in sorted(files)
-            if name.lower().endswith(IMAGE_EXTENSIONS)
-        )
-    if not paths:
-        raise ValueError(
-            f"--data_dir={data_dir}: no {'/'.join(IMAGE_EXTENSIONS)} files found"
-        )
-    return paths
+    """The usable image files under ``data_dir``, recursively, in sorted order.
+
+    Files that cannot be images are skipped with one warning per kind; see
+    ``image_files.scan_folder``.
+    """
+    return image_files.scan_folder(data_dir).usable
 
 
 def center_crop_and_resize(image, image_size):
@@ -53,9 +44,10 @@ def center_crop_and_resize(image, image_size):
 
 
 def decode_image_file(path, image_size):
-    """JPEG/PNG/BMP/GIF bytes -> uint8 RGB [image_size, image_size, 3].
+    """JPEG/PNG/BMP/GIF/WebP file -> uint8 RGB [image_size, image_size, 3].
 
-    Grey is repeated to RGB, alpha is dropped, and a GIF gives its first frame.
+    Grey is repeated to RGB, an alpha channel is dropped (not composited), 16-bit
+    PNGs are scaled to 8 bits, CMYK JPEGs converted, and a GIF gives its first frame.
     """
     image = tf.io.decode_image(
         tf.io.read_file(path), channels=3, expand_animations=False
@@ -76,13 +68,30 @@ def to_uint8(images):
 
 
 def folder_images(data_dir, image_size):
-    """uint8 images from every image file under ``data_dir``."""
+    """Cached uint8 images from every usable image file under ``data_dir``, and their number.
+
+    Every file is decoded once, here, into the in-memory cache.  A file whose
+    header looked right but which the decoder rejects is skipped and reported.
+    """
     paths = list_image_files(data_dir)
-    logger.info("Found %d images under %s", len(paths), data_dir)
-    files = tf.data.Dataset.from_tensor_slices(paths)
-    return files.map(
-        lambda path: decode_image_file(path, image_size), num_parallel_calls=AUTOTUNE
-    ), len(paths)
+    logger.info("Decoding %d images under %s into the cache", len(paths), data_dir)
+    started = time.perf_counter()
+    decoded = (tf.data.Dataset.from_tensor_slices((tf.range(len(paths)), paths))
+               .map(lambda index, path: (index, decode_image_file(path, image_size)),
+                    num_parallel_calls=AUTOTUNE)
+               .ignore_errors()
+               .cache())
+    kept = np.concatenate([batch.numpy() for batch in
+                           decoded.map(lambda index, image: index).batch(8192)] or [[]])
+    failed = sorted(set(range(len(paths))) - set(kept.tolist()))
+    if failed:
+        image_files.FolderScan([], {"undecodable (corrupt image data)":
+                                    [paths[i] for i in failed]}).log_skipped()
+    if not len(kept):
+        raise image_files.DataError(
+            f"--data_dir={data_dir}: none of the {len(paths)} image files could be decoded")
+    logger.info("Cached %d images in %.1f s", len(kept), time.perf_counter() - started)
+    return decoded.map(lambda index, image: image), len(kept)
 
 
 def tfds_images(name, image_size, split="train"):
@@ -110,7 +119,7 @@ def tfds_images(name, image_size, split="train"):
         image = tf.image.grayscale_to_rgb(image) if grey else image[..., :3]
         return center_crop_and_resize(image, image_size)
 
-    return dataset.map(prepare, num_parallel_calls=AUTOTUNE), count
+    return dataset.map(prepare, num_parallel_calls=AUTOTUNE).cache(), count
 
 
 def synthetic_images(image_size, seed, num_images=SYNTHETIC_IMAGES):
@@ -136,7 +145,7 @@ def load_images(image_size, data_dir=None, dataset=None, seed=0):
 class TrainingStream:
     """An endless, seeded stream of training batches that can start at any step.
 
-    The images are cached, then reshuffled on every pass by one seeded shuffle,
+    The cached images are reshuffled on every pass by one seeded shuffle,
     so the whole sequence of batches is fixed by the seed: step ``k`` always
     sees the same images, and a resumed run picks up exactly where it stopped
     by skipping the images already consumed (cheap once the cache is full).
@@ -146,7 +155,7 @@ class TrainingStream:
     """
 
     def __init__(self, images, count, batch_size, batches_per_step=1, seed=0):
-        self.images = images.cache()
+        self.images = images  # already cached or in memory
         self.count = count
         self.batch_size = batch_size
         self.batches_per_step = batches_per_step
@@ -180,8 +189,8 @@ def make_stream(image_size=64, batch_size=64, data_dir=None, dataset=None, seed=
     images, count = load_images(image_size, data_dir, dataset, seed)
     needed = batch_size * batches_per_step
     if count < needed:
-        source = data_dir or dataset or "the built-in data set"
-        raise ValueError(
+        source = f"--data_dir={data_dir}" if data_dir else dataset or "the built-in data set"
+        raise image_files.DataError(
             f"{source}: {count} images, fewer than one training step needs "
             f"({batches_per_step} x --batch_size={batch_size}); use a smaller --batch_size"
         )

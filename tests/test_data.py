@@ -103,9 +103,9 @@ def test_dataset_smaller_than_one_step_is_refused(image_folder):
 
 def test_empty_and_missing_folders_are_refused(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match="no .* files found"):
+    with pytest.raises(ValueError, match="no usable images"):
         data.list_image_files(str(tmp_path / "empty"))
-    with pytest.raises(FileNotFoundError, match="no such folder"):
+    with pytest.raises(ValueError, match="no such folder"):
         data.list_image_files(str(tmp_path / "missing"))
 
 

@@ -1,0 +1,191 @@
+"""Messy image folders: what is skipped and reported, what is used, what stops at once."""
+
+import io
+import logging
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from anime_gan import data, image_files
+from anime_gan.image_files import DataError
+from conftest import run_main
+
+RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+
+
+def solid(height, width, colour):
+    return np.full((height, width, len(colour)), colour, np.uint8)
+
+
+def encode(image, fmt, **kwargs):
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def rgb_image(colour=RED, size=(40, 40)):
+    return Image.fromarray(solid(size[1], size[0], colour))
+
+
+# name -> (file bytes, the colour every pixel must decode to)
+def usable_files():
+    frames = [rgb_image(BLUE), rgb_image(RED)]
+    animated = io.BytesIO()
+    frames[0].save(animated, format="GIF", save_all=True, append_images=frames[1:])
+    wide = np.concatenate([solid(20, 190, BLUE), solid(20, 20, GREEN), solid(20, 190, BLUE)], 1)
+    tall = np.concatenate([solid(190, 20, RED), solid(20, 20, GREEN), solid(190, 20, RED)], 0)
+    grey16 = Image.fromarray(np.full((30, 30), 32896, np.uint16))  # 32896 / 257 = 128
+    return {
+        "grey.png": (encode(Image.fromarray(np.full((30, 30), 77, np.uint8)), "PNG"), (77,) * 3),
+        "grey_alpha.png": (encode(Image.new("LA", (30, 30), (90, 100)), "PNG"), (90,) * 3),
+        "rgba.png": (encode(Image.new("RGBA", (30, 30), RED + (60,)), "PNG"), RED),
+        "palette.png": (encode(rgb_image(GREEN).convert("P"), "PNG"), GREEN),
+        "sixteen_bit.png": (encode(grey16, "PNG"), (128,) * 3),
+        "cmyk.jpg": (encode(rgb_image(BLUE).convert("CMYK"), "JPEG", quality=100), BLUE),
+        "animated.gif": (animated.getvalue(), BLUE),
+        "tiny.png": (encode(rgb_image(GREEN, (3, 3)), "PNG"), GREEN),
+        "large.jpg": (encode(rgb_image(RED, (2000, 3000)), "JPEG", quality=95), RED),
+        "wide.png": (encode(Image.fromarray(wide), "PNG"), None),
+        "tall.png": (encode(Image.fromarray(tall), "PNG"), None),
+        "UPPER.PNG": (encode(rgb_image(BLUE), "PNG"), BLUE),
+        "Photo.JPEG": (encode(rgb_image(GREEN), "JPEG", quality=100), GREEN),
+        "no_extension": (encode(rgb_image(RED), "PNG"), RED),
+        "picture.bmp": (encode(rgb_image(BLUE), "BMP"), BLUE),
+        "picture.webp": (encode(rgb_image(GREEN), "WEBP", lossless=True), GREEN),
+    }
+
+
+def broken_files():
+    jpeg = encode(rgb_image(), "JPEG")
+    png = encode(rgb_image(), "PNG")
+    return {
+        "cut.jpg": (jpeg[: len(jpeg) // 2], "truncated JPEG"),
+        "cut.png": (png[: len(png) // 2], "truncated PNG"),
+        "zero.png": (b"", "empty file"),
+        "notes.jpg": (b"these are not pixels\n" * 20, "not an image (unknown content)"),
+        "noise.png": (np.random.default_rng(0).bytes(500), "not an image (unknown content)"),
+        "scan.tif": (encode(rgb_image(), "TIFF"), "unsupported image format (TIFF); convert to PNG or JPEG"),
+    }
+
+
+@pytest.fixture
+def messy_folder(tmp_path):
+    root = tmp_path / "messy"
+    for files in (usable_files(), broken_files()):
+        for name, (content, _) in files.items():
+            path = root / ("sub" if name.startswith(("c", "t")) else "") / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+    (root / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    return root
+
+
+def test_scan_keeps_usable_files_and_reports_each_kind(messy_folder, caplog):
+    caplog.set_level(logging.WARNING)
+    scan = image_files.scan_folder(str(messy_folder))
+    assert sorted(map(os.path.basename, scan.usable)) == sorted(usable_files())
+    expected = {}
+    for name, (_, kind) in broken_files().items():
+        expected.setdefault(kind, []).append(name)
+    assert {k: sorted(map(os.path.basename, v)) for k, v in scan.skipped.items()} == \
+        {k: sorted(v) for k, v in expected.items()}
+    # One warning line per kind, with the count and an example path.
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == len(expected)
+    assert any("Skipped 2 file(s): not an image (unknown content), e.g." in w and "notes.jpg" in w
+               for w in warnings)
+
+
+def test_unusual_images_decode_to_the_right_pixels(messy_folder):
+    paths = image_files.scan_folder(str(messy_folder)).usable
+    images, count = data.folder_images(str(messy_folder), 64)
+    decoded = {os.path.basename(p): image.numpy() for p, image in zip(paths, images)}
+    assert count == len(usable_files())
+    for name, (_, colour) in usable_files().items():
+        image = decoded[name]
+        assert image.shape == (64, 64, 3) and image.dtype == np.uint8, name
+        if colour is not None:
+            np.testing.assert_allclose(image.reshape(-1, 3).mean(0), colour, atol=3, err_msg=name)
+    # Wide and tall images keep their centre square.
+    assert np.all(decoded["wide.png"][:, 28:36] == GREEN)
+    assert np.all(decoded["tall.png"][28:36, :] == GREEN)
+
+
+def test_file_that_only_the_decoder_rejects_is_skipped_and_reported(tmp_path, caplog):
+    caplog.set_level(logging.WARNING)
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"good{i}.png").write_bytes(encode(rgb_image(GREEN), "PNG"))
+    # JPEG start and end markers around garbage: passes the header check, fails to decode.
+    (folder / "garbage.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x17" * 300 + b"\xff\xd9")
+    images, count = data.folder_images(str(folder), 64)
+    assert count == 3 and len(list(images)) == 3
+    assert any("Skipped 1 file(s): undecodable" in r.getMessage() and "garbage.jpg" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_folder_without_usable_images_fails_naming_it(tmp_path):
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "a.jpg").write_text("not an image")
+    with pytest.raises(DataError, match=r"texts: no usable images \(1 other files\)"):
+        image_files.scan_folder(str(folder))
+
+
+def test_missing_path_and_file_instead_of_folder(tmp_path):
+    with pytest.raises(DataError, match="missing: no such folder"):
+        image_files.scan_folder(str(tmp_path / "missing"))
+    (tmp_path / "one.png").write_bytes(encode(rgb_image(), "PNG"))
+    with pytest.raises(DataError, match="one.png: is a file, not a folder"):
+        image_files.scan_folder(str(tmp_path / "one.png"))
+
+
+def test_unreadable_file_fails_naming_it(messy_folder, monkeypatch):
+    # Tests run as root, which can read anything: simulate the permission error.
+    locked = str(messy_folder / "grey.png")
+    real_open = open
+
+    def fake_open(path, *args, **kwargs):
+        if str(path) == locked:
+            raise PermissionError(13, "Permission denied", locked)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    with pytest.raises(DataError, match="grey.png: cannot read the file .*Permission denied"):
+        image_files.scan_folder(str(messy_folder))
+
+
+def test_unreadable_folder_fails_naming_it(messy_folder, monkeypatch):
+    locked = str(messy_folder / "sub")
+    real_scandir = os.scandir
+
+    def fake_scandir(path="."):
+        if str(path) == locked:
+            raise PermissionError(13, "Permission denied", locked)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", fake_scandir)
+    with pytest.raises(DataError, match="sub: cannot read the folder .*Permission denied"):
+        image_files.scan_folder(str(messy_folder))
+
+
+def test_data_smaller_than_one_batch_fails_with_advice(tmp_path):
+    folder = tmp_path / "few"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.png").write_bytes(encode(rgb_image(), "PNG"))
+    with pytest.raises(DataError, match=r"few: 3 images, fewer than one training step needs "
+                                        r"\(1 x --batch_size=8\); use a smaller --batch_size"):
+        data.make_stream(64, batch_size=8, data_dir=str(folder))
+
+
+def test_main_reports_unusable_data_in_one_line(tmp_path):
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "a.png").write_text("not an image")
+    result = run_main(f"--data_dir={folder}", f"--output_dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    assert "no usable images" in result.stderr and "Traceback" not in result.stderr

@@ -12,19 +12,29 @@ import keras
 import numpy as np
 
 from anime_gan.data import to_uint8
+from anime_gan.faults import ArtifactWriteError
 
 GRID_ROWS = 8
 
 
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside ``path``; on success move it onto ``path``."""
+    """Yield a temporary path beside ``path``; on success move it onto ``path``.
+
+    If writing fails, ``path`` keeps its old content and ``ArtifactWriteError``
+    says which file could not be written.
+    """
     directory, name = os.path.split(path)
     # Keep the extension last: Keras and matplotlib choose the format by it.
     tmp = os.path.join(directory, f".tmp-{os.getpid()}-{name}")
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as error:
+        raise ArtifactWriteError(
+            f"could not write {path}: {error.strerror or error}; the files written "
+            "before are intact. Free some space or fix the folder, then run the same "
+            "command to resume.") from error
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -110,20 +120,51 @@ class SaveNetworks(keras.callbacks.Callback):
                 network.save(tmp)
 
 
-class HistoryCSV(keras.callbacks.CSVLogger):
-    """``CSVLogger`` numbering epochs from 1, like the sample grids, and without
-    the empty ``val_*`` columns it adds when there is no validation data."""
+def read_history_rows(csv_path):
+    """The rows of ``history.csv`` as dicts; a missing file or a damaged row yields nothing."""
+    if not os.path.isfile(csv_path):
+        return []
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [row for row in rows if None not in row.values() and row.get("epoch", "").isdigit()]
+
+
+def write_history_rows(csv_path, rows):
+    columns = ["epoch"] + sorted({key for row in rows for key in row} - {"epoch"})
+    with atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def truncate_history(csv_path, epochs):
+    """Drops the rows of epochs after ``epochs`` (written before a crash, not checkpointed)."""
+    rows = read_history_rows(csv_path)
+    kept = [row for row in rows if int(row["epoch"]) <= epochs]
+    if len(kept) != len(rows):
+        write_history_rows(csv_path, kept)
+
+
+class HistoryCSV(keras.callbacks.Callback):
+    """Per-epoch metrics in ``history.csv``, epochs numbered from 1 like the sample grids.
+
+    The file is rewritten whole, atomically, after every epoch, so it is never
+    half-written; a resumed run replaces the rows of epochs it trains again.
+    """
+
+    def __init__(self, csv_path):
+        super().__init__()
+        self.csv_path = csv_path
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.keys is None:
-            self.keys = sorted(logs or {})
-        super().on_epoch_end(epoch + 1, logs)
+        rows = [row for row in read_history_rows(self.csv_path) if int(row["epoch"]) <= epoch]
+        rows.append({"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}})
+        write_history_rows(self.csv_path, rows)
 
 
 def read_history(csv_path):
     """history.csv -> {column: list of floats}."""
-    with open(csv_path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_history_rows(csv_path)
     return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
 
 

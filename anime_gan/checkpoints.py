@@ -13,6 +13,8 @@ import logging
 import keras
 import tensorflow as tf
 
+from anime_gan import faults
+
 logger = logging.getLogger(__name__)
 
 KEEP_CHECKPOINTS = 3
@@ -61,7 +63,18 @@ class TrainingState:
         return path
 
     def save(self):
-        path = self.manager.save()
+        """Writes a checkpoint; refuses if the weights are no longer finite."""
+        networks = (self.gan.generator, self.gan.discriminator)
+        if not all(faults.all_finite(n.weights) for n in networks):
+            raise faults.NonFiniteLossError(
+                f"the weights are NaN or infinite at step {self.step}; not saving them "
+                "over the newest good checkpoint")
+        try:
+            path = self.manager.save()
+        except (OSError, tf.errors.OpError) as error:
+            raise faults.ArtifactWriteError(
+                f"could not write a checkpoint in {self.manager.directory}: {error}; the "
+                "earlier checkpoints are intact") from error
         logger.info("Saved checkpoint %s (%d epochs done, step %d)", path,
                     int(self.epoch), self.step)
         return path

@@ -26,6 +26,15 @@ def define_flags(flag_values=flags.FLAGS):
         )
 
 
+def parse_flags(argv, flag_values=flags.FLAGS):
+    """absl's flag parsing, but a malformed flag exits with status 2 in one line, like a bad value."""
+    try:
+        return flag_values(argv)
+    except flags.Error as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
 def _exit_on_config_error(function):
     """Runs ``function``; a ``ConfigError`` prints one line and exits with status 2."""
     try:
@@ -45,11 +54,17 @@ def config_from_flags(flag_values=flags.FLAGS):
 def run(config):
     """Does what ``config.mode`` asks: train, export or generate.
 
-    A setting that does not fit the run folder exits with status 2, Ctrl-C with 130.
+    A setting that does not fit the run folder or its data exits with status 2, a
+    training fault (NaN loss, a file that cannot be written) with 1, Ctrl-C with 130.
     """
+    from anime_gan.faults import TrainingFault
+
     logging.getLogger("tensorflow").setLevel(logging.WARNING)  # TF's INFO chatter
     try:
         return _exit_on_config_error(lambda: _run(config))
+    except TrainingFault as fault:
+        print(f"error: {fault}", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
 

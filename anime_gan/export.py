@@ -13,6 +13,7 @@ import keras
 import tensorflow as tf
 
 from anime_gan.data import to_uint8
+from anime_gan.faults import ArtifactWriteError
 
 
 def seeded_latents(batch_size, latent_dim, seed):
@@ -46,10 +47,17 @@ def export_generator(generator, directory):
     tmp, old = directory + ".tmp", directory + ".old"
     for leftover in (tmp, old):
         shutil.rmtree(leftover, ignore_errors=True)
-    archive.write_out(tmp, verbose=False)
-    # Swap directories: at every moment either the old or the new export is complete.
-    if os.path.exists(directory):
-        os.rename(directory, old)
-    os.rename(tmp, directory)
+    try:
+        archive.write_out(tmp, verbose=False)
+        # Swap directories: at every moment either the old or the new export is complete.
+        if os.path.exists(directory):
+            os.rename(directory, old)
+        os.rename(tmp, directory)
+    except (OSError, tf.errors.OpError) as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if os.path.exists(old) and not os.path.exists(directory):
+            os.rename(old, directory)
+        raise ArtifactWriteError(f"could not write the export {directory}: {error}; "
+                                 "the earlier export is intact") from error
     shutil.rmtree(old, ignore_errors=True)
     return directory

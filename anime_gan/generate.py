@@ -35,6 +35,7 @@ def load_generator(run_dir):
         logger.info("Loaded the generator from %s", checkpoint)
         return generator
     if os.path.isfile(paths["generator"]):
+        # Safe mode: a file that would run code when loaded (a Lambda layer) is refused.
         return keras.models.load_model(paths["generator"], safe_mode=True)
     raise ConfigError(f"--output_dir={run_dir}: no run here (no checkpoints/ or generator.keras)")
 

@@ -4,7 +4,6 @@ A run folder holds everything needed to continue: running ``train`` again
 with the same ``output_dir`` resumes from the newest checkpoint.
 """
 
-import csv
 import dataclasses
 import json
 import logging
@@ -12,7 +11,7 @@ import os
 
 import keras
 
-from anime_gan import artifacts, checkpoints, data, export, networks
+from anime_gan import artifacts, checkpoints, data, export, faults, networks
 from anime_gan.config import ConfigError, TrainConfig
 from anime_gan.gan import DCGAN, WGANGP
 
@@ -75,23 +74,12 @@ def _check_resumable(config):
     return True
 
 
-def _truncate_history(csv_path, epochs):
-    """Drops rows of epochs after ``epochs`` (written before a crash, not checkpointed)."""
-    if not os.path.isfile(csv_path):
-        return
-    with open(csv_path, newline="") as f:
-        rows = list(csv.reader(f))
-    kept = rows[:1] + [row for row in rows[1:] if int(row[0]) <= epochs]
-    if len(kept) != len(rows):
-        with artifacts.atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as f:
-            csv.writer(f).writerows(kept)
-
-
 def run_callbacks(config, state, extra=()):
     """Callbacks that write the run's artifacts; the checkpoint comes last."""
     paths = run_paths(config.output_dir)
     return [
-        artifacts.HistoryCSV(paths["history"], append=True),
+        faults.StopOnNonFiniteLoss(),
+        artifacts.HistoryCSV(paths["history"]),
         artifacts.HistoryPlots(paths["history"], config.output_dir),
         artifacts.StepTensorBoard(paths["logs"], update_freq=1),
         artifacts.SampleGrid(config.output_dir, state.fixed_latents, paths["logs"]),
@@ -129,7 +117,7 @@ def train(config=None, callbacks=(), **overrides):
     os.makedirs(config.output_dir, exist_ok=True)
     with artifacts.atomic_path(paths["config"]) as tmp, open(tmp, "w") as f:
         json.dump(dataclasses.asdict(config), f, indent=2)
-    _truncate_history(paths["history"], int(state.epoch))
+    artifacts.truncate_history(paths["history"], int(state.epoch))
 
     fit_callbacks = run_callbacks(config, state, callbacks)
     logger.info("Training %s; writing the run to %s", config.model, config.output_dir)
@@ -152,7 +140,7 @@ def train(config=None, callbacks=(), **overrides):
             if gan.stop_training:
                 break
     except KeyboardInterrupt:
-        path = state.save()
+        path = state.save()  # refuses non-finite weights
         logger.warning("Interrupted: saved %s. Run the same command again to resume.", path)
         raise
     export.export_generator(gan.generator, paths["export"])

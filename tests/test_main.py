@@ -76,6 +76,10 @@ def test_main_defaults_to_builtin_faces(tmp_path):
     ("--d_beta1=1.5", "--d_beta1=1.5: must be in [0, 1)"),
     ("--data_dir=/no/such/folder", "--data_dir=/no/such/folder: no such folder"),
     ("--dataset=mnist", "--dataset=mnist: must look like tfds:NAME"),
+    ("--epochs=abc", "flag --epochs=abc: invalid literal for int()"),
+    ("--nosuchflag=1", "Unknown command line flag 'nosuchflag'"),
+    ("--mode=train2", "--mode=train2: must be one of train, export, generate"),
+    ("--checkpoint_every=-1", "--checkpoint_every=-1: must be 0 (epoch ends only) or more"),
 ])
 def test_invalid_flags_fail_at_once_naming_the_flag(flag, message, tmp_path):
     result = run_main(flag, f"--output_dir={tmp_path / 'run'}")

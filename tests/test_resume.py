@@ -134,10 +134,15 @@ def test_noresume_refuses_an_existing_run(trained_run):
     assert "a run already exists here" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_resume_refuses_a_different_model(trained_run):
-    result = run_main("--model=wgan", f"--output_dir={trained_run}")
+@pytest.mark.parametrize("flag, saved", [("--model=wgan", "--model=dcgan"),
+                                         ("--image_size=128", "--image_size=64"),
+                                         ("--latent_dim=64", "--latent_dim=128")])
+def test_resume_refuses_a_different_architecture(trained_run, flag, saved):
+    model = [] if flag.startswith("--model") else ["--model=dcgan"]
+    result = run_main(flag, *model, f"--output_dir={trained_run}")
     assert result.returncode == 2
-    assert "--model=wgan: the run in" in result.stderr and "--model=dcgan" in result.stderr
+    assert f"{flag}: the run in" in result.stderr and saved in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_finished_run_is_not_trained_further(trained_run):

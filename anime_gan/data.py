@@ -98,7 +98,11 @@ def tfds_images(name, image_size, split="train"):
     """uint8 images from a TensorFlow Datasets data set, its image feature found by type."""
     import tensorflow_datasets as tfds
 
-    builder = tfds.builder(name)
+    try:
+        builder = tfds.builder(name)
+    except Exception as error:  # tfds raises several types for unknown or broken names
+        raise image_files.DataError(
+            f"--dataset=tfds:{name}: not a TensorFlow Datasets data set here ({error})") from None
     image_keys = [
         key for key, feature in builder.info.features.items()
         if isinstance(feature, tfds.features.Image)
@@ -106,7 +110,12 @@ def tfds_images(name, image_size, split="train"):
     if not image_keys:
         raise ValueError(f"--dataset=tfds:{name}: the data set has no image feature")
     key = image_keys[0]
-    builder.download_and_prepare()
+    try:
+        builder.download_and_prepare()
+    except Exception as error:  # network, disk or manual-download problems
+        raise image_files.DataError(
+            f"--dataset=tfds:{name}: could not download or prepare it ({error}); prepare it "
+            "with the tfds command-line tool first, or use --data_dir") from None
     dataset = builder.as_dataset(split=split)
     count = int(dataset.cardinality())
     if count < 0:  # unknown to tf.data: ask the data set's metadata

@@ -89,6 +89,29 @@ def run_callbacks(config, state, extra=()):
     ]
 
 
+def _fit_remaining_epochs(gan, stream, state, steps_per_epoch, epochs, fit_callbacks):
+    """Fits from the state's epoch and step to the end of ``epochs``.
+
+    A run stopped mid-epoch first finishes that epoch's remaining steps in a
+    fit of its own, then the whole epochs follow in one fit.
+    """
+    while int(state.epoch) < epochs:
+        epoch = int(state.epoch)
+        remaining = steps_per_epoch - state.steps_into_epoch
+        if remaining <= 0:
+            # Stopped after an epoch's last step but before its end-of-epoch
+            # callbacks: its steps are done, its history row and grid are lost.
+            logger.warning("Epoch %d finished before the stop; no history row for it", epoch + 1)
+            state.end_epoch()
+            continue
+        partial = remaining < steps_per_epoch
+        gan.fit(stream.batches(start_step=state.step), initial_epoch=epoch,
+                epochs=epoch + 1 if partial else epochs, steps_per_epoch=remaining,
+                callbacks=fit_callbacks, shuffle=False)
+        if gan.stop_training:
+            break
+
+
 def train(config=None, callbacks=(), **overrides):
     """Train (or continue training) the GAN that ``config`` or keyword settings describe.
 
@@ -119,26 +142,10 @@ def train(config=None, callbacks=(), **overrides):
         json.dump(dataclasses.asdict(config), f, indent=2)
     artifacts.truncate_history(paths["history"], int(state.epoch))
 
-    fit_callbacks = run_callbacks(config, state, callbacks)
     logger.info("Training %s; writing the run to %s", config.model, config.output_dir)
     try:
-        # A run stopped mid-epoch first finishes that epoch's remaining steps.
-        while int(state.epoch) < config.epochs:
-            epoch = int(state.epoch)
-            remaining = steps_per_epoch - state.steps_into_epoch
-            if remaining <= 0:
-                # Stopped after an epoch's last step but before its end-of-epoch
-                # callbacks: its steps are done, its history row and grid are lost.
-                logger.warning("Epoch %d finished before the stop; no history row for it",
-                               epoch + 1)
-                state.end_epoch()
-                continue
-            last = epoch + 1 if remaining < steps_per_epoch else config.epochs
-            gan.fit(stream.batches(start_step=state.step), initial_epoch=epoch, epochs=last,
-                    steps_per_epoch=remaining if last == epoch + 1 else steps_per_epoch,
-                    callbacks=fit_callbacks, shuffle=False)
-            if gan.stop_training:
-                break
+        _fit_remaining_epochs(gan, stream, state, steps_per_epoch, config.epochs,
+                              run_callbacks(config, state, callbacks))
     except KeyboardInterrupt:
         path = state.save()  # refuses non-finite weights
         logger.warning("Interrupted: saved %s. Run the same command again to resume.", path)

@@ -4,6 +4,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -57,3 +58,16 @@ def trained_run(image_folder, tmp_path_factory):
                       "--seed=3", f"--data_dir={image_folder}", f"--output_dir={out}")
     assert result.returncode == 0, result.stderr[-3000:]
     return out
+
+
+class AtStep(keras.callbacks.Callback):
+    """Calls ``action(model)`` after the generator step ``step`` (for fault injection)."""
+
+    def __init__(self, step, action):
+        super().__init__()
+        self.step = step
+        self.action = action
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.g_optimizer.iterations) == self.step:
+            self.action(self.model)

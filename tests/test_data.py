@@ -119,6 +119,11 @@ def test_tfds_image_feature_found_and_converted_to_rgb(name):
     assert all(image.shape == (64, 64, 3) and image.dtype == tf.uint8 for image in batch)
 
 
+def test_unknown_tfds_name_fails_clearly():
+    with pytest.raises(ValueError, match="--dataset=tfds:no_such_data_set_xyz: not a TensorFlow"):
+        data.tfds_images("no_such_data_set_xyz", 64)
+
+
 def test_synthetic_faces_are_varied_and_deterministic():
     faces = synthetic.cartoon_faces(16, 64, seed=3)
     assert faces.shape == (16, 64, 64, 3) and faces.dtype == np.uint8

@@ -12,20 +12,16 @@ import anime_gan
 from anime_gan import artifacts, cli, export
 from anime_gan.config import TrainConfig
 from anime_gan.faults import ArtifactWriteError, NonFiniteLossError
+from conftest import AtStep
 from test_resume import history_epochs, restored_state
 
 
-class PoisonGeneratorAt(keras.callbacks.Callback):
-    """Sets one generator weight to NaN after a given step, as a diverging update would."""
-
-    def __init__(self, step):
-        super().__init__()
-        self.step = step
-
-    def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.g_optimizer.iterations) == self.step:
-            kernel = self.model.generator.get_layer("project").kernel
-            kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+def poison_generator_at(step):
+    """A callback setting one generator kernel to NaN after ``step``, as a diverging update would."""
+    def poison(model):
+        kernel = model.generator.get_layer("project").kernel
+        kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+    return AtStep(step, poison)
 
 
 def settings(image_folder, tmp_path, **overrides):
@@ -36,7 +32,7 @@ def settings(image_folder, tmp_path, **overrides):
 def test_nan_loss_stops_naming_the_step_and_keeps_good_artifacts(image_folder, tmp_path):
     run = tmp_path / "run"
     with pytest.raises(NonFiniteLossError, match=r"training stopped at step 4: .*nan"):
-        anime_gan.train(callbacks=[PoisonGeneratorAt(3)],
+        anime_gan.train(callbacks=[poison_generator_at(3)],
                         **settings(image_folder, tmp_path, checkpoint_every=0))
     state = restored_state(run)
     assert state.step == 2 and int(state.epoch) == 1  # the end of epoch 1
@@ -50,7 +46,7 @@ def test_nan_loss_stops_naming_the_step_and_keeps_good_artifacts(image_folder, t
 def test_checkpoint_refuses_nan_weights(image_folder, tmp_path):
     # With a checkpoint due at the poisoned step itself, the save is refused.
     with pytest.raises(NonFiniteLossError, match="NaN or infinite at step 3; not saving"):
-        anime_gan.train(callbacks=[PoisonGeneratorAt(3)],
+        anime_gan.train(callbacks=[poison_generator_at(3)],
                         **settings(image_folder, tmp_path, checkpoint_every=1))
     assert restored_state(tmp_path / "run").step == 2
 

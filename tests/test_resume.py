@@ -5,14 +5,13 @@ import os
 import signal
 import time
 
-import keras
 import numpy as np
 import pytest
 
 from anime_gan import checkpoints, train
 from anime_gan.artifacts import fixed_latents
 from anime_gan.train import build_gan, read_run_config, run_paths
-from conftest import run_main, start_main
+from conftest import AtStep, run_main, start_main
 
 
 def restored_state(run_dir):
@@ -86,21 +85,16 @@ def test_ctrl_c_saves_a_checkpoint_and_exits(image_folder, tmp_path):
     assert 0 < state.step < 500 and int(state.epoch) == 0
 
 
-class InterruptAt(keras.callbacks.Callback):
-    """Raises KeyboardInterrupt after a given generator step, like Ctrl-C."""
-
-    def __init__(self, step):
-        super().__init__()
-        self.step = step
-
-    def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.g_optimizer.iterations) == self.step:
-            raise KeyboardInterrupt
+def interrupt_at(step):
+    """A callback raising KeyboardInterrupt after ``step``, like Ctrl-C."""
+    def press_ctrl_c(model):
+        raise KeyboardInterrupt
+    return AtStep(step, press_ctrl_c)
 
 
 # Mid-epoch (dcgan 4, wgan 2) and after an epoch's last step, before its end (dcgan 3).
-@pytest.mark.parametrize("model, interrupt_at", [("dcgan", 4), ("wgan", 2), ("dcgan", 3)])
-def test_interrupted_and_resumed_run_matches_uninterrupted(model, interrupt_at, image_folder,
+@pytest.mark.parametrize("model, interrupt_at_step", [("dcgan", 4), ("wgan", 2), ("dcgan", 3)])
+def test_interrupted_and_resumed_run_matches_uninterrupted(model, interrupt_at_step, image_folder,
                                                            tmp_path):
     """Same seed: the resumed run ends with the same weights as an unbroken one.
 
@@ -114,7 +108,7 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(model, interrupt_at, 
     unbroken = train(output_dir=str(tmp_path / "unbroken"), **settings)
 
     with pytest.raises(KeyboardInterrupt):
-        train(output_dir=str(tmp_path / "resumed"), callbacks=[InterruptAt(interrupt_at)],
+        train(output_dir=str(tmp_path / "resumed"), callbacks=[interrupt_at(interrupt_at_step)],
               **settings)
     resumed = train(output_dir=str(tmp_path / "resumed"), **settings)
 
@@ -124,7 +118,7 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(model, interrupt_at, 
         for a, b in zip(getattr(unbroken, network).weights, getattr(resumed, network).weights):
             np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5, err_msg=a.path)
     # A stop between an epoch's last step and its end loses that epoch's history row.
-    expected_history = [2] if interrupt_at == 3 else [1, 2]
+    expected_history = [2] if interrupt_at_step == 3 else [1, 2]
     assert history_epochs(tmp_path / "resumed") == expected_history
 
 

@@ -78,5 +78,11 @@ def _run(config):
 
     if config.mode == "export":
         return generate.export_run(config.output_dir)
+    if config.mode == "evaluate":
+        from anime_gan.evaluation import evaluate_run
+
+        return evaluate_run(config.output_dir, config.num_samples, config.data_dir,
+                            config.dataset, config.backbone, config.backbone_weights,
+                            config.seed)
     return generate.generate_run(config.output_dir, config.num_images, config.seed,
                                  config.interpolate)

@@ -8,7 +8,7 @@ from typing import Optional
 from anime_gan.networks import SUPPORTED_IMAGE_SIZES
 
 MODELS = ("dcgan", "wgan")
-MODES = ("train", "export", "generate")
+MODES = ("train", "export", "generate", "evaluate")
 
 # Steps between checkpoints: a few minutes of work on 2 CPU cores.
 CHECKPOINT_EVERY_DEFAULTS = {"dcgan": 200, "wgan": 40}
@@ -30,8 +30,8 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass
 class TrainConfig:
-    mode: str = _field("train", "train; export (write RUN/export/ from a run); or generate "
-                                "(write images from a run).")
+    mode: str = _field("train", "train; export (write RUN/export/ from a run); generate "
+                                "(write images from a run); or evaluate (FID/KID/PR of a run).")
     model: str = _field("dcgan", "GAN to train: dcgan, or wgan (WGAN-GP).")
     epochs: int = _field(50, "Number of epochs.")
     batch_size: int = _field(64, "Images per batch (per critic update for wgan).")
@@ -62,6 +62,12 @@ class TrainConfig:
         True, "Continue the run in --output_dir from its newest checkpoint; "
               "with --noresume an existing run is refused, not overwritten.")
     num_images: int = _field(64, "generate: number of images to write.")
+    num_samples: int = _field(10_000, "evaluate: generated and real images compared "
+                                      "(FID depends on it).")
+    backbone: str = _field("inception", "evaluate: inception (ImageNet InceptionV3), or a "
+                                        "Keras model file PATH.keras.")
+    backbone_weights: Optional[str] = _field(
+        None, "evaluate: InceptionV3 no-top ImageNet weights file; default: the Keras cache.")
     interpolate: bool = _field(
         False, "generate: also write a latent-interpolation grid and a GIF of the "
                "samples across epochs.")
@@ -111,6 +117,10 @@ class TrainConfig:
             fail("checkpoint_every", "must be 0 (epoch ends only) or more")
         if self.num_images < 1:
             fail("num_images", "must be at least 1")
+        if self.num_samples < 10:
+            fail("num_samples", "must be at least 10")
+        if self.backbone != "inception" and not self.backbone.endswith(".keras"):
+            fail("backbone", "must be inception or a PATH.keras file")
         if self.gp_weight < 0:
             fail("gp_weight", "must be non-negative")
         if self.data_dir and self.dataset:

@@ -165,7 +165,8 @@ class HistoryCSV(keras.callbacks.Callback):
 def read_history(csv_path):
     """history.csv -> {column: list of floats}."""
     rows = read_history_rows(csv_path)
-    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+    # An empty cell (a metric not logged that epoch, like kid) reads as NaN.
+    return {key: [float(row[key] or "nan") for row in rows] for key in (rows[0] if rows else {})}
 
 
 PLOTS = {
@@ -173,6 +174,7 @@ PLOTS = {
     "scores.png": ("Mean D(x) and D(G(z))", ("real_score", "fake_score")),
     "wasserstein.png": ("Wasserstein estimate and gradient penalty",
                         ("wasserstein", "gradient_penalty")),
+    "kid.png": ("KID (small sample, --eval_every)", ("kid",)),
 }
 
 

@@ -66,6 +66,9 @@ class TrainConfig:
                                       "(FID depends on it).")
     backbone: str = _field("inception", "evaluate: inception (ImageNet InceptionV3), or a "
                                         "Keras model file PATH.keras.")
+    eval_every: int = _field(0, "train: every N epochs, log KID on eval_samples images to "
+                                "history and TensorBoard (0: never).")
+    eval_samples: int = _field(500, "train: images for the --eval_every KID.")
     backbone_weights: Optional[str] = _field(
         None, "evaluate: InceptionV3 no-top ImageNet weights file; default: the Keras cache.")
     interpolate: bool = _field(
@@ -117,6 +120,10 @@ class TrainConfig:
             fail("checkpoint_every", "must be 0 (epoch ends only) or more")
         if self.num_images < 1:
             fail("num_images", "must be at least 1")
+        if self.eval_every < 0:
+            fail("eval_every", "must be 0 (never) or more")
+        if self.eval_samples < 10:
+            fail("eval_samples", "must be at least 10")
         if self.num_samples < 10:
             fail("num_samples", "must be at least 10")
         if self.backbone != "inception" and not self.backbone.endswith(".keras"):

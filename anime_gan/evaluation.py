@@ -192,3 +192,24 @@ def evaluate_run(run_dir, num_samples=10_000, data_dir=None, dataset=None,
         json.dump(report, f, indent=2)
     print(json.dumps(report, indent=2))
     return report
+
+
+class KIDMonitor(keras.callbacks.Callback):
+    """Every ``every`` epochs, adds ``kid`` (x 1e3 is usual for reading) to the epoch's logs.
+
+    It uses ``num_samples`` generated and real images, so it is a cheap trend, not a
+    figure to publish.  Place it before the callbacks that write the logs.
+    """
+
+    def __init__(self, backbone, real, every, num_samples, seed=0):
+        super().__init__()
+        self.backbone, self.real = backbone, real
+        self.every, self.num_samples, self.seed = every, num_samples, seed
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or (epoch + 1) % self.every:
+            return
+        fake = generated_features(self.model.generator, self.backbone, self.num_samples,
+                                  self.seed)
+        size = min(1000, len(self.real), len(fake))
+        logs["kid"], _ = metrics.kernel_inception_distance(self.real, fake, 20, size)

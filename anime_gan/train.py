@@ -74,11 +74,25 @@ def _check_resumable(config):
     return True
 
 
+def _kid_monitor(config):
+    """The --eval_every KID callback, or nothing."""
+    if not config.eval_every:
+        return []
+    from anime_gan import evaluation
+
+    backbone = evaluation.load_backbone(config.backbone, config.backbone_weights)
+    real = evaluation.real_features(backbone, config.image_size, config.eval_samples,
+                                    config.data_dir, config.dataset, config.seed)
+    return [evaluation.KIDMonitor(backbone, real, config.eval_every, config.eval_samples,
+                                  config.seed)]
+
+
 def run_callbacks(config, state, extra=()):
     """Callbacks that write the run's artifacts; the checkpoint comes last."""
     paths = run_paths(config.output_dir)
     return [
         faults.StopOnNonFiniteLoss(),
+        *_kid_monitor(config),
         artifacts.HistoryCSV(paths["history"]),
         artifacts.HistoryPlots(paths["history"], config.output_dir),
         artifacts.StepTensorBoard(paths["logs"], update_freq=1),

@@ -75,3 +75,21 @@ def test_evaluate_mode_writes_eval_json(trained_run, image_folder, tiny_backbone
     assert settings["real_images"] == settings["generated_images"] == 20
     assert settings["backbone"] == tiny_backbone and settings["image_size"] == 64
     assert '"fid"' in result.stdout
+
+
+def test_eval_every_logs_kid_to_history_and_tensorboard(image_folder, tiny_backbone, tmp_path):
+    import anime_gan
+    from test_export import tensorboard_tags
+    from test_resume import history_epochs
+
+    out = tmp_path / "run"
+    anime_gan.train(model="dcgan", epochs=2, steps_per_epoch=1, batch_size=4,
+                    data_dir=image_folder, output_dir=str(out), eval_every=2,
+                    eval_samples=12, backbone=tiny_backbone)
+    rows = (out / "history.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert "kid" in header and history_epochs(out) == [1, 2]
+    kid = [row.split(",")[header.index("kid")] for row in rows[1:]]
+    assert kid[0] == "" and np.isfinite(float(kid[1]))  # only at epoch 2
+    assert "epoch_kid" in tensorboard_tags(out / "logs" / "train")
+    assert (out / "kid.png").is_file()

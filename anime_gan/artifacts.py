@@ -80,7 +80,7 @@ class SampleGrid(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.sample_dir, exist_ok=True)
-        images = self.model.generator(self.latents, training=False)
+        images = self.model.sampling_generator(self.latents, training=False)
         grid = image_grid(keras.ops.convert_to_numpy(to_uint8(images)))
         save_image(os.path.join(self.sample_dir, f"epoch_{epoch + 1:04d}.png"), grid)
         if self.log_dir:
@@ -107,15 +107,19 @@ class StepTensorBoard(keras.callbacks.TensorBoard):
 
 
 class SaveNetworks(keras.callbacks.Callback):
-    """After each epoch, saves ``generator.keras`` and ``discriminator.keras``."""
+    """After each epoch, saves ``generator.keras``, ``discriminator.keras`` and, with
+    an EMA generator, ``generator_ema.keras``."""
 
     def __init__(self, output_dir):
         super().__init__()
         self.output_dir = output_dir
 
     def on_epoch_end(self, epoch, logs=None):
-        for name, network in (("generator", self.model.generator),
-                              ("discriminator", self.model.discriminator)):
+        networks = [("generator", self.model.generator),
+                    ("discriminator", self.model.discriminator)]
+        if self.model.ema_generator is not None:
+            networks.append(("generator_ema", self.model.ema_generator))
+        for name, network in networks:
             with atomic_path(os.path.join(self.output_dir, f"{name}.keras")) as tmp:
                 network.save(tmp)
 

@@ -34,7 +34,9 @@ class TrainingState:
         self.epoch_start_step = tf.Variable(0, dtype=tf.int64, trainable=False,
                                             name="epoch_start_step")
         self.fixed_latents = tf.Variable(fixed_latents, trainable=False, name="fixed_latents")
+        ema = {} if gan.ema_generator is None else {"ema_generator": gan.ema_generator}
         self.checkpoint = tf.train.Checkpoint(
+            **ema,
             generator=gan.generator,
             discriminator=gan.discriminator,
             d_optimizer=gan.d_optimizer,
@@ -64,7 +66,9 @@ class TrainingState:
 
     def save(self):
         """Writes a checkpoint; refuses if the weights are no longer finite."""
-        networks = (self.gan.generator, self.gan.discriminator)
+        networks = [self.gan.generator, self.gan.discriminator]
+        if self.gan.ema_generator is not None:
+            networks.append(self.gan.ema_generator)
         if not all(faults.all_finite(n.weights) for n in networks):
             raise faults.NonFiniteLossError(
                 f"the weights are NaN or infinite at step {self.step}; not saving them "

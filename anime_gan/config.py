@@ -66,6 +66,9 @@ class TrainConfig:
                                       "(FID depends on it).")
     backbone: str = _field("inception", "evaluate: inception (ImageNet InceptionV3), or a "
                                         "Keras model file PATH.keras.")
+    ema_decay: float = _field(0.0, "Keep an exponential moving average of the generator "
+                                   "weights with this decay (e.g. 0.999) for samples, export "
+                                   "and evaluation; 0: off.")
     eval_every: int = _field(0, "train: every N epochs, log KID on eval_samples images to "
                                 "history and TensorBoard (0: never).")
     eval_samples: int = _field(500, "train: images for the --eval_every KID.")
@@ -120,6 +123,8 @@ class TrainConfig:
             fail("checkpoint_every", "must be 0 (epoch ends only) or more")
         if self.num_images < 1:
             fail("num_images", "must be at least 1")
+        if not 0 <= self.ema_decay < 1:
+            fail("ema_decay", "must be in [0, 1)")
         if self.eval_every < 0:
             fail("eval_every", "must be 0 (never) or more")
         if self.eval_samples < 10:

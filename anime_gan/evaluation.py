@@ -209,7 +209,7 @@ class KIDMonitor(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is None or (epoch + 1) % self.every:
             return
-        fake = generated_features(self.model.generator, self.backbone, self.num_samples,
+        fake = generated_features(self.model.sampling_generator, self.backbone, self.num_samples,
                                   self.seed)
         size = min(1000, len(self.real), len(fake))
         logs["kid"], _ = metrics.kernel_inception_distance(self.real, fake, 20, size)

@@ -23,10 +23,16 @@ class GAN(keras.Model):
     metric_names = ("d_loss", "g_loss")
     real_batches_per_step = 1
 
-    def __init__(self, generator, discriminator, seed=None, **kwargs):
+    def __init__(self, generator, discriminator, seed=None, ema_decay=None, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
+        # An exponential moving average of the generator's weights, for sampling.
+        self.ema_decay = ema_decay
+        self.ema_generator = None
+        if ema_decay:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
         self.latent_dim = generator.input_shape[-1]
         self.seed_generator = keras.random.SeedGenerator(seed, name="latent_seed")
         self.trackers = {
@@ -54,9 +60,14 @@ class GAN(keras.Model):
     def call(self, latents, training=False):
         return self.generator(latents, training=training)
 
+    @property
+    def sampling_generator(self):
+        """The generator for samples, export and evaluation: the EMA copy if there is one."""
+        return self.generator if self.ema_generator is None else self.ema_generator
+
     def generate(self, batch_size):
         """Images in [-1, 1] from fresh latents."""
-        return self.generator(self.sample_latents(batch_size), training=False)
+        return self.sampling_generator(self.sample_latents(batch_size), training=False)
 
     def _generator_step(self, batch_size, generator_loss):
         """One generator update on fresh latents; ``generator_loss`` maps D(G(z)) to a loss."""
@@ -64,7 +75,15 @@ class GAN(keras.Model):
             fake_images = self.generator(self.sample_latents(batch_size), training=True)
             g_loss = generator_loss(self.discriminator(fake_images, training=True))
         self._update(tape, g_loss, self.generator, self.g_optimizer)
+        self._update_ema()
         return g_loss
+
+    def _update_ema(self):
+        """average <- decay * average + (1 - decay) * weight, batch-norm statistics included."""
+        if self.ema_generator is None:
+            return
+        for average, weight in zip(self.ema_generator.weights, self.generator.weights):
+            average.assign(self.ema_decay * average + (1.0 - self.ema_decay) * weight)
 
     def _update(self, tape, loss, network, optimizer):
         variables = network.trainable_variables

@@ -25,18 +25,21 @@ logger = logging.getLogger(__name__)
 
 
 def load_generator(run_dir):
-    """A run's newest generator: from its newest checkpoint, else from ``generator.keras``."""
+    """A run's newest generator (its EMA copy if it kept one): from its newest
+    checkpoint, else from ``generator_ema.keras`` or ``generator.keras``."""
     paths = run_paths(run_dir)
     checkpoint = tf.train.latest_checkpoint(paths["checkpoints"])
     if checkpoint:
         config = read_run_config(run_dir)
         generator = networks.build_generator(config.latent_dim, config.image_size)
-        tf.train.Checkpoint(generator=generator).read(checkpoint).expect_partial()
-        logger.info("Loaded the generator from %s", checkpoint)
+        key = "ema_generator" if config.ema_decay else "generator"
+        tf.train.Checkpoint(**{key: generator}).read(checkpoint).expect_partial()
+        logger.info("Loaded the %s from %s", key.replace("_", " "), checkpoint)
         return generator
-    if os.path.isfile(paths["generator"]):
-        # Safe mode: a file that would run code when loaded (a Lambda layer) is refused.
-        return keras.models.load_model(paths["generator"], safe_mode=True)
+    for name in ("ema_generator", "generator"):
+        if os.path.isfile(paths[name]):
+            # Safe mode: a file that would run code when loaded (a Lambda layer) is refused.
+            return keras.models.load_model(paths[name], safe_mode=True)
     raise ConfigError(f"--output_dir={run_dir}: no run here (no checkpoints/ or generator.keras)")
 
 

@@ -26,11 +26,11 @@ def build_gan(config):
     generator = networks.build_generator(config.latent_dim, config.image_size)
     if config.model == "dcgan":
         gan = DCGAN(generator, networks.build_discriminator(config.image_size),
-                    seed=config.seed)
+                    seed=config.seed, ema_decay=config.ema_decay)
     else:
         gan = WGANGP(generator, networks.build_critic(config.image_size),
                      n_critic=config.n_critic, gp_weight=config.gp_weight,
-                     seed=config.seed)
+                     seed=config.seed, ema_decay=config.ema_decay)
     gan.compile(
         d_optimizer=keras.optimizers.Adam(config.d_lr, config.d_beta1, config.d_beta2),
         g_optimizer=keras.optimizers.Adam(config.g_lr, config.g_beta1, config.g_beta2),
@@ -43,7 +43,8 @@ def run_paths(output_dir):
     join = lambda *parts: os.path.join(output_dir, *parts)  # noqa: E731
     return {"config": join("config.json"), "history": join("history.csv"),
             "checkpoints": join("checkpoints"), "logs": join("logs"),
-            "export": join("export"), "generator": join("generator.keras")}
+            "export": join("export"), "generator": join("generator.keras"),
+            "ema_generator": join("generator_ema.keras")}
 
 
 def read_run_config(output_dir):
@@ -164,5 +165,5 @@ def train(config=None, callbacks=(), **overrides):
         path = state.save()  # refuses non-finite weights
         logger.warning("Interrupted: saved %s. Run the same command again to resume.", path)
         raise
-    export.export_generator(gan.generator, paths["export"])
+    export.export_generator(gan.sampling_generator, paths["export"])
     return gan

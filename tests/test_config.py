@@ -55,6 +55,10 @@ def test_home_is_expanded_in_paths(tmp_path, monkeypatch):
     ({"g_lr": 0.0}, "--g_lr"),
     ({"d_beta2": 1.0}, "--d_beta2"),
     ({"gp_weight": -1.0}, "--gp_weight"),
+    ({"ema_decay": 1.0}, "--ema_decay"),
+    ({"eval_every": -1}, "--eval_every"),
+    ({"num_samples": 5}, "--num_samples"),
+    ({"backbone": "resnet"}, "--backbone"),
     ({"data_dir": ".", "dataset": "tfds:mnist"}, "--dataset"),
 ])
 def test_invalid_settings_name_their_flag(settings, flag):

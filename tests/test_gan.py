@@ -90,3 +90,45 @@ def test_train_is_one_python_call(image_folder, tmp_path):
     images = np.asarray(gan.generate(3))
     assert images.shape == (3, 64, 64, 3) and np.all(np.abs(images) <= 1)
     assert (tmp_path / "run" / "samples" / "epoch_0001.png").is_file()
+
+
+def test_ema_generator_averages_weights_after_each_generator_update():
+    gan = small_gan("dcgan", ema_decay=0.9)
+    assert gan.sampling_generator is gan.ema_generator
+    before = [w.numpy().copy() for w in gan.ema_generator.weights]
+    np.testing.assert_array_equal(before[0], gan.generator.weights[0].numpy())
+    gan.train_step(real_images(BATCH))
+    for average, old, new in zip(gan.ema_generator.weights, before, gan.generator.weights):
+        np.testing.assert_allclose(average.numpy(), 0.9 * old + 0.1 * new.numpy(),
+                                   rtol=1e-5, atol=1e-7)
+    assert not np.array_equal(gan.ema_generator.weights[0].numpy(),
+                              gan.generator.weights[0].numpy())
+
+
+def test_no_ema_by_default():
+    gan = small_gan("wgan")
+    assert gan.ema_generator is None and gan.sampling_generator is gan.generator
+
+
+def test_ema_run_samples_exports_and_reloads_the_average(image_folder, tmp_path):
+    import keras
+
+    import anime_gan
+
+    out = tmp_path / "run"
+    gan = anime_gan.train(model="dcgan", epochs=1, steps_per_epoch=2, batch_size=4,
+                          ema_decay=0.5, data_dir=image_folder, output_dir=str(out))
+    assert (out / "generator_ema.keras").is_file() and (out / "generator.keras").is_file()
+    latents = np.random.default_rng(0).normal(size=(3, 128)).astype(np.float32)
+    expected = np.asarray(gan.ema_generator(latents, training=False))
+    assert not np.allclose(expected, np.asarray(gan.generator(latents, training=False)))
+    loaded = anime_gan.load_generator(str(out))  # from the checkpoint
+    np.testing.assert_allclose(np.asarray(loaded(latents, training=False)), expected, atol=1e-5)
+    saved = keras.models.load_model(out / "generator_ema.keras")
+    np.testing.assert_allclose(np.asarray(saved(latents, training=False)), expected, atol=1e-5)
+    import tensorflow as tf
+
+    from anime_gan.data import to_uint8
+    served = tf.saved_model.load(str(out / "export")).signatures["serving_default"](
+        latents=tf.constant(latents))["images"].numpy()
+    assert np.abs(served.astype(int) - np.asarray(to_uint8(expected)).astype(int)).max() <= 1

@@ -5,7 +5,7 @@ import datetime
 import os
 from typing import Optional
 
-from anime_gan.networks import SUPPORTED_IMAGE_SIZES
+from anime_gan.networks import SUPPORTED_IMAGE_SIZES, UPSAMPLING
 
 MODELS = ("dcgan", "wgan")
 MODES = ("train", "export", "generate", "evaluate")
@@ -66,6 +66,9 @@ class TrainConfig:
                                       "(FID depends on it).")
     backbone: str = _field("inception", "evaluate: inception (ImageNet InceptionV3), or a "
                                         "Keras model file PATH.keras.")
+    upsampling: str = _field("transpose", "Generator upsampling: transpose (4x4 stride-2 "
+                                          "transposed convolutions, the reference) or "
+                                          "resize_conv (nearest resize + 3x3 convolution).")
     ema_decay: float = _field(0.0, "Keep an exponential moving average of the generator "
                                    "weights with this decay (e.g. 0.999) for samples, export "
                                    "and evaluation; 0: off.")
@@ -123,6 +126,8 @@ class TrainConfig:
             fail("checkpoint_every", "must be 0 (epoch ends only) or more")
         if self.num_images < 1:
             fail("num_images", "must be at least 1")
+        if self.upsampling not in UPSAMPLING:
+            fail("upsampling", f"must be one of {', '.join(UPSAMPLING)}")
         if not 0 <= self.ema_decay < 1:
             fail("ema_decay", "must be in [0, 1)")
         if self.eval_every < 0:

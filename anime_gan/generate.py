@@ -31,7 +31,8 @@ def load_generator(run_dir):
     checkpoint = tf.train.latest_checkpoint(paths["checkpoints"])
     if checkpoint:
         config = read_run_config(run_dir)
-        generator = networks.build_generator(config.latent_dim, config.image_size)
+        generator = networks.build_generator(config.latent_dim, config.image_size,
+                                             upsampling=config.upsampling)
         key = "ema_generator" if config.ema_decay else "generator"
         tf.train.Checkpoint(**{key: generator}).read(checkpoint).expect_partial()
         logger.info("Loaded the %s from %s", key.replace("_", " "), checkpoint)

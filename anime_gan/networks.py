@@ -13,6 +13,7 @@ import keras
 from keras import layers
 
 SUPPORTED_IMAGE_SIZES = (64, 128)
+UPSAMPLING = ("transpose", "resize_conv")
 BASE_CHANNELS = 64
 
 # Reference PyTorch BatchNorm2d defaults (momentum 0.1 == Keras momentum 0.9).
@@ -43,8 +44,24 @@ def num_resolution_stages(image_size):
     return int(math.log2(image_size)) - 2
 
 
-def build_generator(latent_dim=128, image_size=64, name="generator"):
+def _upsample(x, channels, upsampling, name):
+    """Doubles the resolution: a 4x4 stride-2 transposed convolution, or (``resize_conv``)
+    nearest-neighbour upsampling then a 3x3 convolution, which avoids the checkerboard
+    artifacts of uneven kernel overlap (Odena et al., 2016)."""
+    if upsampling == "transpose":
+        return layers.Conv2DTranspose(
+            channels, 4, strides=2, padding="same", use_bias=False,
+            kernel_initializer=_conv_init(), name=name,
+        )(x)
+    x = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
+    return layers.Conv2D(channels, 3, padding="same", use_bias=False,
+                         kernel_initializer=_conv_init(), name=name)(x)
+
+
+def build_generator(latent_dim=128, image_size=64, name="generator", upsampling="transpose"):
     """Latent vector [N, latent_dim] -> image [N, size, size, 3] in [-1, 1]."""
+    if upsampling not in UPSAMPLING:
+        raise ValueError(f"upsampling must be one of {UPSAMPLING}, got {upsampling}")
     stages = num_resolution_stages(image_size)
     channels = BASE_CHANNELS * 2 ** (stages - 1)
 
@@ -59,16 +76,10 @@ def build_generator(latent_dim=128, image_size=64, name="generator"):
     x = layers.ReLU(name="project_relu")(x)
     for i in range(stages - 1):
         channels //= 2
-        x = layers.Conv2DTranspose(
-            channels, 4, strides=2, padding="same", use_bias=False,
-            kernel_initializer=_conv_init(), name=f"up{i + 1}",
-        )(x)
+        x = _upsample(x, channels, upsampling, f"up{i + 1}")
         x = _batch_norm(f"up{i + 1}_bn")(x)
         x = layers.ReLU(name=f"up{i + 1}_relu")(x)
-    x = layers.Conv2DTranspose(
-        3, 4, strides=2, padding="same", use_bias=False,
-        kernel_initializer=_conv_init(), name="to_rgb",
-    )(x)
+    x = _upsample(x, 3, upsampling, "to_rgb")
     # float32 output keeps the image range exact under mixed precision.
     images = layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(latents, images, name=name)

@@ -18,12 +18,13 @@ from anime_gan.gan import DCGAN, WGANGP
 logger = logging.getLogger(__name__)
 
 # Settings a resumed run must share with the run it continues.
-_ARCHITECTURE_SETTINGS = ("model", "image_size", "latent_dim")
+_ARCHITECTURE_SETTINGS = ("model", "image_size", "latent_dim", "upsampling")
 
 
 def build_gan(config):
     """The compiled, untrained GAN that ``config`` describes."""
-    generator = networks.build_generator(config.latent_dim, config.image_size)
+    generator = networks.build_generator(config.latent_dim, config.image_size,
+                                         upsampling=config.upsampling)
     if config.model == "dcgan":
         gan = DCGAN(generator, networks.build_discriminator(config.image_size),
                     seed=config.seed, ema_decay=config.ema_decay)

@@ -132,3 +132,16 @@ def test_ema_run_samples_exports_and_reloads_the_average(image_folder, tmp_path)
     served = tf.saved_model.load(str(out / "export")).signatures["serving_default"](
         latents=tf.constant(latents))["images"].numpy()
     assert np.abs(served.astype(int) - np.asarray(to_uint8(expected)).astype(int)).max() <= 1
+
+
+def test_resize_conv_run_trains_and_reloads(image_folder, tmp_path):
+    import anime_gan
+
+    out = tmp_path / "run"
+    gan = anime_gan.train(model="wgan", epochs=1, steps_per_epoch=1, batch_size=4, n_critic=1,
+                          upsampling="resize_conv", data_dir=image_folder, output_dir=str(out))
+    latents = np.random.default_rng(0).normal(size=(2, 128)).astype(np.float32)
+    loaded = anime_gan.load_generator(str(out))
+    assert any(type(l).__name__ == "UpSampling2D" for l in loaded.layers)
+    np.testing.assert_allclose(np.asarray(loaded(latents)), np.asarray(gan.generator(latents)),
+                               atol=1e-5)

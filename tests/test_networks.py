@@ -95,3 +95,23 @@ def test_kernels_initialised_from_normal_0_002():
 def test_unsupported_image_size_is_refused():
     with pytest.raises(ValueError, match="image_size"):
         networks.build_generator(128, 96)
+
+
+@pytest.mark.parametrize("image_size", [64, 128])
+def test_resize_conv_generator_upsamples_without_transposed_convolutions(image_size):
+    generator = networks.build_generator(128, image_size, upsampling="resize_conv")
+    kinds = [type(l).__name__ for l in generator.layers]
+    assert kinds.count("Conv2DTranspose") == 1  # only the 1x1 -> 4x4 projection
+    stages = networks.num_resolution_stages(image_size)
+    assert kinds.count("UpSampling2D") == stages
+    images = np.asarray(generator(np.zeros((2, 128), np.float32)))
+    assert images.shape == (2, image_size, image_size, 3)
+    # 3x3 kernels: the upsampling stages have 9/16 of the reference's weights there.
+    convs = [l for l in generator.layers if type(l).__name__ == "Conv2D"]
+    assert [c.kernel.shape[:2] for c in convs] == [(3, 3)] * stages
+    assert [c.filters for c in convs] == [64 * 2 ** i for i in range(stages - 2, -1, -1)] + [3]
+
+
+def test_unknown_upsampling_is_refused():
+    with pytest.raises(ValueError, match="upsampling"):
+        networks.build_generator(128, 64, upsampling="pixel_shuffle")

@@ -147,6 +147,9 @@ class WGANGP(GAN):
         return self.n_critic
 
     def train_step(self, real_batches):
+        # With n_critic = 1 the pipeline yields plain [N, H, W, 3] batches.
+        real_batches = ops.reshape(real_batches,
+                                   (self.n_critic, -1) + tuple(real_batches.shape[-3:]))
         for i in range(self.n_critic):
             d_loss, wasserstein, penalty = self._critic_step(real_batches[i])
 

@@ -5,6 +5,7 @@ import datetime
 import os
 from typing import Optional
 
+from anime_gan.augment import parse_policy
 from anime_gan.networks import SUPPORTED_IMAGE_SIZES, UPSAMPLING
 
 MODELS = ("dcgan", "wgan")
@@ -69,6 +70,9 @@ class TrainConfig:
     upsampling: str = _field("transpose", "Generator upsampling: transpose (4x4 stride-2 "
                                           "transposed convolutions, the reference) or "
                                           "resize_conv (nearest resize + 3x3 convolution).")
+    diffaugment: str = _field("", "DiffAugment policy for what the discriminator sees: a "
+                                  "comma-separated subset of color,translation,cutout; "
+                                  "empty: off.")
     ema_decay: float = _field(0.0, "Keep an exponential moving average of the generator "
                                    "weights with this decay (e.g. 0.999) for samples, export "
                                    "and evaluation; 0: off.")
@@ -128,6 +132,10 @@ class TrainConfig:
             fail("num_images", "must be at least 1")
         if self.upsampling not in UPSAMPLING:
             fail("upsampling", f"must be one of {', '.join(UPSAMPLING)}")
+        try:
+            parse_policy(self.diffaugment)
+        except ValueError as error:
+            fail("diffaugment", str(error))
         if not 0 <= self.ema_decay < 1:
             fail("ema_decay", "must be in [0, 1)")
         if self.eval_every < 0:

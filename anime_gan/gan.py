@@ -10,7 +10,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from anime_gan import losses
+from anime_gan import augment, losses
 
 
 class GAN(keras.Model):
@@ -23,8 +23,10 @@ class GAN(keras.Model):
     metric_names = ("d_loss", "g_loss")
     real_batches_per_step = 1
 
-    def __init__(self, generator, discriminator, seed=None, ema_decay=None, **kwargs):
+    def __init__(self, generator, discriminator, seed=None, ema_decay=None, diffaugment=(),
+                 **kwargs):
         super().__init__(**kwargs)
+        self.diffaugment = tuple(diffaugment)
         self.generator = generator
         self.discriminator = discriminator
         # An exponential moving average of the generator's weights, for sampling.
@@ -69,11 +71,18 @@ class GAN(keras.Model):
         """Images in [-1, 1] from fresh latents."""
         return self.sampling_generator(self.sample_latents(batch_size), training=False)
 
+    def augment(self, images):
+        """DiffAugment of what the discriminator sees; the identity without a policy."""
+        return augment.diff_augment(images, self.diffaugment, self.seed_generator)
+
+    def _discriminate(self, images):
+        return self.discriminator(self.augment(images), training=True)
+
     def _generator_step(self, batch_size, generator_loss):
         """One generator update on fresh latents; ``generator_loss`` maps D(G(z)) to a loss."""
         with tf.GradientTape() as tape:
             fake_images = self.generator(self.sample_latents(batch_size), training=True)
-            g_loss = generator_loss(self.discriminator(fake_images, training=True))
+            g_loss = generator_loss(self._discriminate(fake_images))
         self._update(tape, g_loss, self.generator, self.g_optimizer)
         self._update_ema()
         return g_loss
@@ -111,8 +120,8 @@ class DCGAN(GAN):
         # 1. Update D: maximise log D(x) + log(1 - D(G(z))).
         fake_images = self.generator(self.sample_latents(batch_size), training=True)
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator(real_images, training=True)
-            fake_logits = self.discriminator(fake_images, training=True)
+            real_logits = self._discriminate(real_images)
+            fake_logits = self._discriminate(fake_images)
             d_loss = losses.discriminator_bce_loss(real_logits, fake_logits)
         self._update(tape, d_loss, self.discriminator, self.d_optimizer)
 
@@ -164,6 +173,8 @@ class WGANGP(GAN):
     def _critic_step(self, real_images):
         batch_size = ops.shape(real_images)[0]
         fake_images = self.generator(self.sample_latents(batch_size), training=True)
+        # The penalty is taken between the images the critic actually sees.
+        real_images, fake_images = self.augment(real_images), self.augment(fake_images)
         alpha = losses.sample_interpolation_weights(batch_size, self.seed_generator)
         with tf.GradientTape() as tape:
             real_scores = self.discriminator(real_images, training=True)

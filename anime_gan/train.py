@@ -11,7 +11,7 @@ import os
 
 import keras
 
-from anime_gan import artifacts, checkpoints, data, export, faults, networks
+from anime_gan import artifacts, augment, checkpoints, data, export, faults, networks
 from anime_gan.config import ConfigError, TrainConfig
 from anime_gan.gan import DCGAN, WGANGP
 
@@ -25,13 +25,13 @@ def build_gan(config):
     """The compiled, untrained GAN that ``config`` describes."""
     generator = networks.build_generator(config.latent_dim, config.image_size,
                                          upsampling=config.upsampling)
+    shared = dict(seed=config.seed, ema_decay=config.ema_decay,
+                  diffaugment=augment.parse_policy(config.diffaugment))
     if config.model == "dcgan":
-        gan = DCGAN(generator, networks.build_discriminator(config.image_size),
-                    seed=config.seed, ema_decay=config.ema_decay)
+        gan = DCGAN(generator, networks.build_discriminator(config.image_size), **shared)
     else:
         gan = WGANGP(generator, networks.build_critic(config.image_size),
-                     n_critic=config.n_critic, gp_weight=config.gp_weight,
-                     seed=config.seed, ema_decay=config.ema_decay)
+                     n_critic=config.n_critic, gp_weight=config.gp_weight, **shared)
     gan.compile(
         d_optimizer=keras.optimizers.Adam(config.d_lr, config.d_beta1, config.d_beta2),
         g_optimizer=keras.optimizers.Adam(config.g_lr, config.g_beta1, config.g_beta2),

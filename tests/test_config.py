@@ -56,6 +56,8 @@ def test_home_is_expanded_in_paths(tmp_path, monkeypatch):
     ({"d_beta2": 1.0}, "--d_beta2"),
     ({"gp_weight": -1.0}, "--gp_weight"),
     ({"ema_decay": 1.0}, "--ema_decay"),
+    ({"diffaugment": "color,flip"}, "--diffaugment"),
+    ({"upsampling": "pixel_shuffle"}, "--upsampling"),
     ({"eval_every": -1}, "--eval_every"),
     ({"num_samples": 5}, "--num_samples"),
     ({"backbone": "resnet"}, "--backbone"),

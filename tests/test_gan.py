@@ -145,3 +145,13 @@ def test_resize_conv_run_trains_and_reloads(image_folder, tmp_path):
     assert any(type(l).__name__ == "UpSampling2D" for l in loaded.layers)
     np.testing.assert_allclose(np.asarray(loaded(latents)), np.asarray(gan.generator(latents)),
                                atol=1e-5)
+
+
+@pytest.mark.parametrize("model, batch_shape", [("dcgan", (BATCH,)), ("wgan", (2, BATCH))])
+def test_train_step_with_diffaugment(model, batch_shape):
+    gan = small_gan(model, n_critic=2, diffaugment="color,translation,cutout")
+    assert gan.diffaugment == ("color", "translation", "cutout")
+    g_before = weights_of(gan.generator)
+    logs = gan.train_step(real_images(*batch_shape))
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert changed(g_before, gan.generator)

@@ -88,11 +88,18 @@ class GAN(keras.Model):
         return g_loss
 
     def _update_ema(self):
-        """average <- decay * average + (1 - decay) * weight, batch-norm statistics included."""
+        """average <- decay * average + (1 - decay) * weight, batch-norm statistics included.
+
+        The decay warms up as min(ema_decay, (1 + t) / (10 + t)) at generator step t, as
+        tf.train.ExponentialMovingAverage does with num_updates: otherwise a 0.999 average
+        would still be two-thirds the random initial weights after 400 steps.
+        """
         if self.ema_generator is None:
             return
+        steps = ops.cast(self.g_optimizer.iterations, "float32")
+        decay = ops.minimum(self.ema_decay, (1.0 + steps) / (10.0 + steps))
         for average, weight in zip(self.ema_generator.weights, self.generator.weights):
-            average.assign(self.ema_decay * average + (1.0 - self.ema_decay) * weight)
+            average.assign(decay * average + (1.0 - decay) * ops.cast(weight, average.dtype))
 
     def _update(self, tape, loss, network, optimizer):
         variables = network.trainable_variables

@@ -97,9 +97,20 @@ def test_ema_generator_averages_weights_after_each_generator_update():
     assert gan.sampling_generator is gan.ema_generator
     before = [w.numpy().copy() for w in gan.ema_generator.weights]
     np.testing.assert_array_equal(before[0], gan.generator.weights[0].numpy())
+    gan.g_optimizer.iterations.assign(99)  # past the warm-up: min(0.9, 101/110) = 0.9
     gan.train_step(real_images(BATCH))
     for average, old, new in zip(gan.ema_generator.weights, before, gan.generator.weights):
         np.testing.assert_allclose(average.numpy(), 0.9 * old + 0.1 * new.numpy(),
+                                   rtol=1e-5, atol=1e-7)
+
+
+def test_ema_decay_warms_up_over_the_first_steps():
+    gan = small_gan("dcgan", ema_decay=0.999)
+    before = [w.numpy().copy() for w in gan.ema_generator.weights]
+    gan.train_step(real_images(BATCH))  # step t = 1: decay min(0.999, 2/11)
+    decay = 2 / 11
+    for average, old, new in zip(gan.ema_generator.weights, before, gan.generator.weights):
+        np.testing.assert_allclose(average.numpy(), decay * old + (1 - decay) * new.numpy(),
                                    rtol=1e-5, atol=1e-7)
     assert not np.array_equal(gan.ema_generator.weights[0].numpy(),
                               gan.generator.weights[0].numpy())

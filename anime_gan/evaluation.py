@@ -22,7 +22,11 @@ import numpy as np
 import tensorflow as tf
 
 from anime_gan import data, metrics
+from anime_gan.artifacts import atomic_path
 from anime_gan.config import ConfigError
+from anime_gan.generate import load_generator, sample
+from anime_gan.image_files import scan_folder
+from anime_gan.train import read_run_config
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +108,6 @@ def _data_key(data_dir, dataset, image_size, backbone, num_samples, seed):
     identity = {"image_size": image_size, "backbone": backbone.key,
                 "num_samples": num_samples, "seed": seed}
     if data_dir:
-        from anime_gan.image_files import scan_folder
         listing = [(os.path.relpath(p, data_dir), os.path.getsize(p), os.path.getmtime(p))
                    for p in scan_folder(data_dir).usable]
         identity["files"] = hashlib.sha256(json.dumps(listing).encode()).hexdigest()
@@ -131,7 +134,6 @@ def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None
     features = backbone.features(_images(shuffled, min(num_samples, count)))
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        from anime_gan.artifacts import atomic_path
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.save(f, features)
     except OSError as error:  # a read-only data folder: evaluate anyway, uncached
@@ -140,8 +142,6 @@ def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None
 
 
 def generated_features(generator, backbone, num_samples, seed=0, batch_size=250):
-    from anime_gan.generate import sample
-
     return np.concatenate([
         backbone.features(sample(generator, min(batch_size, num_samples - start), seed + start))
         for start in range(0, num_samples, batch_size)])
@@ -165,9 +165,6 @@ def evaluate_run(run_dir, num_samples=10_000, data_dir=None, dataset=None,
     Writes ``RUN/eval.json`` with the results and every setting that produced them.
     Without ``data_dir`` or ``dataset`` it uses the run's own training data.
     """
-    from anime_gan.generate import load_generator
-    from anime_gan.train import read_run_config
-
     started = time.perf_counter()
     config = read_run_config(run_dir)
     if not data_dir and not dataset:
@@ -186,7 +183,6 @@ def evaluate_run(run_dir, num_samples=10_000, data_dir=None, dataset=None,
                      "kid_subset_size": min(1000, len(real), len(fake)), "pr_k": 3},
         "seconds": round(time.perf_counter() - started, 1),
     }
-    from anime_gan.artifacts import atomic_path
     path = os.path.join(run_dir, "eval.json")
     with atomic_path(path) as tmp, open(tmp, "w") as f:
         json.dump(report, f, indent=2)

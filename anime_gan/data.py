@@ -68,12 +68,16 @@ def to_uint8(images):
 
 
 def folder_images(data_dir, image_size):
-    """Cached uint8 images from every usable image file under ``data_dir``, and their number.
+    """Cached uint8 images from every usable image file under ``data_dir``, and their number."""
+    return decoded_images(list_image_files(data_dir), image_size, data_dir)
+
+
+def decoded_images(paths, image_size, data_dir):
+    """Cached uint8 images of the image files ``paths`` (found under ``data_dir``), and their number.
 
     Every file is decoded once, here, into the in-memory cache.  A file whose
     header looked right but which the decoder rejects is skipped and reported.
     """
-    paths = list_image_files(data_dir)
     logger.info("Decoding %d images under %s into the cache", len(paths), data_dir)
     started = time.perf_counter()
     decoded = (tf.data.Dataset.from_tensor_slices((tf.range(len(paths)), paths))

@@ -104,12 +104,12 @@ def _images(dataset, count):
     return np.concatenate([b.numpy() for b in dataset.take(count).batch(1000)])
 
 
-def _data_key(data_dir, dataset, image_size, backbone, num_samples, seed):
+def _data_key(paths, data_dir, dataset, image_size, backbone, num_samples, seed):
     identity = {"image_size": image_size, "backbone": backbone.key,
                 "num_samples": num_samples, "seed": seed}
     if data_dir:
         listing = [(os.path.relpath(p, data_dir), os.path.getsize(p), os.path.getmtime(p))
-                   for p in scan_folder(data_dir).usable]
+                   for p in paths]
         identity["files"] = hashlib.sha256(json.dumps(listing).encode()).hexdigest()
     else:
         identity["dataset"] = dataset or "built-in"
@@ -124,12 +124,16 @@ def _cache_dir(data_dir):
 def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None, seed=0):
     """Backbone features of ``num_samples`` real images (fewer if the data set is smaller),
     computed once and cached next to the data."""
-    key = _data_key(data_dir, dataset, image_size, backbone, num_samples, seed)
+    paths = scan_folder(data_dir).usable if data_dir else None  # scanned once, used twice
+    key = _data_key(paths, data_dir, dataset, image_size, backbone, num_samples, seed)
     path = os.path.join(_cache_dir(data_dir), f"real_features-{key}.npy")
     if os.path.isfile(path):
         logger.info("Real-image features from the cache %s", path)
         return np.load(path)
-    images, count = data.load_images(image_size, data_dir, dataset, seed)
+    if data_dir:
+        images, count = data.decoded_images(paths, image_size, data_dir)
+    else:
+        images, count = data.load_images(image_size, data_dir, dataset, seed)
     shuffled = images.shuffle(count, seed=seed, reshuffle_each_iteration=False)
     features = backbone.features(_images(shuffled, min(num_samples, count)))
     try:

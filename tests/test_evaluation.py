@@ -53,8 +53,9 @@ def test_real_features_are_cached_next_to_the_data(image_folder, tiny_backbone, 
     cached = os.listdir(os.path.join(image_folder, evaluation.CACHE_FOLDER))
     assert len(cached) == 1 and cached[0].startswith("real_features-")
 
-    monkeypatch.setattr(evaluation.data, "load_images",
-                        lambda *a, **k: pytest.fail("recomputed instead of using the cache"))
+    for loader in ("load_images", "decoded_images"):
+        monkeypatch.setattr(evaluation.data, loader,
+                            lambda *a, **k: pytest.fail("recomputed instead of using the cache"))
     np.testing.assert_array_equal(evaluation.real_features(backbone, 64, 20,
                                                            data_dir=image_folder), first)
     monkeypatch.undo()

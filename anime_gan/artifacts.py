@@ -103,7 +103,7 @@ class StepTensorBoard(keras.callbacks.TensorBoard):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        self._global_train_batch = int(self.model.g_optimizer.iterations)
+        self._global_train_batch = self.model.generator_steps
 
 
 class SaveNetworks(keras.callbacks.Callback):

@@ -51,7 +51,7 @@ class TrainingState:
     @property
     def step(self):
         """Generator steps taken so far."""
-        return int(self.gan.g_optimizer.iterations)
+        return self.gan.generator_steps
 
     @property
     def steps_into_epoch(self):

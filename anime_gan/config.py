@@ -10,6 +10,8 @@ from anime_gan.networks import SUPPORTED_IMAGE_SIZES, UPSAMPLING
 
 MODELS = ("dcgan", "wgan")
 MODES = ("train", "export", "generate", "evaluate")
+PRECISIONS = ("float32", "bfloat16", "float16")
+STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 
 # Steps between checkpoints: a few minutes of work on 2 CPU cores.
 CHECKPOINT_EVERY_DEFAULTS = {"dcgan": 200, "wgan": 40}
@@ -55,7 +57,18 @@ class TrainConfig:
     d_beta2: Optional[float] = _field(None, "Discriminator/critic Adam beta2 (default per model).")
     n_critic: int = _field(5, "wgan: critic updates per generator update.")
     gp_weight: float = _field(10.0, "wgan: gradient-penalty weight lambda.")
-    jit_compile: bool = _field(False, "Compile the train step with XLA.")
+    jit_compile: bool = _field(False, "Compile the train step with XLA (slower on this "
+                                      "project's CPU; try it on GPUs).")
+    mixed_precision: str = _field(
+        "float32", "float32; or bfloat16 or float16 mixed precision (float32 weights, "
+                   "outputs and losses; float16 adds loss scaling).")
+    strategy: str = _field(
+        "default", "tf.distribute strategy: default (one device), mirrored (all local "
+                   "GPUs), multiworker (the cluster in TF_CONFIG) or tpu. --batch_size is "
+                   "the global batch.")
+    cache_dir: Optional[str] = _field(
+        None, "Cache the decoded images in files under this folder instead of in memory, "
+              "for data sets that do not fit in RAM.")
     checkpoint_every: Optional[int] = _field(
         None, "Generator steps between checkpoints (also saved at every epoch end); "
               "default 200 for dcgan, 40 for wgan: a few minutes on 2 CPU cores. 0: epochs only.")
@@ -86,7 +99,7 @@ class TrainConfig:
                "samples across epochs.")
 
     def __post_init__(self):
-        for name in ("data_dir", "output_dir"):
+        for name in ("data_dir", "output_dir", "cache_dir"):
             if getattr(self, name):
                 setattr(self, name, os.path.expanduser(getattr(self, name)))
         self.validate()
@@ -130,6 +143,10 @@ class TrainConfig:
             fail("checkpoint_every", "must be 0 (epoch ends only) or more")
         if self.num_images < 1:
             fail("num_images", "must be at least 1")
+        if self.mixed_precision not in PRECISIONS:
+            fail("mixed_precision", f"must be one of {', '.join(PRECISIONS)}")
+        if self.strategy not in STRATEGIES:
+            fail("strategy", f"must be one of {', '.join(STRATEGIES)}")
         if self.upsampling not in UPSAMPLING:
             fail("upsampling", f"must be one of {', '.join(UPSAMPLING)}")
         try:

@@ -6,6 +6,7 @@ once; later epochs read the cached uint8 images.
 """
 
 import logging
+import os
 import time
 
 import numpy as np
@@ -67,24 +68,37 @@ def to_uint8(images):
     return ops.cast(ops.clip(ops.round(images), 0, 255), "uint8")
 
 
-def folder_images(data_dir, image_size):
+def folder_images(data_dir, image_size, cache_dir=None):
     """Cached uint8 images from every usable image file under ``data_dir``, and their number."""
-    return decoded_images(list_image_files(data_dir), image_size, data_dir)
+    return decoded_images(list_image_files(data_dir), image_size, data_dir, cache_dir)
 
 
-def decoded_images(paths, image_size, data_dir):
+def _cache_file(cache_dir, name):
+    """'' (tf.data's in-memory cache) without ``cache_dir``, else a file path in it."""
+    if not cache_dir:
+        return ""
+    os.makedirs(cache_dir, exist_ok=True)
+    return os.path.join(cache_dir, name)
+
+
+def decoded_images(paths, image_size, data_dir, cache_dir=None):
     """Cached uint8 images of the image files ``paths`` (found under ``data_dir``), and their number.
 
-    Every file is decoded once, here, into the in-memory cache.  A file whose
-    header looked right but which the decoder rejects is skipped and reported.
+    Every file is decoded once, here, into the cache: in memory (image_size^2 * 3
+    bytes an image), or in files under ``cache_dir`` named after the data set's
+    contents, which later runs reuse.  A file whose header looked right but
+    which the decoder rejects is skipped and reported.
     """
-    logger.info("Decoding %d images under %s into the cache", len(paths), data_dir)
+    cache = _cache_file(cache_dir, f"images-{image_size}px-"
+                                   f"{image_files.listing_digest(paths, data_dir)[:16]}")
+    logger.info("Decoding %d images under %s into the cache %s", len(paths), data_dir,
+                cache or "in memory")
     started = time.perf_counter()
     decoded = (tf.data.Dataset.from_tensor_slices((tf.range(len(paths)), paths))
                .map(lambda index, path: (index, decode_image_file(path, image_size)),
                     num_parallel_calls=AUTOTUNE)
                .ignore_errors()
-               .cache())
+               .cache(cache))
     kept = np.concatenate([batch.numpy() for batch in
                            decoded.map(lambda index, image: index).batch(8192)] or [[]])
     failed = sorted(set(range(len(paths))) - set(kept.tolist()))
@@ -98,8 +112,8 @@ def decoded_images(paths, image_size, data_dir):
     return decoded.map(lambda index, image: image), len(kept)
 
 
-def tfds_images(name, image_size, split="train"):
-    """uint8 images from a TensorFlow Datasets data set, its image feature found by type."""
+def tfds_images(name, image_size, split="train", cache_dir=None):
+    """Cached uint8 images from a TensorFlow Datasets data set, its image feature found by type."""
     import tensorflow_datasets as tfds
 
     try:
@@ -132,7 +146,8 @@ def tfds_images(name, image_size, split="train"):
         image = tf.image.grayscale_to_rgb(image) if grey else image[..., :3]
         return center_crop_and_resize(image, image_size)
 
-    return dataset.map(prepare, num_parallel_calls=AUTOTUNE).cache(), count
+    cache = _cache_file(cache_dir, f"tfds-{name.replace('/', '_')}-{split}-{image_size}px")
+    return dataset.map(prepare, num_parallel_calls=AUTOTUNE).cache(cache), count
 
 
 def synthetic_images(image_size, seed, num_images=SYNTHETIC_IMAGES):
@@ -146,12 +161,12 @@ def synthetic_images(image_size, seed, num_images=SYNTHETIC_IMAGES):
     return tf.data.Dataset.from_tensor_slices(faces), num_images
 
 
-def load_images(image_size, data_dir=None, dataset=None, seed=0):
+def load_images(image_size, data_dir=None, dataset=None, seed=0, cache_dir=None):
     """The uint8 image source chosen by the flags, and its size."""
     if data_dir:
-        return folder_images(data_dir, image_size)
+        return folder_images(data_dir, image_size, cache_dir)
     if dataset:
-        return tfds_images(dataset.removeprefix("tfds:"), image_size)
+        return tfds_images(dataset.removeprefix("tfds:"), image_size, cache_dir=cache_dir)
     return synthetic_images(image_size, seed)
 
 
@@ -163,8 +178,8 @@ class TrainingStream:
     sees the same images, and a resumed run picks up exactly where it stopped
     by skipping the images already consumed (cheap once the cache is full).
 
-    With ``batches_per_step`` > 1 each element is [batches_per_step, batch, H, W, 3],
-    the real batches one WGAN-GP step consumes.
+    With ``batches_per_step`` > 1 each element is [batch, batches_per_step, H, W, 3]:
+    the real batches one WGAN-GP step consumes, element ``[:, i]`` being batch ``i``.
     """
 
     def __init__(self, images, count, batch_size, batches_per_step=1, seed=0):
@@ -192,14 +207,21 @@ class TrainingStream:
                    .batch(self.batch_size, drop_remainder=True)
                    .map(to_float, num_parallel_calls=AUTOTUNE))
         if self.batches_per_step > 1:
-            dataset = dataset.batch(self.batches_per_step, drop_remainder=True)
-        return dataset.prefetch(AUTOTUNE)
+            # [batches_per_step, batch, ...] -> [batch, batches_per_step, ...]: a strategy
+            # splits the first axis between replicas.
+            dataset = (dataset.batch(self.batches_per_step, drop_remainder=True)
+                       .map(lambda step: tf.transpose(step, [1, 0, 2, 3, 4])))
+        # Under a multi-worker strategy each worker takes every n-th batch.
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA)
+        return dataset.prefetch(AUTOTUNE).with_options(options)
 
 
 def make_stream(image_size=64, batch_size=64, data_dir=None, dataset=None, seed=0,
-                batches_per_step=1):
+                batches_per_step=1, cache_dir=None):
     """The ``TrainingStream`` of the chosen source; raises if it is smaller than a step."""
-    images, count = load_images(image_size, data_dir, dataset, seed)
+    images, count = load_images(image_size, data_dir, dataset, seed, cache_dir)
     needed = batch_size * batches_per_step
     if count < needed:
         source = f"--data_dir={data_dir}" if data_dir else dataset or "the built-in data set"

@@ -25,7 +25,7 @@ from anime_gan import data, metrics
 from anime_gan.artifacts import atomic_path
 from anime_gan.config import ConfigError
 from anime_gan.generate import load_generator, sample
-from anime_gan.image_files import scan_folder
+from anime_gan.image_files import listing_digest, scan_folder
 from anime_gan.train import read_run_config
 
 logger = logging.getLogger(__name__)
@@ -108,9 +108,7 @@ def _data_key(paths, data_dir, dataset, image_size, backbone, num_samples, seed)
     identity = {"image_size": image_size, "backbone": backbone.key,
                 "num_samples": num_samples, "seed": seed}
     if data_dir:
-        listing = [(os.path.relpath(p, data_dir), os.path.getsize(p), os.path.getmtime(p))
-                   for p in paths]
-        identity["files"] = hashlib.sha256(json.dumps(listing).encode()).hexdigest()
+        identity["files"] = listing_digest(paths, data_dir)
     else:
         identity["dataset"] = dataset or "built-in"
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]

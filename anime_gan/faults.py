@@ -36,7 +36,7 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         bad = {k: float(v) for k, v in (logs or {}).items() if not math.isfinite(float(v))}
         if bad:
-            step = int(self.model.g_optimizer.iterations)
+            step = self.model.generator_steps
             raise NonFiniteLossError(
                 f"training stopped at step {step}: {', '.join(f'{k}={v}' for k, v in bad.items())}. "
                 "The newest checkpoint and the run's files are from before this step; "

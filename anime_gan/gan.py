@@ -10,7 +10,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from anime_gan import augment, losses
+from anime_gan import augment, distribute, losses
 
 
 class GAN(keras.Model):
@@ -40,6 +40,9 @@ class GAN(keras.Model):
         self.trackers = {
             name: keras.metrics.Mean(name=name) for name in self.metric_names
         }
+        # The networks come built; without this, fit under a distribution strategy
+        # would try to build the GAN by calling it on a batch of images.
+        self.built = True
 
     def compile(self, d_optimizer, g_optimizer, **kwargs):
         # No Keras-level optimizer or loss: train_step drives the two optimizers.
@@ -57,10 +60,29 @@ class GAN(keras.Model):
         return list(self.trackers.values())
 
     def sample_latents(self, batch_size):
-        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        return self._replica_share(
+            lambda n: keras.random.normal((n, self.latent_dim), seed=self.seed_generator),
+            batch_size)
+
+    @staticmethod
+    def _replica_share(sample, batch_size):
+        """This replica's ``batch_size`` rows of ``sample(global batch size)``.
+
+        Every replica draws the global batch from the same seed state and keeps
+        its own slice, so a step uses the same random numbers on any number of
+        replicas (and replicas do not all draw the same latents).
+        """
+        replicas, index = distribute.replica_position()
+        start = index * batch_size
+        return sample(batch_size * replicas)[start:start + batch_size]
 
     def call(self, latents, training=False):
         return self.generator(latents, training=training)
+
+    @property
+    def generator_steps(self):
+        """Generator updates so far.  (int() of a Keras variable fails under a strategy.)"""
+        return int(ops.convert_to_numpy(self.g_optimizer.iterations.value))
 
     @property
     def sampling_generator(self):
@@ -78,14 +100,9 @@ class GAN(keras.Model):
     def _discriminate(self, images):
         return self.discriminator(self.augment(images), training=True)
 
-    def _generator_step(self, batch_size, generator_loss):
-        """One generator update on fresh latents; ``generator_loss`` maps D(G(z)) to a loss."""
-        with tf.GradientTape() as tape:
-            fake_images = self.generator(self.sample_latents(batch_size), training=True)
-            g_loss = generator_loss(self._discriminate(fake_images))
+    def _update_generator(self, tape, g_loss):
         self._update(tape, g_loss, self.generator, self.g_optimizer)
         self._update_ema()
-        return g_loss
 
     def _update_ema(self):
         """average <- decay * average + (1 - decay) * weight, batch-norm statistics included.
@@ -102,13 +119,28 @@ class GAN(keras.Model):
             average.assign(decay * average + (1.0 - decay) * ops.cast(weight, average.dtype))
 
     def _update(self, tape, loss, network, optimizer):
+        """One optimizer step on ``loss``, the mean over this replica's share of the batch.
+
+        The optimizer sums the replicas' gradients, so each replica's gradient is
+        weighted by 1 / replicas: the sum is then the gradient of the mean over
+        the global batch.  ``scale_loss`` adds float16 loss scaling (the
+        optimizer unscales before applying).
+        """
+        replicas, _ = distribute.replica_position()
+        weight = optimizer.scale_loss(ops.cast(1.0 / replicas, "float32"))
         variables = network.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        gradients = tape.gradient(loss, variables, output_gradients=ops.cast(weight, loss.dtype))
+        optimizer.apply_gradients(zip(gradients, variables))
 
     def _report(self, **values):
         for name, value in values.items():
             self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        if distribute.in_multi_worker_step():
+            # Keras 3 averages multi-worker step outputs over their axis 0, which fails on
+            # scalars (tensorflow/tensorflow#72388): give them that axis.
+            results = {name: ops.reshape(value, (1,)) for name, value in results.items()}
+        return results
 
 
 class DCGAN(GAN):
@@ -124,16 +156,15 @@ class DCGAN(GAN):
     def train_step(self, real_images):
         batch_size = ops.shape(real_images)[0]
 
-        # 1. Update D: maximise log D(x) + log(1 - D(G(z))).
-        fake_images = self.generator(self.sample_latents(batch_size), training=True)
-        with tf.GradientTape() as tape:
-            real_logits = self._discriminate(real_images)
-            fake_logits = self._discriminate(fake_images)
-            d_loss = losses.discriminator_bce_loss(real_logits, fake_logits)
-        self._update(tape, d_loss, self.discriminator, self.d_optimizer)
-
-        # 2. Update G: maximise log D(G(z)).
-        g_loss = self._generator_step(batch_size, losses.generator_bce_loss)
+        with tf.GradientTape() as g_tape:
+            fake_images = self.generator(self.sample_latents(batch_size), training=True)
+            with g_tape.stop_recording():
+                d_loss, real_logits, fake_logits = self._discriminator_step(real_images,
+                                                                           fake_images)
+            # 2. Update G on the same fakes, as the reference does (one generator pass
+            # per step): maximise log D(G(z)) under the updated D.
+            g_loss = losses.generator_bce_loss(self._discriminate(fake_images))
+        self._update_generator(g_tape, g_loss)
 
         return self._report(
             d_loss=d_loss,
@@ -142,13 +173,24 @@ class DCGAN(GAN):
             fake_score=ops.mean(ops.sigmoid(fake_logits)),
         )
 
+    def _discriminator_step(self, real_images, fake_images):
+        """1. Update D: maximise log D(x) + log(1 - D(G(z)))."""
+        with tf.GradientTape() as tape:
+            real_logits = self._discriminate(real_images)
+            fake_logits = self._discriminate(fake_images)
+            d_loss = losses.discriminator_bce_loss(real_logits, fake_logits)
+        self._update(tape, d_loss, self.discriminator, self.d_optimizer)
+        return d_loss, real_logits, fake_logits
+
 
 class WGANGP(GAN):
     """WGAN-GP (Gulrajani et al., 2017), Algorithm 1.
 
-    Each step takes ``n_critic`` batches of real images, shaped
-    [n_critic, N, H, W, 3]: one critic update per batch, then one generator
-    update.  ``wasserstein`` is the critic's estimate E[f(x)] - E[f(G(z))].
+    Each step takes ``n_critic`` batches of N real images, shaped
+    [N, n_critic, H, W, 3] (example-major, so that a distribution strategy can
+    split the batch between replicas; [N, H, W, 3] when n_critic is 1): one
+    critic update per batch, then one generator update.  ``wasserstein`` is the
+    critic's estimate E[f(x)] - E[f(G(z))].
     """
 
     metric_names = ("d_loss", "g_loss", "wasserstein", "gradient_penalty")
@@ -162,15 +204,18 @@ class WGANGP(GAN):
     def real_batches_per_step(self):
         return self.n_critic
 
-    def train_step(self, real_batches):
-        # With n_critic = 1 the pipeline yields plain [N, H, W, 3] batches.
-        real_batches = ops.reshape(real_batches,
-                                   (self.n_critic, -1) + tuple(real_batches.shape[-3:]))
+    def train_step(self, real_images):
+        if len(real_images.shape) == 4:
+            real_images = real_images[:, None]
+        real_batches = ops.moveaxis(real_images, 1, 0)  # [n_critic, N, H, W, 3]
         for i in range(self.n_critic):
             d_loss, wasserstein, penalty = self._critic_step(real_batches[i])
 
-        g_loss = self._generator_step(ops.shape(real_batches)[1],
-                                      losses.generator_wasserstein_loss)
+        batch_size = ops.shape(real_images)[0]
+        with tf.GradientTape() as tape:
+            fake_images = self.generator(self.sample_latents(batch_size), training=True)
+            g_loss = losses.generator_wasserstein_loss(self._discriminate(fake_images))
+        self._update_generator(tape, g_loss)
 
         # Metrics describe the last critic update of the step.
         return self._report(
@@ -182,7 +227,8 @@ class WGANGP(GAN):
         fake_images = self.generator(self.sample_latents(batch_size), training=True)
         # The penalty is taken between the images the critic actually sees.
         real_images, fake_images = self.augment(real_images), self.augment(fake_images)
-        alpha = losses.sample_interpolation_weights(batch_size, self.seed_generator)
+        alpha = self._replica_share(
+            lambda n: losses.sample_interpolation_weights(n, self.seed_generator), batch_size)
         with tf.GradientTape() as tape:
             real_scores = self.discriminator(real_images, training=True)
             fake_scores = self.discriminator(fake_images, training=True)

@@ -10,6 +10,8 @@ finds is caught later, in the pipeline (``data.folder_images``).
 
 import collections
 import dataclasses
+import hashlib
+import json
 import logging
 import os
 
@@ -135,3 +137,11 @@ def scan_folder(data_dir):
         raise DataError(f"--data_dir={data_dir}: no usable images ({found} other files); "
                         "it needs JPEG, PNG, BMP, GIF or WebP files, in any subfolder")
     return scan
+
+
+def listing_digest(paths, data_dir):
+    """A hex digest of the files' paths (relative to ``data_dir``), sizes and modification
+    times: it changes when the data set does, for cache keys."""
+    listing = [(os.path.relpath(p, data_dir), os.path.getsize(p), os.path.getmtime(p))
+               for p in paths]
+    return hashlib.sha256(json.dumps(listing).encode()).hexdigest()

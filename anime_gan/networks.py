@@ -7,6 +7,7 @@ are used, so a saved model loads with plain ``keras.models.load_model`` in a
 process that never imports ``anime_gan``.
 """
 
+import contextlib
 import math
 
 import keras
@@ -21,15 +22,33 @@ _BN_MOMENTUM = 0.9
 _BN_EPSILON = 1e-5
 
 
+@contextlib.contextmanager
+def precision(name="float32"):
+    """Networks built inside compute in ``name`` (float32, bfloat16 or float16).
+
+    The lower precisions are Keras mixed policies: float32 weights, lower-precision
+    arithmetic, and float32 outputs (the generator's tanh, the scores).
+    """
+    policy = "float32" if name == "float32" else f"mixed_{name}"
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def _conv_init():
     """N(0, 0.02), as in the DCGAN paper."""
     return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
 
 
-def _batch_norm(name):
+def _batch_norm(name, synchronized):
+    # synchronized: statistics over the global batch under a tf.distribute strategy.
     return layers.BatchNormalization(
         momentum=_BN_MOMENTUM,
         epsilon=_BN_EPSILON,
+        synchronized=synchronized,
         gamma_initializer=keras.initializers.RandomNormal(mean=1.0, stddev=0.02),
         name=name,
     )
@@ -58,8 +77,12 @@ def _upsample(x, channels, upsampling, name):
                          kernel_initializer=_conv_init(), name=name)(x)
 
 
-def build_generator(latent_dim=128, image_size=64, name="generator", upsampling="transpose"):
-    """Latent vector [N, latent_dim] -> image [N, size, size, 3] in [-1, 1]."""
+def build_generator(latent_dim=128, image_size=64, name="generator", upsampling="transpose",
+                    sync_batch_norm=False):
+    """Latent vector [N, latent_dim] -> image [N, size, size, 3] in [-1, 1].
+
+    ``sync_batch_norm``: batch statistics over all replicas of a distribution strategy.
+    """
     if upsampling not in UPSAMPLING:
         raise ValueError(f"upsampling must be one of {UPSAMPLING}, got {upsampling}")
     stages = num_resolution_stages(image_size)
@@ -72,12 +95,12 @@ def build_generator(latent_dim=128, image_size=64, name="generator", upsampling=
         channels, 4, strides=1, padding="valid", use_bias=False,
         kernel_initializer=_conv_init(), name="project",
     )(x)
-    x = _batch_norm("project_bn")(x)
+    x = _batch_norm("project_bn", sync_batch_norm)(x)
     x = layers.ReLU(name="project_relu")(x)
     for i in range(stages - 1):
         channels //= 2
         x = _upsample(x, channels, upsampling, f"up{i + 1}")
-        x = _batch_norm(f"up{i + 1}_bn")(x)
+        x = _batch_norm(f"up{i + 1}_bn", sync_batch_norm)(x)
         x = layers.ReLU(name=f"up{i + 1}_relu")(x)
     x = _upsample(x, 3, upsampling, "to_rgb")
     # float32 output keeps the image range exact under mixed precision.
@@ -85,7 +108,7 @@ def build_generator(latent_dim=128, image_size=64, name="generator", upsampling=
     return keras.Model(latents, images, name=name)
 
 
-def _downsampling_body(x, stages, batch_norm, use_bias):
+def _downsampling_body(x, stages, batch_norm, use_bias, sync_batch_norm):
     channels = BASE_CHANNELS
     for i in range(stages):
         x = layers.Conv2D(
@@ -94,16 +117,17 @@ def _downsampling_body(x, stages, batch_norm, use_bias):
         )(x)
         # As in the reference, the first layer has no normalisation.
         if batch_norm and i > 0:
-            x = _batch_norm(f"down{i + 1}_bn")(x)
+            x = _batch_norm(f"down{i + 1}_bn", sync_batch_norm)(x)
         x = layers.LeakyReLU(negative_slope=0.2, name=f"down{i + 1}_lrelu")(x)
         channels *= 2
     return x
 
 
-def _build_image_classifier(image_size, batch_norm, use_bias, output_name, name):
+def _build_image_classifier(image_size, batch_norm, use_bias, output_name, name,
+                            sync_batch_norm=False):
     stages = num_resolution_stages(image_size)
     images = keras.Input(shape=(image_size, image_size, 3), name="images")
-    x = _downsampling_body(images, stages, batch_norm, use_bias)
+    x = _downsampling_body(images, stages, batch_norm, use_bias, sync_batch_norm)
     # No bias on the score: the losses only compare scores, so it would never learn.
     x = layers.Conv2D(
         1, 4, strides=1, padding="valid", use_bias=False,
@@ -113,10 +137,11 @@ def _build_image_classifier(image_size, batch_norm, use_bias, output_name, name)
     return keras.Model(images, scores, name=name)
 
 
-def build_discriminator(image_size=64, name="discriminator"):
+def build_discriminator(image_size=64, name="discriminator", sync_batch_norm=False):
     """DCGAN discriminator: image -> one real/fake logit [N, 1] (no sigmoid)."""
     return _build_image_classifier(
-        image_size, batch_norm=True, use_bias=False, output_name="logits", name=name
+        image_size, batch_norm=True, use_bias=False, output_name="logits", name=name,
+        sync_batch_norm=sync_batch_norm,
     )
 
 

@@ -11,33 +11,55 @@ import os
 
 import keras
 
-from anime_gan import artifacts, augment, checkpoints, data, export, faults, networks
+from anime_gan import (artifacts, augment, checkpoints, data, distribute, export, faults,
+                       networks)
 from anime_gan.config import ConfigError, TrainConfig
 from anime_gan.gan import DCGAN, WGANGP
 
 logger = logging.getLogger(__name__)
 
 # Settings a resumed run must share with the run it continues.
-_ARCHITECTURE_SETTINGS = ("model", "image_size", "latent_dim", "upsampling")
+_ARCHITECTURE_SETTINGS = ("model", "image_size", "latent_dim", "upsampling", "mixed_precision")
 
 
-def build_gan(config):
-    """The compiled, untrained GAN that ``config`` describes."""
-    generator = networks.build_generator(config.latent_dim, config.image_size,
-                                         upsampling=config.upsampling)
-    shared = dict(seed=config.seed, ema_decay=config.ema_decay,
-                  diffaugment=augment.parse_policy(config.diffaugment))
-    if config.model == "dcgan":
-        gan = DCGAN(generator, networks.build_discriminator(config.image_size), **shared)
-    else:
-        gan = WGANGP(generator, networks.build_critic(config.image_size),
-                     n_critic=config.n_critic, gp_weight=config.gp_weight, **shared)
-    gan.compile(
-        d_optimizer=keras.optimizers.Adam(config.d_lr, config.d_beta1, config.d_beta2),
-        g_optimizer=keras.optimizers.Adam(config.g_lr, config.g_beta1, config.g_beta2),
-        jit_compile=config.jit_compile,
-    )
+def build_gan(config, strategy=None):
+    """The compiled, untrained GAN that ``config`` describes, its variables placed by
+    ``strategy`` (a ``tf.distribute.Strategy``; default: the current one)."""
+    strategy = strategy or distribute.make_strategy("default")
+    if config.batch_size % strategy.num_replicas_in_sync:
+        raise ConfigError(
+            f"--batch_size={config.batch_size}: must divide evenly between the "
+            f"{strategy.num_replicas_in_sync} replicas of --strategy={config.strategy}")
+    # With several replicas, batch norm takes its statistics over the global batch, so
+    # a step does not depend on the number of replicas.
+    sync_batch_norm = strategy.num_replicas_in_sync > 1
+    with strategy.scope(), networks.precision(config.mixed_precision):
+        generator = networks.build_generator(config.latent_dim, config.image_size,
+                                             upsampling=config.upsampling,
+                                             sync_batch_norm=sync_batch_norm)
+        shared = dict(seed=config.seed, ema_decay=config.ema_decay,
+                      diffaugment=augment.parse_policy(config.diffaugment))
+        if config.model == "dcgan":
+            discriminator = networks.build_discriminator(config.image_size,
+                                                         sync_batch_norm=sync_batch_norm)
+            gan = DCGAN(generator, discriminator, **shared)
+        else:
+            gan = WGANGP(generator, networks.build_critic(config.image_size),
+                         n_critic=config.n_critic, gp_weight=config.gp_weight, **shared)
+        gan.compile(
+            d_optimizer=_optimizer(config.d_lr, config.d_beta1, config.d_beta2, config),
+            g_optimizer=_optimizer(config.g_lr, config.g_beta1, config.g_beta2, config),
+            jit_compile=config.jit_compile,
+        )
     return gan
+
+
+def _optimizer(learning_rate, beta1, beta2, config):
+    adam = keras.optimizers.Adam(learning_rate, beta1, beta2)
+    # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
+    if config.mixed_precision == "float16":
+        return keras.optimizers.LossScaleOptimizer(adam)
+    return adam
 
 
 def run_paths(output_dir):
@@ -139,14 +161,19 @@ def train(config=None, callbacks=(), **overrides):
         config = TrainConfig(**overrides)
     elif overrides:
         config = dataclasses.replace(config, **overrides)
+    strategy = distribute.make_strategy(config.strategy)
+    # Non-chief workers of a multi-worker run write (and resume from) a scratch folder.
+    config = dataclasses.replace(
+        config, output_dir=distribute.worker_output_dir(config.output_dir, strategy))
     resuming = _check_resumable(config)
     keras.utils.set_random_seed(config.seed)
     paths = run_paths(config.output_dir)
 
-    gan = build_gan(config)
+    gan = build_gan(config, strategy)
     stream = data.make_stream(config.image_size, config.batch_size, config.data_dir,
                               config.dataset, seed=config.seed,
-                              batches_per_step=gan.real_batches_per_step)
+                              batches_per_step=gan.real_batches_per_step,
+                              cache_dir=config.cache_dir)
     steps_per_epoch = config.steps_per_epoch or stream.steps_per_pass
     state = checkpoints.TrainingState(
         gan, artifacts.fixed_latents(config.latent_dim, config.seed), paths["checkpoints"])

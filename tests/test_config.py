@@ -58,6 +58,8 @@ def test_home_is_expanded_in_paths(tmp_path, monkeypatch):
     ({"ema_decay": 1.0}, "--ema_decay"),
     ({"diffaugment": "color,flip"}, "--diffaugment"),
     ({"upsampling": "pixel_shuffle"}, "--upsampling"),
+    ({"mixed_precision": "float8"}, "--mixed_precision"),
+    ({"strategy": "horovod"}, "--strategy"),
     ({"eval_every": -1}, "--eval_every"),
     ({"num_samples": 5}, "--num_samples"),
     ({"backbone": "resnet"}, "--backbone"),

@@ -85,7 +85,7 @@ def test_pipeline_groups_batches_for_wgan_steps(image_folder):
     dataset, _ = data.make_dataset(64, batch_size=4, data_dir=image_folder, batches_per_step=3)
     batches = list(dataset)
     assert len(batches) == 2  # 24 images = 6 batches of 4 = 2 steps of 3 batches
-    assert batches[0].shape == (3, 4, 64, 64, 3)
+    assert batches[0].shape == (4, 3, 64, 64, 3)  # [batch, critic batch, ...]
 
 
 def test_pipeline_shuffles_by_seed(image_folder):
@@ -145,11 +145,31 @@ def test_stream_started_at_step_k_continues_the_same_sequence(image_folder):
                               batches_per_step=2)
     from_start = [b.numpy() for b in stream.batches(0).take(7)]
     from_four = [b.numpy() for b in stream.batches(4).take(3)]
-    assert from_start[0].shape == (2, 5, 64, 64, 3)
+    assert from_start[0].shape == (5, 2, 64, 64, 3)
     for a, b in zip(from_start[4:], from_four):
         np.testing.assert_array_equal(a, b)
     # Each pass is a new order of all the images.
-    images = np.concatenate([b.reshape(-1, 64, 64, 3) for b in from_start])
+    images = np.concatenate([b.swapaxes(0, 1).reshape(-1, 64, 64, 3) for b in from_start])
     first, second = images[:24], images[24:48]
     assert not np.array_equal(first, second)
     assert sorted(map(bytes, first)) == sorted(map(bytes, second))
+
+
+def test_disk_cache_is_filled_once_and_reused(image_folder, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    images, count = data.folder_images(image_folder, 64, cache_dir=str(cache))
+    assert count == 24
+    assert any(name.startswith("images-64px-") and name.endswith(".index")
+               for name in os.listdir(cache))
+    first = np.stack(list(images.as_numpy_iterator()))
+
+    # Were the files decoded again, every image would now be black.
+    monkeypatch.setattr(data, "decode_image_file",
+                        lambda path, size: tf.zeros((size, size, 3), tf.uint8))
+    again, _ = data.folder_images(image_folder, 64, cache_dir=str(cache))
+    np.testing.assert_array_equal(np.stack(list(again.as_numpy_iterator())), first)
+    assert first.any()
+
+    # Another image size is another cache.
+    data.folder_images(image_folder, 128, cache_dir=str(cache))
+    assert any(name.startswith("images-128px-") for name in os.listdir(cache))

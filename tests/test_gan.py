@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -26,7 +27,7 @@ def changed(before, model):
 
 @pytest.mark.parametrize("model, batch_shape, metric_names", [
     ("dcgan", (BATCH,), {"d_loss", "g_loss", "real_score", "fake_score"}),
-    ("wgan", (2, BATCH), {"d_loss", "g_loss", "wasserstein", "gradient_penalty"}),
+    ("wgan", (BATCH, 2), {"d_loss", "g_loss", "wasserstein", "gradient_penalty"}),
 ])
 def test_one_train_step_updates_both_networks(model, batch_shape, metric_names):
     gan = small_gan(model, n_critic=2)
@@ -48,7 +49,7 @@ def test_dcgan_scores_are_probabilities():
 
 def test_wgan_takes_n_critic_critic_updates_per_generator_update():
     gan = small_gan("wgan", n_critic=3)
-    gan.train_step(real_images(3, BATCH))
+    gan.train_step(real_images(BATCH, 3))
     assert int(gan.d_optimizer.iterations) == 3
     assert int(gan.g_optimizer.iterations) == 1
     assert gan.real_batches_per_step == 3
@@ -56,7 +57,7 @@ def test_wgan_takes_n_critic_critic_updates_per_generator_update():
 
 def test_wgan_penalty_is_weighted_into_critic_loss():
     gan = small_gan("wgan", n_critic=1, gp_weight=10.0)
-    logs = gan.train_step(real_images(1, BATCH))
+    logs = gan.train_step(real_images(BATCH, 1))
     assert float(logs["d_loss"]) == pytest.approx(
         -float(logs["wasserstein"]) + 10.0 * float(logs["gradient_penalty"]), rel=1e-4)
     assert float(logs["gradient_penalty"]) > 0
@@ -74,7 +75,7 @@ def test_optimizer_defaults_follow_the_papers():
 @pytest.mark.parametrize("model", ["dcgan", "wgan"])
 def test_fit_logs_only_gan_metrics(model):
     gan = small_gan(model, n_critic=1)
-    shape = (BATCH,) if model == "dcgan" else (1, BATCH)
+    shape = (BATCH,) if model == "dcgan" else (BATCH, 1)
     data = tf.data.Dataset.from_tensors(real_images(*shape)).repeat(2)
     history = gan.fit(data, epochs=1, verbose=0, shuffle=False)
     assert "loss" not in history.history
@@ -158,7 +159,7 @@ def test_resize_conv_run_trains_and_reloads(image_folder, tmp_path):
                                atol=1e-5)
 
 
-@pytest.mark.parametrize("model, batch_shape", [("dcgan", (BATCH,)), ("wgan", (2, BATCH))])
+@pytest.mark.parametrize("model, batch_shape", [("dcgan", (BATCH,)), ("wgan", (BATCH, 2))])
 def test_train_step_with_diffaugment(model, batch_shape):
     gan = small_gan(model, n_critic=2, diffaugment="color,translation,cutout")
     assert gan.diffaugment == ("color", "translation", "cutout")
@@ -166,3 +167,48 @@ def test_train_step_with_diffaugment(model, batch_shape):
     logs = gan.train_step(real_images(*batch_shape))
     assert all(np.isfinite(float(v)) for v in logs.values())
     assert changed(g_before, gan.generator)
+
+
+def counting_generator(generator, calls):
+    """``generator`` with a pass counter: a Lambda appends to ``calls`` each (eager) call."""
+    latents = keras.Input((generator.input_shape[-1],))
+    counted = keras.layers.Lambda(lambda images: calls.append(1) or images)
+    model = keras.Model(latents, counted(generator(latents)))
+    calls.clear()  # building the model traced the Lambda once
+    return model
+
+
+@pytest.mark.parametrize("model, batch_shape, generator_passes", [
+    ("dcgan", (BATCH,), 1),         # the D and G updates share one batch of fakes
+    ("wgan", (BATCH, 2), 3),        # fresh fakes for each of 2 critic updates and for G
+])
+def test_train_step_runs_the_generator_only_as_often_as_the_algorithm_needs(
+        model, batch_shape, generator_passes):
+    gan = small_gan(model, n_critic=2)
+    calls = []
+    gan.generator = counting_generator(gan.generator, calls)
+    gan.train_step(real_images(*batch_shape))
+    assert len(calls) == generator_passes
+
+
+@pytest.mark.parametrize("model", ["dcgan", "wgan"])
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_mixed_precision_step_stays_finite_with_float32_outputs(model, precision):
+    gan = small_gan(model, n_critic=1, mixed_precision=precision)
+    assert gan.generator.get_layer("up1").compute_dtype == precision
+    assert gan.generator.get_layer("up1").kernel.dtype == "float32"  # float32 weights
+    logs = gan.train_step(real_images(BATCH, 1) if model == "wgan" else real_images(BATCH))
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert all(np.isfinite(w.numpy()).all() for w in gan.generator.trainable_weights)
+    images = gan.generate(2)
+    assert images.dtype == "float32" and np.all(np.abs(images) <= 1)
+    assert gan.discriminator(images).dtype == "float32"
+    scaled = isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert scaled == (precision == "float16")  # loss scaling only where float16 needs it
+
+
+def test_float32_is_the_default_and_leaves_the_global_policy_alone():
+    gan = small_gan("dcgan", mixed_precision="bfloat16")
+    assert gan.generator.get_layer("up1").compute_dtype == "bfloat16"
+    assert keras.config.dtype_policy().name == "float32"
+    assert small_gan("dcgan").generator.get_layer("up1").compute_dtype == "float32"

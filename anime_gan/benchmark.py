@@ -1,30 +1,153 @@
-"""Training speed: python -m anime_gan.benchmark [--models=dcgan,wgan] [--data_dir=PATH].
+"""Training and input-pipeline speed: python -m anime_gan.benchmark [flags].
 
-Fills the image cache, times ``model.fit`` steps after a warm-up and prints
-generator steps per second and real images consumed per second, for each model
-at the given batch size.
+For every model, batch size, precision and data source asked for, a fresh
+process builds the GAN, runs warm-up steps (tracing, cache fill), then times
+``model.fit`` steps.  It reports real images consumed per second, milliseconds
+per generator step, the step's FLOP count (from the networks' convolutions and
+the passes the algorithm makes; ``step_flops``) and the GFLOP/s achieved, and
+the process's peak resident memory.
+
+Data sources: ``synthetic`` is one random batch held in memory (the model
+alone); ``pipeline`` is the real ``tf.data`` pipeline over ``--data_dir``
+(its cache filled before timing).  The input pipeline is also timed alone:
+decoding and resizing every JPEG (our cache empty), then batches read from
+the filled in-memory cache.
+
+The full figures are written as JSON (``--output_json``), and a table is printed last.
 """
 
+import concurrent.futures
 import json
+import math
+import multiprocessing
+import os
+import resource
 import time
 
 import keras
+import numpy as np
+import tensorflow as tf
 from absl import app, flags
 
 from anime_gan import data
 from anime_gan.config import TrainConfig
+from anime_gan.gan import WGANGP
 from anime_gan.train import build_gan
 
 flags.DEFINE_list("models", ["dcgan", "wgan"], "Models to time.")
-flags.DEFINE_integer("batch_size", 64, "Images per batch.")
-flags.DEFINE_integer("warmup_steps", 5, "Steps run before timing (tracing, cache fill).")
-flags.DEFINE_integer("steps", 30, "Timed generator steps.")
-flags.DEFINE_string("data_dir", None, "Image folder; default: the built-in faces.")
+flags.DEFINE_list("batch_sizes", ["64"], "Batch sizes (per critic update for wgan).")
+flags.DEFINE_list("precisions", ["float32", "bfloat16"], "float32, bfloat16 and/or float16.")
+flags.DEFINE_list("data", ["synthetic", "pipeline"],
+                  "synthetic (one in-memory batch) and/or pipeline (tf.data over --data_dir).")
+flags.DEFINE_string("data_dir", None, "JPEG folder for the pipeline figures; default: the "
+                                      "built-in faces (no JPEG decoding to time).")
+flags.DEFINE_integer("image_size", 64, "Image size.")
+flags.DEFINE_integer("warmup_steps", 3, "Generator steps run before timing.")
+flags.DEFINE_integer("steps", 20, "Timed generator steps.")
 flags.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA.")
+flags.DEFINE_boolean("pipeline_alone", True, "Also time the input pipeline on its own.")
+flags.DEFINE_string("output_json", "benchmark.json", "Where the full figures are written.")
 FLAGS = flags.FLAGS
 
 
+def peak_rss_mb():
+    """This process's peak resident memory so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def forward_flops(network):
+    """Floating-point operations (2 per multiply-add) of one image through the network's
+    convolutions; batch norm and activations add well under 1%."""
+    total = 0
+    for layer in network.layers:
+        if isinstance(layer, keras.layers.Conv2DTranspose):  # each input pixel: K x K x C_out
+            positions, c_in = math.prod(layer.input.shape[1:3]), layer.input.shape[-1]
+        elif isinstance(layer, keras.layers.Conv2D):  # each output pixel: K x K x C_in
+            positions, c_in = math.prod(layer.output.shape[1:3]), layer.input.shape[-1]
+        else:
+            continue
+        total += 2 * positions * math.prod(layer.kernel_size) * c_in * layer.filters
+    return total
+
+
+def step_flops(gan, batch_size):
+    """FLOPs of one ``train_step`` on batches of ``batch_size``, from the networks and the
+    algorithm, a backward pass costing twice its forward pass (input and weight gradients)."""
+    g, d = forward_flops(gan.generator), forward_flops(gan.discriminator)
+    if isinstance(gan, WGANGP):
+        # Fakes; D on real and fake, backward; the penalty: D on the interpolates and its
+        # input gradient, then the backward pass through both.
+        critic_update = g + (2 + 4) * d + (2 + 4) * d
+        generator_update = 3 * g + 2 * d  # G forward + backward; D forward + input gradient
+        return batch_size * (gan.n_critic * critic_update + generator_update)
+    # G forward + backward; D forward on real and fake + backward, then forward + input
+    # gradient on the same fakes for G's update.
+    return batch_size * (3 * g + 8 * d)
+
+
+def time_training(model, batch_size, precision, data_source, data_dir=None, image_size=64,
+                  warmup_steps=3, steps=20, jit_compile=False):
+    """Figures of ``steps`` timed training steps after ``warmup_steps``; meant for a fresh
+    process, so that the peak memory is this configuration's."""
+    config = TrainConfig(model=model, batch_size=batch_size, image_size=image_size,
+                         data_dir=data_dir, mixed_precision=precision,
+                         jit_compile=jit_compile, output_dir="unused")
+    keras.utils.set_random_seed(config.seed)
+    gan = build_gan(config)
+    per_step = gan.real_batches_per_step
+    if data_source == "synthetic":
+        shape = (batch_size,) + ((per_step,) if per_step > 1 else ()) + (image_size,) * 2 + (3,)
+        batch = np.random.default_rng(0).uniform(-1, 1, shape).astype("float32")
+        batches = tf.data.Dataset.from_tensors(batch).repeat()
+    else:
+        stream = data.make_stream(image_size, batch_size, data_dir, batches_per_step=per_step)
+        stream.images.reduce(0, lambda count, _: count + 1)  # fill the cache
+        batches = stream.batches()
+    flops = step_flops(gan, batch_size)
+
+    timer = StepTimer(warmup_steps)
+    gan.fit(batches, epochs=1, steps_per_epoch=warmup_steps + steps, callbacks=[timer],
+            verbose=0, shuffle=False)
+    seconds = timer.seconds_per_step()
+    return {
+        "model": model, "batch_size": batch_size, "precision": precision,
+        "jit_compile": jit_compile, "data": data_source,
+        "data_dir": data_dir if data_source == "pipeline" else None,
+        "image_size": image_size, "timed_steps": steps,
+        "real_images_per_step": batch_size * per_step,
+        "ms_per_generator_step": 1000.0 * seconds,
+        "real_images_per_s": batch_size * per_step / seconds,
+        "gflop_per_step": flops / 1e9,
+        "gflop_per_real_image": flops / 1e9 / (batch_size * per_step),
+        "gflop_per_s": flops / 1e9 / seconds,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def time_pipeline(data_dir, image_size=64, batch_size=64, cached_batches=200):
+    """Input-pipeline throughput alone: JPEG decode + resize into the (empty) cache, then
+    shuffled float batches from the filled in-memory cache."""
+    started = time.perf_counter()
+    stream = data.make_stream(image_size, batch_size, data_dir)  # decodes into the cache
+    decode_seconds = time.perf_counter() - started
+    batches = iter(stream.batches())
+    next(batches)
+    started = time.perf_counter()
+    for _ in range(cached_batches):
+        next(batches)
+    cached_seconds = time.perf_counter() - started
+    return {
+        "data_dir": data_dir, "image_size": image_size, "images": stream.count,
+        "decode_images_per_s": stream.count / decode_seconds,
+        "cached_images_per_s": cached_batches * batch_size / cached_seconds,
+        "cache_mb": stream.count * image_size * image_size * 3 / 2**20,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
 class StepTimer(keras.callbacks.Callback):
+    """Starts the clock after the warm-up steps."""
+
     def __init__(self, warmup_steps):
         super().__init__()
         self.warmup_steps = warmup_steps
@@ -40,35 +163,50 @@ class StepTimer(keras.callbacks.Callback):
         return (time.perf_counter() - self.start) / (self.steps - self.warmup_steps)
 
 
-def time_training(model, batch_size, warmup_steps, steps, data_dir=None, jit_compile=False):
-    config = TrainConfig(model=model, batch_size=batch_size, data_dir=data_dir,
-                         jit_compile=jit_compile, output_dir="unused")
-    keras.utils.set_random_seed(config.seed)
-    gan = build_gan(config)
-    stream = data.make_stream(config.image_size, batch_size, data_dir,
-                              batches_per_step=gan.real_batches_per_step)
-    stream.images.reduce(0, lambda count, _: count + 1)  # decode everything into the cache
-    timer = StepTimer(warmup_steps)
-    gan.fit(stream.batches(), epochs=1, steps_per_epoch=warmup_steps + steps, callbacks=[timer],
-            verbose=0, shuffle=False)
-    seconds = timer.seconds_per_step()
-    return {
-        "model": model, "batch_size": batch_size, "jit_compile": jit_compile,
-        "data": data_dir or "built-in", "timed_steps": steps,
-        "generator_steps_per_s": 1.0 / seconds,
-        "ms_per_generator_step": 1000.0 * seconds,
-        "real_images_per_s": batch_size * gan.real_batches_per_step / seconds,
-    }
+def in_fresh_process(function, **kwargs):
+    """``function(**kwargs)`` in a new process: its own peak memory, no leftover graphs."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(function, **kwargs).result()
+
+
+def table(results):
+    lines = [f"{'model':<6} {'precision':<9} {'xla':<3} {'batch':>5} {'data':<9} "
+             f"{'images/s':>8} {'ms/G-step':>9} {'GFLOP/img':>9} {'GFLOP/s':>7} {'peak MB':>7}"]
+    for r in results["training"]:
+        lines.append(
+            f"{r['model']:<6} {r['precision']:<9} {'yes' if r['jit_compile'] else 'no':<3} "
+            f"{r['batch_size']:>5} {r['data']:<9} {r['real_images_per_s']:>8.1f} "
+            f"{r['ms_per_generator_step']:>9.0f} {r['gflop_per_real_image']:>9.2f} "
+            f"{r['gflop_per_s']:>7.0f} {r['peak_rss_mb']:>7.0f}")
+    if results.get("pipeline"):
+        p = results["pipeline"]
+        lines.append(f"input pipeline alone, {p['images']} images at {p['image_size']}px: "
+                     f"decode+resize {p['decode_images_per_s']:.0f} images/s, from the cache "
+                     f"{p['cached_images_per_s']:.0f} images/s (cache {p['cache_mb']:.0f} MiB)")
+    return "\n".join(lines)
 
 
 def main(argv):
-    results = [time_training(m, FLAGS.batch_size, FLAGS.warmup_steps, FLAGS.steps,
-                             FLAGS.data_dir, FLAGS.jit_compile) for m in FLAGS.models]
-    print(json.dumps(results, indent=2))
-    print(f"{'model':<6} {'batch':>5} {'steps/s':>8} {'ms/step':>8} {'images/s':>9}")
-    for r in results:
-        print(f"{r['model']:<6} {r['batch_size']:>5} {r['generator_steps_per_s']:>8.3f} "
-              f"{r['ms_per_generator_step']:>8.0f} {r['real_images_per_s']:>9.1f}")
+    results = {"training": [], "pipeline": None, "cpu_count": os.cpu_count()}
+    for model in FLAGS.models:
+        for batch_size in map(int, FLAGS.batch_sizes):
+            for precision in FLAGS.precisions:
+                for data_source in FLAGS.data:
+                    results["training"].append(in_fresh_process(
+                        time_training, model=model, batch_size=batch_size,
+                        precision=precision, data_source=data_source,
+                        data_dir=FLAGS.data_dir, image_size=FLAGS.image_size,
+                        warmup_steps=FLAGS.warmup_steps, steps=FLAGS.steps,
+                        jit_compile=FLAGS.jit_compile))
+                    print(json.dumps(results["training"][-1]), flush=True)
+    if FLAGS.pipeline_alone and FLAGS.data_dir:
+        results["pipeline"] = in_fresh_process(time_pipeline, data_dir=FLAGS.data_dir,
+                                               image_size=FLAGS.image_size)
+    with open(FLAGS.output_json, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"Full figures: {FLAGS.output_json}")
+    print(table(results))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 For every model, batch size, precision and data source asked for, a fresh
 process builds the GAN, runs warm-up steps (tracing, cache fill), then times
 ``model.fit`` steps.  It reports real images consumed per second, milliseconds
-per generator step, the step's FLOP count (from the networks' convolutions and
+per generator step (the median step), the step's FLOP count (from the networks' convolutions and
 the passes the algorithm makes; ``step_flops``) and the GFLOP/s achieved, and
 the process's peak resident memory.
 
@@ -146,21 +146,24 @@ def time_pipeline(data_dir, image_size=64, batch_size=64, cached_batches=200):
 
 
 class StepTimer(keras.callbacks.Callback):
-    """Starts the clock after the warm-up steps."""
+    """Times each step after the warm-up; the median step resists a passing disturbance."""
 
     def __init__(self, warmup_steps):
         super().__init__()
         self.warmup_steps = warmup_steps
         self.steps = 0
-        self.start = None
+        self.durations = []
+        self.last = None
 
     def on_train_batch_end(self, batch, logs=None):
         self.steps += 1
-        if self.steps == self.warmup_steps:
-            self.start = time.perf_counter()
+        now = time.perf_counter()
+        if self.steps > self.warmup_steps:
+            self.durations.append(now - self.last)
+        self.last = now
 
     def seconds_per_step(self):
-        return (time.perf_counter() - self.start) / (self.steps - self.warmup_steps)
+        return float(np.median(self.durations))
 
 
 def in_fresh_process(function, **kwargs):

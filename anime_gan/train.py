@@ -78,6 +78,8 @@ def read_run_config(output_dir):
     with open(path) as f:
         saved = json.load(f)
     known = {field.name for field in dataclasses.fields(TrainConfig)}
+    # Runs from before --ema_decay existed, when there was no average, have no such key.
+    saved.setdefault("ema_decay", 0.0)
     return TrainConfig(**{k: v for k, v in saved.items() if k in known})
 
 

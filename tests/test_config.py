@@ -1,4 +1,5 @@
 import glob
+import json
 import os
 
 import pytest
@@ -86,3 +87,18 @@ def test_every_experiment_flagfile_is_valid(flagfile):
 def test_experiment_flagfiles_exist():
     names = {os.path.basename(p) for p in glob.glob(os.path.join(REPO_ROOT, "experiments", "*.flags"))}
     assert {"dcgan_64.flags", "wgan_gp_64.flags"} <= names
+
+
+def test_run_saved_before_ema_existed_reads_as_without_average(tmp_path):
+    from anime_gan.train import read_run_config
+
+    (tmp_path / "config.json").write_text(json.dumps({"model": "dcgan"}))
+    assert read_run_config(str(tmp_path)).ema_decay == 0.0
+    assert TrainConfig(output_dir="unused").ema_decay == 0.999  # the default now
+
+
+def test_diffaugment_defaults_per_model_and_turns_off_when_empty():
+    assert TrainConfig(output_dir="x").diffaugment == "color,translation,cutout"
+    assert TrainConfig(model="wgan", output_dir="x").diffaugment == ""
+    assert TrainConfig(diffaugment="", output_dir="x").diffaugment == ""
+    assert parse("--diffaugment=").diffaugment == ""

@@ -37,6 +37,7 @@ def test_mirrored_critic_step_matches_single_device_step():
                                                               rel=1e-4, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_mirrored_dcgan_step_matches_with_synchronized_batch_norm():
     report = distributed_step("dcgan")
     for network in ("generator", "discriminator"):
@@ -50,6 +51,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_worker_run_on_localhost_trains_and_checkpoints(tmp_path):
     workers = [f"localhost:{free_port()}" for _ in range(2)]
     out = tmp_path / "run"

@@ -86,9 +86,9 @@ def test_generate_mode_on_a_missing_run_fails_clearly(tmp_path):
 
 def test_load_generator_prefers_newest_checkpoint(trained_run):
     from_checkpoint = anime_gan.load_generator(str(trained_run))
-    from_keras_file = keras.models.load_model(trained_run / "generator.keras")
+    from_keras_file = keras.models.load_model(trained_run / "generator_ema.keras")
     latents = np.random.default_rng(1).normal(size=(3, 128)).astype(np.float32)
-    # Both hold the weights of the end of the last epoch.
+    # Both hold the moving average (the default) of the end of the last epoch.
     np.testing.assert_allclose(np.asarray(from_checkpoint(latents)),
                                np.asarray(from_keras_file(latents)), atol=1e-5)
     shutil.rmtree(trained_run / "checkpoints")

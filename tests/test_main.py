@@ -51,6 +51,7 @@ def test_main_trains_and_writes_every_output(model, image_folder, tmp_path):
     assert config["model"] == model and config["data_dir"] == image_folder
 
 
+@pytest.mark.slow
 def test_same_seed_repeats_the_run(image_folder, tmp_path):
     def weights(out):
         result = run_main("--model=dcgan", "--epochs=1", "--steps_per_epoch=2", "--batch_size=4",

@@ -38,14 +38,21 @@ def color(images, seed):
 
 def translate(images, shifts):
     """Shifts each image by whole pixels ``shifts`` [N, 2] (dx, dy), filling with 0 (grey),
-    as the DiffAugment reference does."""
-    batch = ops.shape(images)[0]
-    shifts = ops.cast(shifts, "float32")
-    one, zero = ops.ones((batch,)), ops.zeros((batch,))
+    as the DiffAugment reference does.  A gather, so that XLA can compile it."""
+    batch, height, width, channels = (ops.shape(images)[i] for i in range(4))
+    shifts = ops.cast(shifts, "int32")
     # Output (x, y) reads input (x - dx, y - dy).
-    transform = ops.stack([one, zero, -shifts[:, 0], zero, one, -shifts[:, 1], zero, zero], 1)
-    return ops.image.affine_transform(images, transform, interpolation="nearest",
-                                      fill_mode="constant", fill_value=0.0)
+    source_x = ops.arange(width)[None, :] - shifts[:, 0:1]  # [N, W]
+    source_y = ops.arange(height)[None, :] - shifts[:, 1:2]  # [N, H]
+    inside = ops.logical_and(
+        ops.logical_and(source_y >= 0, source_y < height)[:, :, None],
+        ops.logical_and(source_x >= 0, source_x < width)[:, None, :])  # [N, H, W]
+    index = (ops.clip(source_y, 0, height - 1)[:, :, None] * width
+             + ops.clip(source_x, 0, width - 1)[:, None, :])
+    index = ops.broadcast_to(ops.reshape(index, (batch, -1, 1)), (batch, height * width, channels))
+    moved = ops.take_along_axis(ops.reshape(images, (batch, -1, channels)), index, axis=1)
+    moved = ops.reshape(moved, ops.shape(images))
+    return moved * ops.cast(inside, images.dtype)[..., None]
 
 
 def translation(images, seed, ratio=0.125):

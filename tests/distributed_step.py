@@ -27,8 +27,9 @@ GLOBAL_BATCH = 8
 
 
 def one_step(model, strategy, initial_weights=None):
+    # Without DiffAugment: it draws its transformations per replica (see the README).
     config = TrainConfig(model=model, batch_size=GLOBAL_BATCH, n_critic=1, latent_dim=16,
-                         output_dir="unused")
+                         diffaugment="", output_dir="unused")
     keras.utils.set_random_seed(0)
     gan = build_gan(config, strategy)
     if initial_weights is not None:

@@ -60,3 +60,18 @@ def test_augmentations_differ_per_image_and_are_seeded():
     b = np.asarray(augment.diff_augment(x, ("translation", "cutout"), keras.random.SeedGenerator(3)))
     np.testing.assert_array_equal(a, b)
     assert len({row.tobytes() for row in a}) > 1
+
+
+def test_whole_policy_compiles_with_xla_and_matches():
+    images = tf.constant(np.random.default_rng(0).uniform(-1, 1, (3, 16, 16, 3)), tf.float32)
+
+    seed = keras.random.SeedGenerator(5)
+
+    def augmented():
+        return augment.diff_augment(images, augment.POLICIES, seed)
+
+    compiled = tf.function(augmented, jit_compile=True)()
+    assert compiled.shape == images.shape and np.all(np.isfinite(compiled.numpy()))
+    shifts = tf.constant([[2, -1], [0, 5], [-3, 0]])
+    np.testing.assert_array_equal(tf.function(augment.translate, jit_compile=True)(images, shifts),
+                                  augment.translate(images, shifts))

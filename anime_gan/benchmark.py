@@ -45,6 +45,8 @@ flags.DEFINE_integer("image_size", 64, "Image size.")
 flags.DEFINE_integer("warmup_steps", 3, "Generator steps run before timing.")
 flags.DEFINE_integer("steps", 20, "Timed generator steps.")
 flags.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA.")
+flags.DEFINE_boolean("plain", False, "Time the plain algorithms: no EMA, no DiffAugment "
+                                     "(by default the training defaults are timed).")
 flags.DEFINE_boolean("pipeline_alone", True, "Also time the input pipeline on its own.")
 flags.DEFINE_string("output_json", "benchmark.json", "Where the full figures are written.")
 FLAGS = flags.FLAGS
@@ -86,12 +88,13 @@ def step_flops(gan, batch_size):
 
 
 def time_training(model, batch_size, precision, data_source, data_dir=None, image_size=64,
-                  warmup_steps=3, steps=20, jit_compile=False):
+                  warmup_steps=3, steps=20, jit_compile=False, plain=False):
     """Figures of ``steps`` timed training steps after ``warmup_steps``; meant for a fresh
     process, so that the peak memory is this configuration's."""
+    extras = dict(ema_decay=0.0, diffaugment="") if plain else {}
     config = TrainConfig(model=model, batch_size=batch_size, image_size=image_size,
                          data_dir=data_dir, mixed_precision=precision,
-                         jit_compile=jit_compile, output_dir="unused")
+                         jit_compile=jit_compile, output_dir="unused", **extras)
     keras.utils.set_random_seed(config.seed)
     gan = build_gan(config)
     per_step = gan.real_batches_per_step
@@ -112,6 +115,7 @@ def time_training(model, batch_size, precision, data_source, data_dir=None, imag
     return {
         "model": model, "batch_size": batch_size, "precision": precision,
         "jit_compile": jit_compile, "data": data_source,
+        "ema_decay": config.ema_decay, "diffaugment": config.diffaugment,
         "data_dir": data_dir if data_source == "pipeline" else None,
         "image_size": image_size, "timed_steps": steps,
         "real_images_per_step": batch_size * per_step,
@@ -201,7 +205,7 @@ def main(argv):
                         precision=precision, data_source=data_source,
                         data_dir=FLAGS.data_dir, image_size=FLAGS.image_size,
                         warmup_steps=FLAGS.warmup_steps, steps=FLAGS.steps,
-                        jit_compile=FLAGS.jit_compile))
+                        jit_compile=FLAGS.jit_compile, plain=FLAGS.plain))
                     print(json.dumps(results["training"][-1]), flush=True)
     if FLAGS.pipeline_alone and FLAGS.data_dir:
         results["pipeline"] = in_fresh_process(time_pipeline, data_dir=FLAGS.data_dir,

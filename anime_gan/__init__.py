@@ -1,17 +1,24 @@
-"""anime-gan: DCGAN and WGAN-GP for anime faces in Keras 3 / TensorFlow."""
+"""anime-gan: DCGAN and WGAN-GP for anime faces in Keras 3 / TensorFlow.
 
-from anime_gan.config import ConfigError, TrainConfig
+The notebook API: ``train`` a GAN into a run folder, ``load_generator`` from one,
+``sample`` images and ``show_grid`` them, ``interpolation_grid``, ``export_generator``
+as a SavedModel.  The networks are plain Keras models (``build_generator``...).
+"""
+
+from anime_gan.commands import evaluate_run, export_run, generate_run
+from anime_gan.config import TrainConfig
 from anime_gan.data import make_dataset
-from anime_gan.gan import DCGAN, GAN, WGANGP
-from anime_gan.networks import build_critic, build_discriminator, build_generator
-from anime_gan.train import build_gan, train
-from anime_gan.generate import (export_run, generate_run, interpolation_grid, load_generator,
-                                sample, show_grid, slerp)
+from anime_gan.errors import ConfigError, DataError, TrainingFault
 from anime_gan.export import export_generator
+from anime_gan.models import DCGAN, GAN, WGANGP
+from anime_gan.networks import build_critic, build_discriminator, build_generator
+from anime_gan.run_folder import RunFolder
+from anime_gan.sampling import interpolation_grid, load_generator, sample, show_grid, slerp
+from anime_gan.training import build_gan, train
 
 __all__ = [
-    "ConfigError", "TrainConfig", "make_dataset", "DCGAN", "GAN", "WGANGP",
-    "build_critic", "build_discriminator", "build_generator", "build_gan", "train",
-    "export_generator", "export_run", "generate_run", "interpolation_grid", "load_generator",
-    "sample", "show_grid", "slerp",
+    "ConfigError", "DataError", "TrainingFault", "TrainConfig", "RunFolder", "make_dataset",
+    "DCGAN", "GAN", "WGANGP", "build_critic", "build_discriminator", "build_generator",
+    "build_gan", "train", "export_generator", "export_run", "generate_run", "evaluate_run",
+    "interpolation_grid", "load_generator", "sample", "show_grid", "slerp",
 ]

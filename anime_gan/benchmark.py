@@ -29,27 +29,38 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from anime_gan import data
 from anime_gan.config import TrainConfig
-from anime_gan.gan import WGANGP
-from anime_gan.train import build_gan
+from anime_gan.data import make_stream
+from anime_gan.models import WGANGP
+from anime_gan.training import build_gan
 
-flags.DEFINE_list("models", ["dcgan", "wgan"], "Models to time.")
-flags.DEFINE_list("batch_sizes", ["64"], "Batch sizes (per critic update for wgan).")
-flags.DEFINE_list("precisions", ["float32", "bfloat16"], "float32, bfloat16 and/or float16.")
-flags.DEFINE_list("data", ["synthetic", "pipeline"],
-                  "synthetic (one in-memory batch) and/or pipeline (tf.data over --data_dir).")
-flags.DEFINE_string("data_dir", None, "JPEG folder for the pipeline figures; default: the "
-                                      "built-in faces (no JPEG decoding to time).")
-flags.DEFINE_integer("image_size", 64, "Image size.")
-flags.DEFINE_integer("warmup_steps", 3, "Generator steps run before timing.")
-flags.DEFINE_integer("steps", 20, "Timed generator steps.")
-flags.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA.")
-flags.DEFINE_boolean("plain", False, "Time the plain algorithms: no EMA, no DiffAugment "
-                                     "(by default the training defaults are timed).")
-flags.DEFINE_boolean("pipeline_alone", True, "Also time the input pipeline on its own.")
-flags.DEFINE_string("output_json", "benchmark.json", "Where the full figures are written.")
-FLAGS = flags.FLAGS
+
+def define_flags(flag_values=flags.FLAGS):
+    """The benchmark's own flags; defined only when it runs as a program, so that
+    importing this module beside the command line's flags clashes with nothing."""
+    define = dict(flag_values=flag_values)
+    flags.DEFINE_list("models", ["dcgan", "wgan"], "Models to time.", **define)
+    flags.DEFINE_list("batch_sizes", ["64"], "Batch sizes (per critic update for wgan).",
+                      **define)
+    flags.DEFINE_list("precisions", ["float32", "bfloat16"],
+                      "float32, bfloat16 and/or float16.", **define)
+    flags.DEFINE_list("data", ["synthetic", "pipeline"],
+                      "synthetic (one in-memory batch) and/or pipeline (tf.data over "
+                      "--data_dir).", **define)
+    flags.DEFINE_string("data_dir", None, "JPEG folder for the pipeline figures; default: "
+                                          "the built-in faces (no JPEG decoding to time).",
+                        **define)
+    flags.DEFINE_integer("image_size", 64, "Image size.", **define)
+    flags.DEFINE_integer("warmup_steps", 3, "Generator steps run before timing.", **define)
+    flags.DEFINE_integer("steps", 20, "Timed generator steps.", **define)
+    flags.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA.", **define)
+    flags.DEFINE_boolean("plain", False, "Time the plain algorithms: no EMA, no DiffAugment "
+                                         "(by default the training defaults are timed).",
+                         **define)
+    flags.DEFINE_boolean("pipeline_alone", True, "Also time the input pipeline on its own.",
+                         **define)
+    flags.DEFINE_string("output_json", "benchmark.json", "Where the full figures are written.",
+                        **define)
 
 
 def peak_rss_mb():
@@ -103,7 +114,7 @@ def time_training(model, batch_size, precision, data_source, data_dir=None, imag
         batch = np.random.default_rng(0).uniform(-1, 1, shape).astype("float32")
         batches = tf.data.Dataset.from_tensors(batch).repeat()
     else:
-        stream = data.make_stream(image_size, batch_size, data_dir, batches_per_step=per_step)
+        stream = make_stream(image_size, batch_size, data_dir, batches_per_step=per_step)
         stream.images.reduce(0, lambda count, _: count + 1)  # fill the cache
         batches = stream.batches()
     flops = step_flops(gan, batch_size)
@@ -132,7 +143,7 @@ def time_pipeline(data_dir, image_size=64, batch_size=64, cached_batches=200):
     """Input-pipeline throughput alone: JPEG decode + resize into the (empty) cache, then
     shuffled float batches from the filled in-memory cache."""
     started = time.perf_counter()
-    stream = data.make_stream(image_size, batch_size, data_dir)  # decodes into the cache
+    stream = make_stream(image_size, batch_size, data_dir)  # decodes into the cache
     decode_seconds = time.perf_counter() - started
     batches = iter(stream.batches())
     next(batches)
@@ -195,6 +206,7 @@ def table(results):
 
 
 def main(argv):
+    FLAGS = flags.FLAGS
     results = {"training": [], "pipeline": None, "cpu_count": os.cpu_count()}
     for model in FLAGS.models:
         for batch_size in map(int, FLAGS.batch_sizes):
@@ -217,4 +229,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

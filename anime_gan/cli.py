@@ -1,13 +1,19 @@
-"""The command line: one absl flag per ``TrainConfig`` field."""
+"""The command line: one absl flag per ``TrainConfig`` field, and the exit statuses.
+
+A setting that does not fit the run folder or its data exits with status 2, a
+training fault (NaN loss, a file that cannot be written) with 1, Ctrl-C with 130.
+"""
 
 import dataclasses
 import logging
 import sys
 import typing
 
-from absl import flags
+from absl import app, flags
 
-from anime_gan.config import ConfigError, TrainConfig
+from anime_gan import commands
+from anime_gan.config import TrainConfig
+from anime_gan.errors import ConfigError, TrainingFault
 
 _DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float,
            str: flags.DEFINE_string, bool: flags.DEFINE_boolean}
@@ -52,16 +58,10 @@ def config_from_flags(flag_values=flags.FLAGS):
 
 
 def run(config):
-    """Does what ``config.mode`` asks: train, export or generate.
-
-    A setting that does not fit the run folder or its data exits with status 2, a
-    training fault (NaN loss, a file that cannot be written) with 1, Ctrl-C with 130.
-    """
-    from anime_gan.faults import TrainingFault
-
+    """``commands.run(config)`` with the command line's exit statuses."""
     logging.getLogger("tensorflow").setLevel(logging.WARNING)  # TF's INFO chatter
     try:
-        return _exit_on_config_error(lambda: _run(config))
+        return _exit_on_config_error(lambda: commands.run(config))
     except TrainingFault as fault:
         print(f"error: {fault}", file=sys.stderr)
         sys.exit(1)
@@ -69,20 +69,14 @@ def run(config):
         sys.exit(130)
 
 
-def _run(config):
-    if config.mode == "train":
-        from anime_gan.train import train
+def _main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    run(config_from_flags())
 
-        return train(config)
-    from anime_gan import generate
 
-    if config.mode == "export":
-        return generate.export_run(config.output_dir)
-    if config.mode == "evaluate":
-        from anime_gan.evaluation import evaluate_run
-
-        return evaluate_run(config.output_dir, config.num_samples, config.data_dir,
-                            config.dataset, config.backbone, config.backbone_weights,
-                            config.seed)
-    return generate.generate_run(config.output_dir, config.num_images, config.seed,
-                                 config.interpolate)
+def main(argv=None):
+    """The ``anime-gan`` command (also ``python main.py`` and ``python -m anime_gan``)."""
+    if "model" not in flags.FLAGS:
+        define_flags()
+    app.run(_main, argv=argv, flags_parser=parse_flags)

@@ -6,17 +6,17 @@ import os
 from typing import Optional
 
 from anime_gan.augment import parse_policy
+from anime_gan.devices import PRECISIONS, STRATEGIES
+from anime_gan.errors import ConfigError
 from anime_gan.networks import SUPPORTED_IMAGE_SIZES, UPSAMPLING
 
 MODELS = ("dcgan", "wgan")
 MODES = ("train", "export", "generate", "evaluate")
-PRECISIONS = ("float32", "bfloat16", "float16")
-STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 
 # DiffAugment by model: measured much better for the DCGAN (README); not measured for WGAN-GP.
 DIFFAUGMENT_DEFAULTS = {"dcgan": "color,translation,cutout", "wgan": ""}
 
-# Steps between checkpoints: a few minutes of work on 2 CPU cores.
+# Steps between checkpoints: a few minutes of work on a small CPU.
 CHECKPOINT_EVERY_DEFAULTS = {"dcgan": 200, "wgan": 40}
 
 # Optimizer defaults from the papers: DCGAN (Radford et al.) and WGAN-GP (Gulrajani et al.).
@@ -28,10 +28,6 @@ OPTIMIZER_DEFAULTS = {
 
 def _field(default, help):
     return dataclasses.field(default=default, metadata={"help": help})
-
-
-class ConfigError(ValueError):
-    """A setting is invalid; the message starts with the flag's name."""
 
 
 @dataclasses.dataclass
@@ -60,8 +56,8 @@ class TrainConfig:
     d_beta2: Optional[float] = _field(None, "Discriminator/critic Adam beta2 (default per model).")
     n_critic: int = _field(5, "wgan: critic updates per generator update.")
     gp_weight: float = _field(10.0, "wgan: gradient-penalty weight lambda.")
-    jit_compile: bool = _field(False, "Compile the train step with XLA (slower on this "
-                                      "project's CPU; try it on GPUs).")
+    jit_compile: bool = _field(False, "Compile the train step with XLA (measured slower "
+                                      "on CPUs; try it on GPUs).")
     mixed_precision: str = _field(
         "float32", "float32; or bfloat16 or float16 mixed precision (float32 weights, "
                    "outputs and losses; float16 adds loss scaling).")
@@ -74,7 +70,7 @@ class TrainConfig:
               "for data sets that do not fit in RAM.")
     checkpoint_every: Optional[int] = _field(
         None, "Generator steps between checkpoints (also saved at every epoch end); "
-              "default 200 for dcgan, 40 for wgan: a few minutes on 2 CPU cores. 0: epochs only.")
+              "default 200 for dcgan, 40 for wgan: a few minutes on a small CPU. 0: epochs only.")
     resume: bool = _field(
         True, "Continue the run in --output_dir from its newest checkpoint; "
               "with --noresume an existing run is refused, not overwritten.")

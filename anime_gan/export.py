@@ -12,15 +12,9 @@ import shutil
 import keras
 import tensorflow as tf
 
-from anime_gan.data import to_uint8
-from anime_gan.faults import ArtifactWriteError
-
-
-def seeded_latents(batch_size, latent_dim, seed):
-    """The latents ``generate(batch_size, seed)`` uses: stateless, so the seed fixes them."""
-    return tf.random.stateless_normal(
-        [batch_size, latent_dim], seed=tf.stack([tf.cast(seed, tf.int32), 0])
-    )
+from anime_gan.errors import ArtifactWriteError
+from anime_gan.images import to_uint8
+from anime_gan.sampling import seeded_latents
 
 
 def export_generator(generator, directory):

@@ -7,7 +7,6 @@ are used, so a saved model loads with plain ``keras.models.load_model`` in a
 process that never imports ``anime_gan``.
 """
 
-import contextlib
 import math
 
 import keras
@@ -20,22 +19,6 @@ BASE_CHANNELS = 64
 # Reference PyTorch BatchNorm2d defaults (momentum 0.1 == Keras momentum 0.9).
 _BN_MOMENTUM = 0.9
 _BN_EPSILON = 1e-5
-
-
-@contextlib.contextmanager
-def precision(name="float32"):
-    """Networks built inside compute in ``name`` (float32, bfloat16 or float16).
-
-    The lower precisions are Keras mixed policies: float32 weights, lower-precision
-    arithmetic, and float32 outputs (the generator's tanh, the scores).
-    """
-    policy = "float32" if name == "float32" else f"mixed_{name}"
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(policy)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
 
 
 def _conv_init():

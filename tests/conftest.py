@@ -1,15 +1,38 @@
+"""Shared fixtures and helpers.
+
+End-to-end tests share one trained run per session (``session_run``); a test that
+changes a run works on its own copy (``trained_run``).
+"""
+
+import csv
+import glob
 import os
+import shutil
 import subprocess
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras
-import numpy as np
-import pytest
-from PIL import Image
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from absl import flags as absl_flags  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from anime_gan import cli  # noqa: E402
+
+from anime_gan.run_folder import RunFolder  # noqa: E402
+from anime_gan.run_folder.checkpoints import TrainingState  # noqa: E402
+from anime_gan.sampling import fixed_latents  # noqa: E402
+from anime_gan.training import build_gan  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# The flags of the session's shared run: a two-epoch DCGAN, one step per epoch.
+SESSION_RUN_FLAGS = ("--model=dcgan", "--epochs=2", "--steps_per_epoch=1", "--batch_size=4",
+                     "--n_critic=2", "--seed=3")
 
 
 def write_image(path, array, **save_kwargs):
@@ -18,18 +41,22 @@ def write_image(path, array, **save_kwargs):
     return path
 
 
+def make_image_folder(root):
+    """24 small random RGB images in both Kaggle layouts under ``root``."""
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        size = (int(rng.integers(40, 120)), int(rng.integers(40, 120)))
+        write_image(os.path.join(root, "images", f"{i}.jpg"),
+                    rng.integers(0, 256, size + (3,), dtype=np.uint8))
+        write_image(os.path.join(root, "data", "data", f"{i}.png"),
+                    rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    return str(root)
+
+
 @pytest.fixture
 def image_folder(tmp_path):
     """A folder of 24 small random RGB images in both Kaggle layouts."""
-    rng = np.random.default_rng(0)
-    root = tmp_path / "faces"
-    for i in range(12):
-        size = (int(rng.integers(40, 120)), int(rng.integers(40, 120)))
-        write_image(str(root / "images" / f"{i}.jpg"),
-                    rng.integers(0, 256, size + (3,), dtype=np.uint8))
-        write_image(str(root / "data" / "data" / f"{i}.png"),
-                    rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
-    return str(root)
+    return make_image_folder(tmp_path / "faces")
 
 
 def run_python(args, cwd=REPO_ROOT, **kwargs):
@@ -50,14 +77,62 @@ def start_main(*flags, stdout=None):
                             cwd=REPO_ROOT, env=env, stdout=stdout, stderr=subprocess.STDOUT)
 
 
-@pytest.fixture
-def trained_run(image_folder, tmp_path_factory):
-    """A finished two-epoch DCGAN run (one step per epoch) on the small image folder."""
-    out = tmp_path_factory.mktemp("trained") / "run"
-    result = run_main("--model=dcgan", "--epochs=2", "--steps_per_epoch=1", "--batch_size=4",
-                      "--seed=3", f"--data_dir={image_folder}", f"--output_dir={out}")
+@pytest.fixture(scope="session")
+def session_data(tmp_path_factory):
+    """The image folder of the session's shared run (do not change it)."""
+    return make_image_folder(tmp_path_factory.mktemp("session") / "faces")
+
+
+@pytest.fixture(scope="session")
+def session_main(session_data, tmp_path_factory):
+    """The shared run, trained once per session by main.py in a subprocess:
+    (run folder, CompletedProcess).  Tests must not change it: use ``trained_run``."""
+    out = tmp_path_factory.mktemp("session_run") / "run"
+    result = run_main(*SESSION_RUN_FLAGS, f"--data_dir={session_data}", f"--output_dir={out}")
     assert result.returncode == 0, result.stderr[-3000:]
-    return out
+    return out, result
+
+
+@pytest.fixture
+def shared_run(session_main):
+    """The session's finished two-epoch DCGAN run folder, read-only."""
+    return session_main[0]
+
+
+@pytest.fixture
+def trained_run(session_main, tmp_path):
+    """A copy of the session's finished two-epoch DCGAN run, for tests that change it."""
+    copy = tmp_path / "run"
+    shutil.copytree(session_main[0], copy)
+    return copy
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Runs the command line in this process: flags -> config -> run, with its exit status."""
+    def run(*argv):
+        flag_values = absl_flags.FlagValues()
+        cli.define_flags(flag_values)
+        try:
+            cli.parse_flags(["main.py", *argv], flag_values)
+            cli.run(cli.config_from_flags(flag_values))
+            code = 0
+        except SystemExit as exit_info:
+            code = exit_info.code
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(argv, code, captured.out, captured.err)
+    return run
+
+
+@pytest.fixture
+def tiny_backbone(tmp_path):
+    """A small Keras feature network saved as a file, like the anime RotNet backbone."""
+    images = keras.Input((64, 64, 3))
+    x = keras.layers.Conv2D(8, 3, strides=4, activation="relu")(images)
+    features = keras.layers.GlobalAveragePooling2D()(x)
+    path = tmp_path / "features.keras"
+    keras.Model(images, features).save(path)
+    return str(path)
 
 
 class AtStep(keras.callbacks.Callback):
@@ -71,3 +146,43 @@ class AtStep(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if int(self.model.g_optimizer.iterations) == self.step:
             self.action(self.model)
+
+
+def restored_state(run_dir):
+    """The newest checkpoint of a run, loaded into freshly built networks."""
+    folder = RunFolder(run_dir)
+    config = folder.read_config()
+    state = TrainingState(build_gan(config), fixed_latents(config.latent_dim, 0),
+                          folder.checkpoints)
+    assert state.restore_latest(), "no checkpoint"
+    return state
+
+
+def history_epochs(run_dir):
+    with open(os.path.join(run_dir, "history.csv")) as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def checkpoints_written(run_dir):
+    index = os.path.join(run_dir, "checkpoints", "checkpoint")
+    if not os.path.exists(index):
+        return 0
+    with open(index) as f:
+        return sum(line.startswith("all_model_checkpoint_paths") for line in f)
+
+
+def wait_for(condition, process, timeout=300):
+    deadline = time.time() + timeout
+    while not condition():
+        assert process.poll() is None, "training ended before the test could stop it"
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def tensorboard_tags(directory):
+    tags = set()
+    for path in glob.glob(os.path.join(directory, "events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(path):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            tags.update(value.tag for value in event.summary.value)
+    return tags

@@ -60,3 +60,17 @@ def test_pipeline_and_training_figures(image_folder):
     text = benchmark.table({"training": [run], "pipeline": pipeline})
     assert text.splitlines()[1].startswith("wgan   float32   no")
     assert "input pipeline alone, 24 images" in text
+
+
+def test_importing_the_benchmark_defines_no_flags():
+    """Its flags exist only when it runs as a program, so they never meet the CLI's."""
+    import importlib
+
+    from absl import flags
+
+    before = set(flags.FLAGS)
+    importlib.reload(benchmark)
+    assert set(flags.FLAGS) == before
+    own = flags.FlagValues()
+    benchmark.define_flags(own)
+    assert {"models", "precisions", "steps"} <= set(own)

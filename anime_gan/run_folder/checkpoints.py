@@ -11,13 +11,18 @@ the index pointing at the newest complete checkpoint.
 import logging
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from anime_gan import faults
+from anime_gan.errors import ArtifactWriteError, NonFiniteLossError
 
 logger = logging.getLogger(__name__)
 
 KEEP_CHECKPOINTS = 3
+
+
+def all_finite(variables):
+    return all(np.all(np.isfinite(keras.ops.convert_to_numpy(v))) for v in variables)
 
 
 class TrainingState:
@@ -69,14 +74,14 @@ class TrainingState:
         networks = [self.gan.generator, self.gan.discriminator]
         if self.gan.ema_generator is not None:
             networks.append(self.gan.ema_generator)
-        if not all(faults.all_finite(n.weights) for n in networks):
-            raise faults.NonFiniteLossError(
+        if not all(all_finite(n.weights) for n in networks):
+            raise NonFiniteLossError(
                 f"the weights are NaN or infinite at step {self.step}; not saving them "
                 "over the newest good checkpoint")
         try:
             path = self.manager.save()
         except (OSError, tf.errors.OpError) as error:
-            raise faults.ArtifactWriteError(
+            raise ArtifactWriteError(
                 f"could not write a checkpoint in {self.manager.directory}: {error}; the "
                 "earlier checkpoints are intact") from error
         logger.info("Saved checkpoint %s (%d epochs done, step %d)", path,
@@ -86,25 +91,3 @@ class TrainingState:
     def end_epoch(self):
         self.epoch.assign_add(1)
         self.epoch_start_step.assign(self.step)
-
-
-class Checkpointer(keras.callbacks.Callback):
-    """Saves the training state every ``every_steps`` steps and at the end of every epoch.
-
-    Place it last among the callbacks, so an epoch's checkpoint is written after
-    that epoch's history, samples and plots.
-    """
-
-    def __init__(self, state, every_steps):
-        super().__init__()
-        self.state = state
-        self.every_steps = every_steps
-
-    def on_train_batch_end(self, batch, logs=None):
-        last_of_epoch = batch + 1 == self.params.get("steps")  # saved by on_epoch_end
-        if self.every_steps and self.state.step % self.every_steps == 0 and not last_of_epoch:
-            self.state.save()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.state.end_epoch()
-        self.state.save()

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 
-from anime_gan.config import ConfigError
+from anime_gan.errors import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +36,6 @@ _UNSUPPORTED = {
     "PSD": (b"8BPS",),
     "JPEG 2000": (b"\x00\x00\x00\x0cjP  ",),
 }
-
-
-class DataError(ConfigError):
-    """The data the user pointed at cannot be used; the message says why and what to do."""
 
 
 @dataclasses.dataclass

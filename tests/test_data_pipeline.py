@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from anime_gan import data, synthetic
+from anime_gan.data import pipeline as data
+from anime_gan.images import to_float, to_uint8
 from conftest import write_image
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
@@ -66,9 +67,9 @@ def test_center_crop_of_tall_image_keeps_middle():
 
 def test_scaling_round_trip():
     pixels = tf.constant([[0, 127, 128, 255]], tf.uint8)
-    floats = data.to_float(pixels).numpy()
+    floats = to_float(pixels).numpy()
     np.testing.assert_allclose(floats, [[-1.0, 127 / 127.5 - 1, 128 / 127.5 - 1, 1.0]], atol=1e-6)
-    np.testing.assert_array_equal(np.asarray(data.to_uint8(floats)), pixels.numpy())
+    np.testing.assert_array_equal(np.asarray(to_uint8(floats)), pixels.numpy())
 
 
 def test_pipeline_batches_in_range_and_drops_remainder(image_folder):
@@ -122,21 +123,6 @@ def test_tfds_image_feature_found_and_converted_to_rgb(name):
 def test_unknown_tfds_name_fails_clearly():
     with pytest.raises(ValueError, match="--dataset=tfds:no_such_data_set_xyz: not a TensorFlow"):
         data.tfds_images("no_such_data_set_xyz", 64)
-
-
-def test_synthetic_faces_are_varied_and_deterministic():
-    faces = synthetic.cartoon_faces(16, 64, seed=3)
-    assert faces.shape == (16, 64, 64, 3) and faces.dtype == np.uint8
-    np.testing.assert_array_equal(faces, synthetic.cartoon_faces(16, 64, seed=3))
-    assert not np.array_equal(faces, synthetic.cartoon_faces(16, 64, seed=4))
-    # Every face differs from every other, and each has many colours.
-    flat = faces.reshape(16, -1)
-    assert len({row.tobytes() for row in flat}) == 16
-    assert all(len(np.unique(f.reshape(-1, 3), axis=0)) > 20 for f in faces)
-
-
-def test_synthetic_faces_at_128():
-    assert synthetic.cartoon_faces(2, 128, seed=0).shape == (2, 128, 128, 3)
 
 
 def test_stream_started_at_step_k_continues_the_same_sequence(image_folder):

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from anime_gan import TrainConfig, build_gan, distribute
-from anime_gan.config import ConfigError
+from anime_gan import TrainConfig, build_gan, devices
+from anime_gan.errors import ConfigError
 from conftest import REPO_ROOT, run_python
 
 # Tolerances on the weights after one step, measured differences 5e-7 (critic) and
@@ -84,7 +84,7 @@ def test_two_worker_run_on_localhost_trains_and_checkpoints(tmp_path):
 def test_multiworker_without_tf_config_is_a_config_error(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ConfigError, match="--strategy=multiworker: set TF_CONFIG"):
-        distribute.make_strategy("multiworker")
+        devices.make_strategy("multiworker")
 
 
 def test_batch_must_split_evenly_between_replicas():
@@ -97,8 +97,8 @@ def test_batch_must_split_evenly_between_replicas():
 
 
 def test_default_strategy_is_one_replica_and_always_chief():
-    strategy = distribute.make_strategy("default")
+    strategy = devices.make_strategy("default")
     assert strategy.num_replicas_in_sync == 1
-    assert distribute.replica_position() == (1, 0)
-    assert distribute.is_chief(strategy)
-    assert distribute.worker_output_dir("runs/x", strategy) == "runs/x"
+    assert devices.replica_position() == (1, 0)
+    assert devices.is_chief(strategy)
+    assert devices.worker_output_dir("runs/x", strategy) == "runs/x"

@@ -10,11 +10,11 @@ import os
 import time
 
 import numpy as np
-
 import tensorflow as tf
-from keras import ops
 
-from anime_gan import image_files, synthetic
+from anime_gan.data import image_files, synthetic
+from anime_gan.errors import DataError
+from anime_gan.images import to_float
 
 logger = logging.getLogger(__name__)
 
@@ -57,17 +57,6 @@ def decode_image_file(path, image_size):
     return center_crop_and_resize(image, image_size)
 
 
-def to_float(images):
-    """uint8 [0, 255] -> float32 [-1, 1]."""
-    return tf.cast(images, tf.float32) / 127.5 - 1.0
-
-
-def to_uint8(images):
-    """float [-1, 1] -> uint8 [0, 255] (any backend's tensors)."""
-    images = (ops.cast(images, "float32") + 1.0) * 127.5
-    return ops.cast(ops.clip(ops.round(images), 0, 255), "uint8")
-
-
 def folder_images(data_dir, image_size, cache_dir=None):
     """Cached uint8 images from every usable image file under ``data_dir``, and their number."""
     return decoded_images(list_image_files(data_dir), image_size, data_dir, cache_dir)
@@ -106,7 +95,7 @@ def decoded_images(paths, image_size, data_dir, cache_dir=None):
         image_files.FolderScan([], {"undecodable (corrupt image data)":
                                     [paths[i] for i in failed]}).log_skipped()
     if not len(kept):
-        raise image_files.DataError(
+        raise DataError(
             f"--data_dir={data_dir}: none of the {len(paths)} image files could be decoded")
     logger.info("Cached %d images in %.1f s", len(kept), time.perf_counter() - started)
     return decoded.map(lambda index, image: image), len(kept)
@@ -119,19 +108,19 @@ def tfds_images(name, image_size, split="train", cache_dir=None):
     try:
         builder = tfds.builder(name)
     except Exception as error:  # tfds raises several types for unknown or broken names
-        raise image_files.DataError(
+        raise DataError(
             f"--dataset=tfds:{name}: not a TensorFlow Datasets data set here ({error})") from None
     image_keys = [
         key for key, feature in builder.info.features.items()
         if isinstance(feature, tfds.features.Image)
     ]
     if not image_keys:
-        raise ValueError(f"--dataset=tfds:{name}: the data set has no image feature")
+        raise DataError(f"--dataset=tfds:{name}: the data set has no image feature")
     key = image_keys[0]
     try:
         builder.download_and_prepare()
     except Exception as error:  # network, disk or manual-download problems
-        raise image_files.DataError(
+        raise DataError(
             f"--dataset=tfds:{name}: could not download or prepare it ({error}); prepare it "
             "with the tfds command-line tool first, or use --data_dir") from None
     dataset = builder.as_dataset(split=split)
@@ -225,7 +214,7 @@ def make_stream(image_size=64, batch_size=64, data_dir=None, dataset=None, seed=
     needed = batch_size * batches_per_step
     if count < needed:
         source = f"--data_dir={data_dir}" if data_dir else dataset or "the built-in data set"
-        raise image_files.DataError(
+        raise DataError(
             f"{source}: {count} images, fewer than one training step needs "
             f"({batches_per_step} x --batch_size={batch_size}); use a smaller --batch_size"
         )

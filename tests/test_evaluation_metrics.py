@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from anime_gan import metrics
+from anime_gan.evaluation import metrics
 
 
 def random_covariance(rng, d):

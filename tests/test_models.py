@@ -1,3 +1,5 @@
+"""The GAN models' train_steps: what one step updates, computes and reports."""
+
 import keras
 import numpy as np
 import pytest
@@ -82,17 +84,6 @@ def test_fit_logs_only_gan_metrics(model):
     assert set(history.history) == set(gan.metric_names)
 
 
-def test_train_is_one_python_call(image_folder, tmp_path):
-    from anime_gan import train
-
-    gan = train(model="wgan", epochs=1, steps_per_epoch=1, batch_size=4, n_critic=2,
-                data_dir=image_folder, output_dir=str(tmp_path / "run"))
-    assert int(gan.d_optimizer.iterations) == 2 and int(gan.g_optimizer.iterations) == 1
-    images = np.asarray(gan.generate(3))
-    assert images.shape == (3, 64, 64, 3) and np.all(np.abs(images) <= 1)
-    assert (tmp_path / "run" / "samples" / "epoch_0001.png").is_file()
-
-
 def test_ema_generator_averages_weights_after_each_generator_update():
     gan = small_gan("dcgan", ema_decay=0.9)
     assert gan.sampling_generator is gan.ema_generator
@@ -121,43 +112,6 @@ def test_ema_by_default_and_off_at_zero():
     assert small_gan("dcgan").ema_decay == 0.999
     gan = small_gan("dcgan", ema_decay=0.0)
     assert gan.ema_generator is None and gan.sampling_generator is gan.generator
-
-
-def test_ema_run_samples_exports_and_reloads_the_average(image_folder, tmp_path):
-    import keras
-
-    import anime_gan
-
-    out = tmp_path / "run"
-    gan = anime_gan.train(model="dcgan", epochs=1, steps_per_epoch=2, batch_size=4,
-                          ema_decay=0.5, data_dir=image_folder, output_dir=str(out))
-    assert (out / "generator_ema.keras").is_file() and (out / "generator.keras").is_file()
-    latents = np.random.default_rng(0).normal(size=(3, 128)).astype(np.float32)
-    expected = np.asarray(gan.ema_generator(latents, training=False))
-    assert not np.allclose(expected, np.asarray(gan.generator(latents, training=False)))
-    loaded = anime_gan.load_generator(str(out))  # from the checkpoint
-    np.testing.assert_allclose(np.asarray(loaded(latents, training=False)), expected, atol=1e-5)
-    saved = keras.models.load_model(out / "generator_ema.keras")
-    np.testing.assert_allclose(np.asarray(saved(latents, training=False)), expected, atol=1e-5)
-    import tensorflow as tf
-
-    from anime_gan.data import to_uint8
-    served = tf.saved_model.load(str(out / "export")).signatures["serving_default"](
-        latents=tf.constant(latents))["images"].numpy()
-    assert np.abs(served.astype(int) - np.asarray(to_uint8(expected)).astype(int)).max() <= 1
-
-
-def test_resize_conv_run_trains_and_reloads(image_folder, tmp_path):
-    import anime_gan
-
-    out = tmp_path / "run"
-    gan = anime_gan.train(model="wgan", epochs=1, steps_per_epoch=1, batch_size=4, n_critic=1,
-                          upsampling="resize_conv", data_dir=image_folder, output_dir=str(out))
-    latents = np.random.default_rng(0).normal(size=(2, 128)).astype(np.float32)
-    loaded = anime_gan.load_generator(str(out))
-    assert any(type(l).__name__ == "UpSampling2D" for l in loaded.layers)
-    np.testing.assert_allclose(np.asarray(loaded(latents)),
-                               np.asarray(gan.sampling_generator(latents)), atol=1e-5)
 
 
 @pytest.mark.parametrize("model, batch_shape", [("dcgan", (BATCH,)), ("wgan", (BATCH, 2))])

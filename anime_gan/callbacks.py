@@ -1,0 +1,164 @@
+"""The Keras callbacks of a training run, in the order they run after each step or epoch.
+
+1. ``StopOnNonFiniteLoss``: stop at the first NaN or infinite metric, before anything is saved.
+2. ``KIDMonitor`` (``--eval_every``): add a small-sample KID to the epoch's logs.
+3. ``HistoryCSV`` and ``HistoryPlots``: the epoch's row in ``history.csv``, and the plots.
+4. ``StepTensorBoard``: Keras' TensorBoard logs, numbered by the generator step.
+5. ``SampleGrid``: ``samples/epoch_NNNN.png`` from fixed latents (and to TensorBoard).
+6. ``SaveNetworks``: the ``.keras`` files of the networks.
+7. ``Checkpointer``: the training state, last, so a checkpoint follows the files it covers.
+
+Every file is written atomically (``anime_gan.files``).
+"""
+
+import math
+import os
+
+import keras
+import tensorflow as tf
+
+from anime_gan import history
+from anime_gan.errors import NonFiniteLossError
+from anime_gan.evaluation.features import generated_features
+from anime_gan.evaluation.metrics import kernel_inception_distance
+from anime_gan.files import atomic_path, save_image
+from anime_gan.images import image_grid, to_uint8
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Raises ``NonFiniteLossError`` at the first step whose metrics are NaN or infinite.
+
+    Raising (rather than Keras' ``stop_training``) skips the end-of-epoch
+    callbacks, so no NaN weights are saved over good ones.  Place it first.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = {k: float(v) for k, v in (logs or {}).items() if not math.isfinite(float(v))}
+        if bad:
+            step = self.model.generator_steps
+            raise NonFiniteLossError(
+                f"training stopped at step {step}: {', '.join(f'{k}={v}' for k, v in bad.items())}. "
+                "The newest checkpoint and the run's files are from before this step; "
+                "try a lower learning rate, then run the same command to resume.")
+
+
+class KIDMonitor(keras.callbacks.Callback):
+    """Every ``every`` epochs, adds ``kid`` (x 1e3 is usual for reading) to the epoch's logs.
+
+    It uses ``num_samples`` generated and real images, so it is a cheap trend, not a
+    figure to publish.  Place it before the callbacks that write the logs.
+    """
+
+    def __init__(self, backbone, real, every, num_samples, seed=0):
+        super().__init__()
+        self.backbone, self.real = backbone, real
+        self.every, self.num_samples, self.seed = every, num_samples, seed
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or (epoch + 1) % self.every:
+            return
+        fake = generated_features(self.model.sampling_generator, self.backbone, self.num_samples,
+                                  self.seed)
+        size = min(1000, len(self.real), len(fake))
+        logs["kid"], _ = kernel_inception_distance(self.real, fake, 20, size)
+
+
+class HistoryCSV(keras.callbacks.Callback):
+    """Per-epoch metrics in ``history.csv``, epochs numbered from 1 like the sample grids;
+    a resumed run replaces the rows of epochs it trains again."""
+
+    def __init__(self, csv_path):
+        super().__init__()
+        self.csv_path = csv_path
+
+    def on_epoch_end(self, epoch, logs=None):
+        history.append_epoch(self.csv_path, epoch + 1, logs)
+
+
+class HistoryPlots(keras.callbacks.Callback):
+    """After each epoch, redraws the plots from ``history.csv`` (place after ``HistoryCSV``)."""
+
+    def __init__(self, csv_path, output_dir):
+        super().__init__()
+        self.csv_path = csv_path
+        self.output_dir = output_dir
+
+    def on_epoch_end(self, epoch, logs=None):
+        history.plot_history(self.csv_path, self.output_dir)
+
+
+class StepTensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback, numbering per-step metrics by the generator step,
+    so a resumed run continues its curves instead of starting again at 0."""
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._global_train_batch = self.model.generator_steps
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """After each epoch, writes ``samples/epoch_NNNN.png`` from one fixed latent batch,
+    and the same grid to TensorBoard if ``log_dir`` is given."""
+
+    def __init__(self, sample_dir, latents, log_dir=None):
+        super().__init__()
+        self.sample_dir = sample_dir
+        self.latents = latents
+        self.log_dir = log_dir
+        self._writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.sample_dir, exist_ok=True)
+        images = self.model.sampling_generator(self.latents, training=False)
+        grid = image_grid(keras.ops.convert_to_numpy(to_uint8(images)))
+        save_image(os.path.join(self.sample_dir, f"epoch_{epoch + 1:04d}.png"), grid)
+        if self.log_dir:
+            self._log_to_tensorboard(grid, epoch + 1)
+
+    def _log_to_tensorboard(self, grid, epoch):
+        """The grid as an image summary in ``LOG_DIR/samples`` (TensorFlow-specific)."""
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "samples"))
+        with self._writer.as_default():
+            tf.summary.image("samples", grid[None], step=epoch)
+        self._writer.flush()
+
+
+class SaveNetworks(keras.callbacks.Callback):
+    """After each epoch, saves ``generator.keras``, ``discriminator.keras`` and, with
+    an EMA generator, ``generator_ema.keras`` into ``output_dir``."""
+
+    def __init__(self, output_dir):
+        super().__init__()
+        self.output_dir = output_dir
+
+    def on_epoch_end(self, epoch, logs=None):
+        networks = [("generator", self.model.generator),
+                    ("discriminator", self.model.discriminator)]
+        if self.model.ema_generator is not None:
+            networks.append(("generator_ema", self.model.ema_generator))
+        for name, network in networks:
+            with atomic_path(os.path.join(self.output_dir, f"{name}.keras")) as tmp:
+                network.save(tmp)
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves the training state every ``every_steps`` steps and at the end of every epoch.
+
+    Place it last among the callbacks, so an epoch's checkpoint is written after
+    that epoch's history, samples and plots.
+    """
+
+    def __init__(self, state, every_steps):
+        super().__init__()
+        self.state = state
+        self.every_steps = every_steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        last_of_epoch = batch + 1 == self.params.get("steps")  # saved by on_epoch_end
+        if self.every_steps and self.state.step % self.every_steps == 0 and not last_of_epoch:
+            self.state.save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.state.end_epoch()
+        self.state.save()

@@ -1,0 +1,84 @@
+"""What each ``--mode`` of the command line does, as Python calls a notebook can make too.
+
+``run(config)`` dispatches on ``config.mode``: ``train``, ``export``, ``generate`` or
+``evaluate``.  The library calls behind them live in ``training``, ``export``,
+``sampling`` and ``evaluation``; this module adds the files a mode writes and
+says where they went.
+"""
+
+import glob
+import json
+import logging
+import os
+
+from PIL import Image
+
+from anime_gan import export, sampling
+from anime_gan.evaluation import evaluate_run
+from anime_gan.files import atomic_path, save_image
+from anime_gan.images import image_grid, square_grid_rows
+from anime_gan.run_folder import RunFolder
+from anime_gan.training import train
+
+logger = logging.getLogger(__name__)
+
+
+def samples_gif(run_dir, path, seconds_per_frame=0.5):
+    """An animated GIF of a run's ``samples/epoch_*.png``, in epoch order."""
+    frames = [Image.open(p).convert("RGB")
+              for p in sorted(glob.glob(os.path.join(RunFolder(run_dir).samples, "epoch_*.png")))]
+    if not frames:
+        raise FileNotFoundError(f"{run_dir}: no samples/epoch_*.png to animate")
+    with atomic_path(path) as tmp:
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
+                       duration=int(seconds_per_frame * 1000), loop=0)
+    return path
+
+
+def generate_run(run_dir, num_images, seed=0, interpolate=False):
+    """``--mode=generate``: PNG files, a grid, and optionally interpolations and a GIF.
+
+    Writes into ``RUN/generated/seed_S/``; returns that folder.
+    """
+    generator = sampling.load_generator(run_dir)
+    out = RunFolder(run_dir).generated(seed)
+    os.makedirs(out, exist_ok=True)
+    images = sampling.sample(generator, num_images, seed)
+    for i, image in enumerate(images):
+        save_image(os.path.join(out, f"{i:05d}.png"), image)
+    save_image(os.path.join(out, "grid.png"), image_grid(images, square_grid_rows(num_images)))
+    logger.info("Wrote %d images and grid.png to %s", num_images, out)
+    if interpolate:
+        save_image(os.path.join(out, "interpolation.png"),
+                   sampling.interpolation_grid(generator, seed=seed))
+        samples_gif(run_dir, os.path.join(out, "samples.gif"))
+        logger.info("Wrote interpolation.png and samples.gif to %s", out)
+    return out
+
+
+def export_run(run_dir):
+    """``--mode=export``: the run's newest generator as a SavedModel in ``RUN/export/``."""
+    path = export.export_generator(sampling.load_generator(run_dir), RunFolder(run_dir).export)
+    logger.info("Exported the generator to %s", path)
+    return path
+
+
+def evaluate(config):
+    """``--mode=evaluate``: ``evaluate_run``, its report printed as JSON."""
+    report = evaluate_run(config.output_dir, config.num_samples, config.data_dir,
+                          config.dataset, config.backbone, config.backbone_weights,
+                          config.seed)
+    print(json.dumps(report, indent=2))
+    logger.info("Wrote %s", RunFolder(config.output_dir).eval_report)
+    return report
+
+
+def run(config):
+    """Does what ``config.mode`` asks: train, export, generate or evaluate."""
+    if config.mode == "train":
+        return train(config)
+    if config.mode == "export":
+        return export_run(config.output_dir)
+    if config.mode == "evaluate":
+        return evaluate(config)
+    return generate_run(config.output_dir, config.num_images, config.seed, config.interpolate)

@@ -1,0 +1,148 @@
+"""How a training step runs on the hardware: tf.distribute strategies, each replica's
+share of the batch and of the gradient, and mixed precision with loss scaling.
+
+This is the one TensorFlow-specific place for distribution and precision; the GAN
+models call ``replica_share``, ``apply_gradients`` and ``step_outputs`` and read
+like their papers' algorithms.  A run's ``--batch_size`` is the global batch: the
+strategy splits each batch between its replicas, and every loss is the mean over
+the global batch.
+"""
+
+import contextlib
+import json
+import os
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from anime_gan.errors import ConfigError
+
+STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
+PRECISIONS = ("float32", "bfloat16", "float16")
+
+
+# --- Strategies and workers ----------------------------------------------------
+
+def make_strategy(name="default"):
+    """The ``tf.distribute.Strategy`` called ``name``.
+
+    ``mirrored``: every local GPU (or the CPU).  ``multiworker``: the cluster
+    described by ``TF_CONFIG``.  ``tpu``: the TPU found by ``TPUClusterResolver``.
+    """
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise ConfigError("--strategy=multiworker: set TF_CONFIG to describe the cluster "
+                              "and this worker (see the README)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+        except (ValueError, tf.errors.OpError) as error:
+            raise ConfigError(f"--strategy=tpu: no TPU found ({error})") from None
+        return tf.distribute.TPUStrategy(resolver)
+    raise ConfigError(f"--strategy={name}: must be one of {', '.join(STRATEGIES)}")
+
+
+def is_chief(strategy):
+    """Whether this process writes the run: always, except on a non-chief multi-worker task."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return True
+    resolver = strategy.cluster_resolver
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    # As TensorFlow documents: the "chief" task, or worker 0 in a cluster without one.
+    return resolver.task_type in (None, "chief") or (
+        resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in cluster)
+
+
+def worker_output_dir(output_dir, strategy):
+    """Where this process writes: ``output_dir`` on the chief, a scratch folder elsewhere.
+
+    Every multi-worker task must run the same saves (checkpointing is a
+    collective operation), but only the chief's files are the run's.
+    """
+    if is_chief(strategy):
+        return output_dir
+    resolver = strategy.cluster_resolver
+    return os.path.join(output_dir, "workers", f"{resolver.task_type}_{resolver.task_id}")
+
+
+# --- Inside a replicated step ----------------------------------------------------
+
+def replica_position():
+    """(replicas in sync, this replica's index); (1, 0) outside a replicated step."""
+    context = tf.distribute.get_replica_context()
+    if context is None:  # cross-replica context
+        return 1, 0
+    return context.num_replicas_in_sync, context.replica_id_in_sync_group
+
+
+def replica_share(sample, batch_size):
+    """This replica's ``batch_size`` rows of ``sample(global batch size)``.
+
+    Every replica draws the global batch from the same seed state and keeps its
+    own slice, so a step uses the same random numbers on any number of replicas
+    (and replicas do not all draw the same latents).
+    """
+    replicas, index = replica_position()
+    start = index * batch_size
+    return sample(batch_size * replicas)[start:start + batch_size]
+
+
+def apply_gradients(optimizer, tape, loss, variables):
+    """One optimizer step on ``loss``, the mean over this replica's share of the batch.
+
+    The optimizer sums the replicas' gradients, so each replica's gradient is
+    weighted by 1 / replicas: the sum is then the gradient of the mean over the
+    global batch.  ``scale_loss`` multiplies in the float16 loss scale (the
+    optimizer unscales before applying); both weights enter as the tape's
+    output gradient, which equals differentiating ``weight * loss``.
+    """
+    replicas, _ = replica_position()
+    weight = optimizer.scale_loss(ops.cast(1.0 / replicas, "float32"))
+    gradients = tape.gradient(loss, variables, output_gradients=ops.cast(weight, loss.dtype))
+    optimizer.apply_gradients(zip(gradients, variables))
+
+
+def step_outputs(results):
+    """A step's metric results, shaped as the current strategy's fit loop needs them."""
+    strategy = tf.distribute.get_strategy()
+    multi_worker = (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+                    and strategy.extended._in_multi_worker_mode())
+    if multi_worker:
+        # Keras 3 averages multi-worker step outputs over their axis 0, which fails on
+        # scalars (tensorflow/tensorflow#72388): give them that axis.
+        return {name: ops.reshape(value, (1,)) for name, value in results.items()}
+    return results
+
+
+# --- Precision ---------------------------------------------------------------------
+
+@contextlib.contextmanager
+def precision(name="float32"):
+    """Networks built inside compute in ``name`` (float32, bfloat16 or float16).
+
+    The lower precisions are Keras mixed policies: float32 weights, lower-precision
+    arithmetic, and float32 outputs (the generator's tanh, the scores).
+    """
+    policy = "float32" if name == "float32" else f"mixed_{name}"
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def optimizer_for(precision_name, optimizer):
+    """``optimizer``, with dynamic loss scaling for float16, whose small gradients
+    underflow without it (bfloat16 has float32's range and needs none)."""
+    if precision_name == "float16":
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer

@@ -1,0 +1,28 @@
+"""Every error the project reports to a user, and the exit status the command line gives it.
+
+- ``ConfigError`` (exit 2): a setting, path or file the user gave cannot be used; the
+  message starts with the flag or path and says what to do.
+- ``DataError`` (exit 2): the data the user pointed at cannot be used.
+- ``TrainingFault`` (exit 1): training stopped on a fault (a loss that is no longer
+  finite, a file that cannot be written); what was written before is intact.
+"""
+
+
+class ConfigError(ValueError):
+    """A setting is invalid; the message starts with the flag's name."""
+
+
+class DataError(ConfigError):
+    """The data the user pointed at cannot be used; the message says why and what to do."""
+
+
+class TrainingFault(RuntimeError):
+    """Training stopped; the message says why and what is left intact."""
+
+
+class NonFiniteLossError(TrainingFault):
+    pass
+
+
+class ArtifactWriteError(TrainingFault):
+    pass

@@ -1,0 +1,85 @@
+"""Feature networks for comparing generated and real images.
+
+- ``inception`` (default): ``keras.applications.InceptionV3`` with ImageNet weights, pooled
+  2048-d features of images resized to 299x299 with antialiasing.  The weights come from the
+  Keras cache or ``backbone_weights``; nothing is downloaded.
+- any Keras model file (``PATH.keras``): images in [-1, 1], resized to the model's input
+  size if it has one; the features are its output.
+"""
+
+import hashlib
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from anime_gan.errors import ConfigError
+from anime_gan.images import to_float
+
+INCEPTION_SIZE = 299
+INCEPTION_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
+
+def keras_cache_dir():
+    return os.path.join(os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras")), "models")
+
+
+class Backbone:
+    """A feature network and how images reach it: uint8 [N, H, W, 3] -> features [N, d]."""
+
+    def __init__(self, model, input_size, key):
+        self.model = model
+        self.input_size = input_size
+        self.key = key  # identifies the network and its weights in cache keys
+
+    def features(self, images, batch_size=100):
+        out = []
+        for start in range(0, len(images), batch_size):
+            batch = tf.convert_to_tensor(images[start:start + batch_size])
+            if self.input_size and batch.shape[1:3] != (self.input_size, self.input_size):
+                batch = tf.image.resize(batch, (self.input_size, self.input_size),
+                                        antialias=True)
+            out.append(np.asarray(self.model(to_float(batch), training=False)))
+        return np.concatenate(out).reshape(len(images), -1)
+
+
+def file_digest(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def inception_backbone(backbone_weights=None, weights="imagenet"):
+    """InceptionV3 pool features; ``weights=None`` gives random weights (for tests)."""
+    model = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=None,
+                                           input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3))
+    if weights is None:
+        return Backbone(model, INCEPTION_SIZE, "inception-random")
+    path = backbone_weights or os.path.join(keras_cache_dir(), INCEPTION_WEIGHTS_FILE)
+    if not os.path.isfile(path):
+        raise ConfigError(
+            f"--backbone_weights={backbone_weights}: the InceptionV3 ImageNet weights are not "
+            f"at {path}. On a machine with internet, run python -c \"import keras; "
+            "keras.applications.InceptionV3(include_top=False, weights='imagenet')\" and copy "
+            f"{os.path.join('~/.keras/models', INCEPTION_WEIGHTS_FILE)} here, or pass "
+            "--backbone_weights=PATH; or evaluate with another network, --backbone=PATH.keras")
+    model.load_weights(path)
+    return Backbone(model, INCEPTION_SIZE, f"inception-{file_digest(path)}")
+
+
+def keras_file_backbone(path):
+    """Features from the output of any Keras model file (loaded in safe mode)."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"--backbone={path}: no such file")
+    model = keras.models.load_model(path, compile=False, safe_mode=True)
+    size = model.input_shape[1]
+    return Backbone(model, size, f"{os.path.basename(path)}-{file_digest(path)}")
+
+
+def load_backbone(backbone="inception", backbone_weights=None):
+    if backbone == "inception":
+        return inception_backbone(backbone_weights)
+    return keras_file_backbone(backbone)

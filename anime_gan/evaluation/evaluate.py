@@ -1,0 +1,55 @@
+"""``evaluate_run``: FID, KID and precision/recall of a run's generator, written to eval.json."""
+
+import os
+import time
+
+from anime_gan.evaluation import metrics
+from anime_gan.evaluation.backbones import load_backbone
+from anime_gan.evaluation.features import generated_features, real_features
+from anime_gan.files import save_json
+from anime_gan.run_folder import RunFolder
+from anime_gan.sampling import load_generator
+
+KID_SUBSETS = 100
+PR_K = 3
+
+
+def compare(real, fake, kid_subsets=KID_SUBSETS, kid_subset_size=1000, k=PR_K):
+    """FID, KID (mean, std) and precision/recall between two feature sets."""
+    fid = metrics.frechet_distance(*metrics.feature_statistics(real),
+                                   *metrics.feature_statistics(fake))
+    kid_mean, kid_std = metrics.kernel_inception_distance(real, fake, kid_subsets,
+                                                          kid_subset_size)
+    precision, recall = metrics.precision_recall(real, fake, k=k)
+    return {"fid": fid, "kid_mean": kid_mean, "kid_std": kid_std,
+            "precision": precision, "recall": recall}
+
+
+def evaluate_run(run_dir, num_samples=10_000, data_dir=None, dataset=None,
+                 backbone="inception", backbone_weights=None, seed=0):
+    """Compares a run's newest generator with real images; returns the report.
+
+    Writes ``RUN/eval.json`` with the results and every setting that produced them.
+    Without ``data_dir`` or ``dataset`` it uses the run's own training data.
+    """
+    started = time.perf_counter()
+    folder = RunFolder(run_dir)
+    config = folder.read_config()
+    if not data_dir and not dataset:
+        data_dir, dataset = config.data_dir, config.dataset
+    network = load_backbone(backbone, backbone_weights)
+    real = real_features(network, config.image_size, num_samples, data_dir, dataset, seed)
+    fake = generated_features(load_generator(run_dir), network, num_samples, seed)
+    subset_size = min(1000, len(real), len(fake))
+    report = {
+        **compare(real, fake, kid_subset_size=subset_size),
+        "settings": {"run": os.path.abspath(run_dir), "data_dir": data_dir, "dataset": dataset,
+                     "real_images": len(real), "generated_images": len(fake),
+                     "image_size": config.image_size, "backbone": backbone,
+                     "backbone_key": network.key, "backbone_weights": backbone_weights,
+                     "seed": seed, "kid_subsets": KID_SUBSETS,
+                     "kid_subset_size": subset_size, "pr_k": PR_K},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    save_json(folder.eval_report, report)
+    return report

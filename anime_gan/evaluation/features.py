@@ -1,0 +1,73 @@
+"""Backbone features of real and generated images; the real ones are computed once and cached.
+
+Real-image features are cached next to the data (``DATA_DIR/.anime_gan_cache``),
+keyed by the data set's contents, the image size, the backbone, the number of
+samples and the seed.
+"""
+
+import hashlib
+import json
+import logging
+import os
+
+import numpy as np
+
+from anime_gan.data import pipeline
+from anime_gan.data.image_files import listing_digest, scan_folder
+from anime_gan.evaluation.backbones import keras_cache_dir
+from anime_gan.files import atomic_path
+from anime_gan.sampling import sample
+
+logger = logging.getLogger(__name__)
+
+CACHE_FOLDER = ".anime_gan_cache"
+
+
+def _images(dataset, count):
+    """The first ``count`` uint8 images of a data set, as one array."""
+    return np.concatenate([b.numpy() for b in dataset.take(count).batch(1000)])
+
+
+def _data_key(paths, data_dir, dataset, image_size, backbone, num_samples, seed):
+    identity = {"image_size": image_size, "backbone": backbone.key,
+                "num_samples": num_samples, "seed": seed}
+    if data_dir:
+        identity["files"] = listing_digest(paths, data_dir)
+    else:
+        identity["dataset"] = dataset or "built-in"
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _cache_dir(data_dir):
+    return os.path.join(data_dir, CACHE_FOLDER) if data_dir else os.path.join(
+        keras_cache_dir(), "..", "anime_gan")
+
+
+def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None, seed=0):
+    """Backbone features of ``num_samples`` real images (fewer if the data set is smaller),
+    computed once and cached next to the data."""
+    paths = scan_folder(data_dir).usable if data_dir else None  # scanned once, used twice
+    key = _data_key(paths, data_dir, dataset, image_size, backbone, num_samples, seed)
+    path = os.path.join(_cache_dir(data_dir), f"real_features-{key}.npy")
+    if os.path.isfile(path):
+        logger.info("Real-image features from the cache %s", path)
+        return np.load(path)
+    if data_dir:
+        images, count = pipeline.decoded_images(paths, image_size, data_dir)
+    else:
+        images, count = pipeline.load_images(image_size, data_dir, dataset, seed)
+    shuffled = images.shuffle(count, seed=seed, reshuffle_each_iteration=False)
+    features = backbone.features(_images(shuffled, min(num_samples, count)))
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.save(f, features)
+    except OSError as error:  # a read-only data folder: evaluate anyway, uncached
+        logger.warning("Could not cache the real-image features in %s: %s", path, error)
+    return features
+
+
+def generated_features(generator, backbone, num_samples, seed=0, batch_size=250):
+    return np.concatenate([
+        backbone.features(sample(generator, min(batch_size, num_samples - start), seed + start))
+        for start in range(0, num_samples, batch_size)])

@@ -1,0 +1,90 @@
+"""A run's per-epoch metrics: ``history.csv`` and the plots drawn from it.
+
+The CSV is rewritten whole and atomically, so it is never half-written; rows a
+crash left damaged are dropped on reading.  The plots are drawn on
+``matplotlib.figure.Figure`` objects, never through pyplot, so the library
+leaves matplotlib's global state (its backend, the current figure) alone.
+"""
+
+import csv
+import os
+
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from anime_gan.files import atomic_path
+
+PLOTS = {
+    "losses.png": ("Losses", ("d_loss", "g_loss")),
+    "scores.png": ("Mean D(x) and D(G(z))", ("real_score", "fake_score")),
+    "wasserstein.png": ("Wasserstein estimate and gradient penalty",
+                        ("wasserstein", "gradient_penalty")),
+    "kid.png": ("KID (small sample, --eval_every)", ("kid",)),
+}
+
+
+def read_rows(csv_path):
+    """The rows of ``history.csv`` as dicts; a missing file or a damaged row yields nothing."""
+    if not os.path.isfile(csv_path):
+        return []
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [row for row in rows if None not in row.values() and row.get("epoch", "").isdigit()]
+
+
+def write_rows(csv_path, rows):
+    columns = ["epoch"] + sorted({key for row in rows for key in row} - {"epoch"})
+    with atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def append_epoch(csv_path, epoch, logs):
+    """Writes epoch ``epoch``'s row (numbered from 1), replacing it and any later rows."""
+    rows = [row for row in read_rows(csv_path) if int(row["epoch"]) < epoch]
+    rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
+    write_rows(csv_path, rows)
+
+
+def truncate(csv_path, epochs):
+    """Drops the rows of epochs after ``epochs`` (written before a crash, not checkpointed)."""
+    rows = read_rows(csv_path)
+    kept = [row for row in rows if int(row["epoch"]) <= epochs]
+    if len(kept) != len(rows):
+        write_rows(csv_path, kept)
+
+
+def read_history(csv_path):
+    """history.csv -> {column: list of floats}."""
+    rows = read_rows(csv_path)
+    # An empty cell (a metric not logged that epoch, like kid) reads as NaN.
+    return {key: [float(row[key] or "nan") for row in rows] for key in (rows[0] if rows else {})}
+
+
+def draw_plot(history, title, keys, figure=None):
+    """Draws ``history``'s ``keys`` against the epoch on ``figure`` (a new Figure if None)."""
+    figure = figure or Figure(figsize=(6, 4))
+    ax = figure.subplots()
+    for key in keys:
+        ax.plot(history["epoch"], history[key], marker="o", label=key)
+    ax.set(title=title, xlabel="epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return figure
+
+
+def plot_history(csv_path, output_dir):
+    """Writes each plot in ``PLOTS`` whose metrics ``history.csv`` has; returns their paths."""
+    history = read_history(csv_path)
+    written = []
+    for filename, (title, keys) in PLOTS.items():
+        keys = [k for k in keys if k in history]
+        if not keys:
+            continue
+        path = os.path.join(output_dir, filename)
+        with atomic_path(path) as tmp:
+            draw_plot(history, title, keys).savefig(tmp, dpi=100, bbox_inches="tight")
+        written.append(path)
+    return written

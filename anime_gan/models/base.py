@@ -1,0 +1,125 @@
+"""``GAN``: what every GAN model shares, as a ``keras.Model`` with a custom ``train_step``.
+
+A GAN holds a generator, a discriminator (or critic), their two optimizers, a
+latent sampler with its seed generator, the metric trackers and, optionally, an
+exponential moving average of the generator.  The subclasses' ``train_step``s
+follow their papers' algorithms; the gradient tapes make those steps
+TensorFlow-specific, and ``anime_gan.devices`` holds the distribution and
+precision plumbing they call.
+"""
+
+import keras
+from keras import ops
+
+from anime_gan import augment, devices
+
+
+class GAN(keras.Model):
+    """Base class: a generator, a discriminator (or critic) and their optimizers.
+
+    ``real_batches_per_step`` is how many batches of real images one
+    ``train_step`` consumes; the data pipeline groups batches accordingly.
+    """
+
+    metric_names = ("d_loss", "g_loss")
+    real_batches_per_step = 1
+
+    def __init__(self, generator, discriminator, seed=None, ema_decay=None, diffaugment=(),
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.diffaugment = tuple(diffaugment)
+        self.generator = generator
+        self.discriminator = discriminator
+        # An exponential moving average of the generator's weights, for sampling.
+        self.ema_decay = ema_decay
+        self.ema_generator = None
+        if ema_decay:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
+        self.latent_dim = generator.input_shape[-1]
+        self.seed_generator = keras.random.SeedGenerator(seed, name="latent_seed")
+        self.trackers = {
+            name: keras.metrics.Mean(name=name) for name in self.metric_names
+        }
+        # The networks come built; without this, fit under a distribution strategy
+        # would try to build the GAN by calling it on a batch of images.
+        self.built = True
+
+    def compile(self, d_optimizer, g_optimizer, **kwargs):
+        # No Keras-level optimizer or loss: train_step drives the two optimizers.
+        super().compile(optimizer=None, **kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        # Build the slots now, outside the traced step, so they can be
+        # checkpointed before the first update.
+        d_optimizer.build(self.discriminator.trainable_variables)
+        g_optimizer.build(self.generator.trainable_variables)
+
+    @property
+    def metrics(self):
+        # Only our trackers: Keras' own loss tracker would log a phantom "loss: 0".
+        return list(self.trackers.values())
+
+    def call(self, latents, training=False):
+        return self.generator(latents, training=training)
+
+    @property
+    def generator_steps(self):
+        """Generator updates so far.  (int() of a Keras variable fails under a strategy.)"""
+        return int(ops.convert_to_numpy(self.g_optimizer.iterations.value))
+
+    @property
+    def sampling_generator(self):
+        """The generator for samples, export and evaluation: the EMA copy if there is one."""
+        return self.generator if self.ema_generator is None else self.ema_generator
+
+    def generate(self, batch_size):
+        """Images in [-1, 1] from fresh latents."""
+        return self.sampling_generator(self.sample_latents(batch_size), training=False)
+
+    # --- The pieces of a train_step ---------------------------------------------
+
+    def sample_latents(self, batch_size):
+        """z ~ N(0, I): this replica's ``batch_size`` latent vectors."""
+        return devices.replica_share(
+            lambda n: keras.random.normal((n, self.latent_dim), seed=self.seed_generator),
+            batch_size)
+
+    def augment(self, images):
+        """DiffAugment of what the discriminator sees; the identity without a policy."""
+        return augment.diff_augment(images, self.diffaugment, self.seed_generator)
+
+    def discriminate(self, images):
+        """The discriminator's (or critic's) outputs for augmented ``images``."""
+        return self.discriminator(self.augment(images), training=True)
+
+    def update_discriminator(self, tape, d_loss):
+        devices.apply_gradients(self.d_optimizer, tape, d_loss,
+                                self.discriminator.trainable_variables)
+
+    def update_generator(self, tape, g_loss):
+        """One generator update, then the moving average follows it."""
+        devices.apply_gradients(self.g_optimizer, tape, g_loss,
+                                self.generator.trainable_variables)
+        self._update_ema()
+
+    def _update_ema(self):
+        """average <- decay * average + (1 - decay) * weight, batch-norm statistics included.
+
+        The decay warms up as min(ema_decay, (1 + t) / (10 + t)) at generator step t, as
+        tf.train.ExponentialMovingAverage does with num_updates: otherwise a 0.999 average
+        would still be two-thirds the random initial weights after 400 steps.
+        """
+        if self.ema_generator is None:
+            return
+        steps = ops.cast(self.g_optimizer.iterations, "float32")
+        decay = ops.minimum(self.ema_decay, (1.0 + steps) / (10.0 + steps))
+        for average, weight in zip(self.ema_generator.weights, self.generator.weights):
+            average.assign(decay * average + (1.0 - decay) * ops.cast(weight, average.dtype))
+
+    def report(self, **values):
+        """Updates the metric trackers with this step's values; returns the running means."""
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return devices.step_outputs(
+            {name: tracker.result() for name, tracker in self.trackers.items()})

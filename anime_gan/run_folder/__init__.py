@@ -1,0 +1,94 @@
+"""A run folder: where one training run keeps everything needed to use and continue it.
+
+``RunFolder`` owns the folder's layout and its ``config.json``;
+``run_folder.checkpoints`` holds the training state saved in ``checkpoints/``.
+Training again into the same folder resumes the run; a different run is refused
+rather than mixed into it.
+
+    RUN/config.json            the settings (TrainConfig) of the run
+    RUN/checkpoints/           the training state (TrainingState), the newest few
+    RUN/history.csv, *.png     per-epoch metrics and their plots
+    RUN/samples/epoch_N.png    a grid from fixed latents after every epoch
+    RUN/generator.keras, discriminator.keras, generator_ema.keras
+    RUN/export/                the generator as a TensorFlow SavedModel
+    RUN/logs/                  TensorBoard
+    RUN/generated/seed_S/      --mode=generate output
+    RUN/eval.json              --mode=evaluate output
+"""
+
+import dataclasses
+import json
+import os
+
+from anime_gan.config import TrainConfig
+from anime_gan.errors import ConfigError
+from anime_gan.files import save_json
+
+# Settings a resumed run must share with the run it continues.
+ARCHITECTURE_SETTINGS = ("model", "image_size", "latent_dim", "upsampling", "mixed_precision")
+
+
+class RunFolder:
+    """The paths of a run folder's files, and its saved settings."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __repr__(self):
+        return f"RunFolder({self.path!r})"
+
+    def join(self, *parts):
+        return os.path.join(self.path, *parts)
+
+    config = property(lambda self: self.join("config.json"))
+    history = property(lambda self: self.join("history.csv"))
+    checkpoints = property(lambda self: self.join("checkpoints"))
+    logs = property(lambda self: self.join("logs"))
+    samples = property(lambda self: self.join("samples"))
+    export = property(lambda self: self.join("export"))
+    generator = property(lambda self: self.join("generator.keras"))
+    ema_generator = property(lambda self: self.join("generator_ema.keras"))
+    eval_report = property(lambda self: self.join("eval.json"))
+
+    def generated(self, seed):
+        return self.join("generated", f"seed_{seed}")
+
+    def network_file(self, name):
+        """``generator``, ``discriminator`` or ``generator_ema`` -> its ``.keras`` file."""
+        return self.join(f"{name}.keras")
+
+    def has_run(self):
+        return os.path.isfile(self.config)
+
+    def read_config(self):
+        """The ``TrainConfig`` saved in the folder."""
+        if not self.has_run():
+            raise ConfigError(f"--output_dir={self.path}: no run here (no config.json)")
+        with open(self.config) as f:
+            saved = json.load(f)
+        known = {field.name for field in dataclasses.fields(TrainConfig)}
+        # Runs from before --ema_decay existed, when there was no average, have no such key.
+        saved.setdefault("ema_decay", 0.0)
+        return TrainConfig(**{k: v for k, v in saved.items() if k in known})
+
+    def write_config(self, config):
+        os.makedirs(self.path, exist_ok=True)
+        save_json(self.config, dataclasses.asdict(config))
+
+
+def check_resumable(config):
+    """Whether ``config.output_dir`` holds a run to continue; refuses to mix two runs."""
+    folder = RunFolder(config.output_dir)
+    if not folder.has_run():
+        return False
+    if not config.resume:
+        raise ConfigError(
+            f"--output_dir={config.output_dir}: a run already exists here and --noresume "
+            "was given; choose a new --output_dir or drop --noresume to continue it")
+    saved = folder.read_config()
+    for name in ARCHITECTURE_SETTINGS:
+        if getattr(saved, name) != getattr(config, name):
+            raise ConfigError(
+                f"--{name}={getattr(config, name)}: the run in {config.output_dir} was "
+                f"trained with --{name}={getattr(saved, name)}; use a new --output_dir")
+    return True

@@ -1,0 +1,109 @@
+"""Use a trained generator: load it from a run, sample images, interpolate, show grids.
+
+This is the notebook API::
+
+    import anime_gan
+    generator = anime_gan.load_generator("runs/my-run")
+    images = anime_gan.sample(generator, 16, seed=1)     # uint8 [16, 64, 64, 3]
+    anime_gan.show_grid(images)
+"""
+
+import logging
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+from matplotlib.figure import Figure
+
+from anime_gan import networks
+from anime_gan.errors import ConfigError
+from anime_gan.images import GRID_ROWS, image_grid, square_grid_rows, to_uint8
+from anime_gan.run_folder import RunFolder
+
+logger = logging.getLogger(__name__)
+
+
+def fixed_latents(latent_dim, seed, count=GRID_ROWS * GRID_ROWS):
+    """The latent batch behind every sample grid of a run."""
+    return np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
+
+
+def seeded_latents(batch_size, latent_dim, seed):
+    """Standard-normal latents fixed by ``seed`` (stateless), as the SavedModel's
+    ``generate(batch_size, seed)`` draws them."""
+    return tf.random.stateless_normal(
+        [batch_size, latent_dim], seed=tf.stack([tf.cast(seed, tf.int32), 0])
+    )
+
+
+def load_generator(run_dir):
+    """A run's newest generator (its EMA copy if it kept one): from its newest
+    checkpoint, else from ``generator_ema.keras`` or ``generator.keras``."""
+    folder = RunFolder(run_dir)
+    checkpoint = tf.train.latest_checkpoint(folder.checkpoints)
+    if checkpoint:
+        config = folder.read_config()
+        generator = networks.build_generator(config.latent_dim, config.image_size,
+                                             upsampling=config.upsampling)
+        key = "ema_generator" if config.ema_decay else "generator"
+        tf.train.Checkpoint(**{key: generator}).read(checkpoint).expect_partial()
+        logger.info("Loaded the %s from %s", key.replace("_", " "), checkpoint)
+        return generator
+    for path in (folder.ema_generator, folder.generator):
+        if os.path.isfile(path):
+            # Safe mode: a file that would run code when loaded (a Lambda layer) is refused.
+            return keras.models.load_model(path, safe_mode=True)
+    raise ConfigError(f"--output_dir={run_dir}: no run here (no checkpoints/ or generator.keras)")
+
+
+def images_from_latents(generator, latents, batch_size=256):
+    """uint8 images [N, H, W, 3] for float latents [N, latent_dim]."""
+    return np.concatenate([
+        keras.ops.convert_to_numpy(
+            to_uint8(generator(latents[i:i + batch_size], training=False)))
+        for i in range(0, len(latents), batch_size)
+    ])
+
+
+def sample(generator, num_images, seed=0):
+    """``num_images`` uint8 images; the same seed gives the same images as the
+    exported SavedModel's ``generate(num_images, seed)``."""
+    latents = seeded_latents(num_images, generator.input_shape[-1], seed)
+    return images_from_latents(generator, latents)
+
+
+def slerp(a, b, t):
+    """Spherical interpolation between latent vectors ``a`` and ``b`` at fractions ``t``."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    cos = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
+    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    t = np.asarray(t, np.float64)[:, None]
+    if omega < 1e-6:  # (anti)parallel vectors: fall back to a straight line
+        return ((1 - t) * a + t * b).astype(np.float32)
+    return ((np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)).astype(
+        np.float32)
+
+
+def interpolation_grid(generator, rows=8, steps=8, seed=0):
+    """A uint8 grid: each row walks by slerp from one random latent to another."""
+    ends = np.random.default_rng(seed).standard_normal((rows, 2, generator.input_shape[-1]))
+    t = np.linspace(0.0, 1.0, steps)
+    latents = np.concatenate([slerp(a, b, t) for a, b in ends])
+    return image_grid(images_from_latents(generator, latents), rows=rows)
+
+
+def show_grid(images, rows=None, title=None):
+    """Shows uint8 images [N, H, W, 3] as one grid; returns the matplotlib ``Figure``.
+
+    The figure is made without pyplot, so it changes no global state; Jupyter
+    displays a returned figure as the cell's result.
+    """
+    grid = image_grid(images, rows=rows or square_grid_rows(len(images)))
+    figure = Figure(figsize=(grid.shape[1] / 80, grid.shape[0] / 80))
+    ax = figure.subplots()
+    ax.imshow(grid)
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return figure

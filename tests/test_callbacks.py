@@ -1,0 +1,27 @@
+"""The training callbacks: TensorBoard logs, the --eval_every KID."""
+
+import numpy as np
+
+import anime_gan
+from conftest import history_epochs, tensorboard_tags
+
+
+def test_tensorboard_logs_step_and_epoch_metrics_and_samples(shared_run):
+    train_tags = tensorboard_tags(shared_run / "logs" / "train")
+    for name in ("d_loss", "g_loss", "real_score", "fake_score"):
+        assert f"batch_{name}" in train_tags and f"epoch_{name}" in train_tags
+    assert "samples" in tensorboard_tags(shared_run / "logs" / "samples")
+
+
+def test_eval_every_logs_kid_to_history_and_tensorboard(image_folder, tiny_backbone, tmp_path):
+    out = tmp_path / "run"
+    anime_gan.train(model="dcgan", epochs=2, steps_per_epoch=1, batch_size=4,
+                    data_dir=image_folder, output_dir=str(out), eval_every=2,
+                    eval_samples=12, backbone=tiny_backbone)
+    rows = (out / "history.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert "kid" in header and history_epochs(out) == [1, 2]
+    kid = [row.split(",")[header.index("kid")] for row in rows[1:]]
+    assert kid[0] == "" and np.isfinite(float(kid[1]))  # only at epoch 2
+    assert "epoch_kid" in tensorboard_tags(out / "logs" / "train")
+    assert (out / "kid.png").is_file()

@@ -1,0 +1,269 @@
+"""The command line, end to end: main.py in subprocesses as a user runs it, and the
+flag parsing and exit statuses in-process."""
+
+import csv
+import glob
+import json
+import os
+import signal
+import textwrap
+
+import numpy as np
+import pytest
+from absl import flags
+from PIL import Image
+
+from anime_gan import cli
+from anime_gan.config import TrainConfig
+from anime_gan.errors import NonFiniteLossError
+from anime_gan.images import image_grid
+from anime_gan.sampling import fixed_latents
+from conftest import (REPO_ROOT, checkpoints_written, history_epochs, restored_state,
+                      run_main, run_python, start_main, wait_for)
+
+
+def parse(*argv):
+    flag_values = flags.FlagValues()
+    cli.define_flags(flag_values)
+    flag_values(["main.py", *argv])
+    return cli.config_from_flags(flag_values)
+
+
+EXPECTED = {
+    "dcgan": {"plots": ["losses.png", "scores.png"],
+              "metrics": {"d_loss", "g_loss", "real_score", "fake_score"}},
+    "wgan": {"plots": ["losses.png", "wasserstein.png"],
+             "metrics": {"d_loss", "g_loss", "wasserstein", "gradient_penalty"}},
+}
+
+
+def check_every_output(model, out, result, data_dir):
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert "Epoch 2/2" in log
+    assert " loss:" not in log and "- loss" not in log  # no phantom Keras loss
+
+    for name in ["generator.keras", "discriminator.keras", "config.json", "history.csv",
+                 "samples/epoch_0001.png", "samples/epoch_0002.png", "checkpoints/checkpoint",
+                 "export/saved_model.pb", *EXPECTED[model]["plots"]]:
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert not [p for p in os.listdir(out) if p.startswith(".tmp") or p.endswith((".tmp", ".old"))]
+    assert os.listdir(out / "logs" / "train") and os.listdir(out / "logs" / "samples")
+
+    grid = np.asarray(Image.open(out / "samples" / "epoch_0001.png"))
+    assert grid.shape == (8 * 64, 8 * 64, 3)
+    assert Image.open(out / "losses.png").size[0] > 100
+
+    with open(out / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [row["epoch"] for row in rows] == ["1", "2"]
+    assert set(rows[0]) == {"epoch"} | EXPECTED[model]["metrics"]
+    assert all(np.isfinite(float(v)) for row in rows for v in row.values())
+
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"] == model and config["data_dir"] == data_dir
+
+
+def test_main_trains_dcgan_and_writes_every_output(session_main, session_data):
+    out, result = session_main
+    check_every_output("dcgan", out, result, session_data)
+
+
+def test_main_trains_wgan_and_writes_every_output(image_folder, tmp_path):
+    out = tmp_path / "run"
+    result = run_main("--model=wgan", "--epochs=2", "--steps_per_epoch=1", "--batch_size=4",
+                      "--n_critic=2", f"--data_dir={image_folder}", f"--output_dir={out}")
+    check_every_output("wgan", out, result, image_folder)
+
+
+@pytest.mark.slow
+def test_same_seed_repeats_the_run(image_folder, tmp_path):
+    def weights(out):
+        result = run_main("--model=dcgan", "--epochs=1", "--steps_per_epoch=2", "--batch_size=4",
+                          "--seed=7", f"--data_dir={image_folder}", f"--output_dir={out}")
+        assert result.returncode == 0, result.stderr[-3000:]
+        return np.asarray(Image.open(out / "samples" / "epoch_0001.png"))
+    np.testing.assert_array_equal(weights(tmp_path / "a"), weights(tmp_path / "b"))
+
+
+def test_main_defaults_to_builtin_faces(tmp_path):
+    out = tmp_path / "run"
+    result = run_main("--epochs=1", "--steps_per_epoch=1", "--batch_size=4",
+                      f"--output_dir={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "built-in cartoon faces" in result.stderr and "--data_dir" in result.stderr
+    assert (out / "samples" / "epoch_0001.png").is_file()
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--batch_size=0", "--batch_size=0: must be at least 1"),
+    ("--image_size=96", "--image_size=96: must be one of 64, 128"),
+    ("--model=gan", "--model=gan: must be one of dcgan, wgan"),
+    ("--d_beta1=1.5", "--d_beta1=1.5: must be in [0, 1)"),
+    ("--data_dir=/no/such/folder", "--data_dir=/no/such/folder: no such folder"),
+    ("--dataset=mnist", "--dataset=mnist: must look like tfds:NAME"),
+    ("--epochs=abc", "flag --epochs=abc: invalid literal for int()"),
+    ("--nosuchflag=1", "Unknown command line flag 'nosuchflag'"),
+    ("--mode=train2", "--mode=train2: must be one of train, export, generate"),
+    ("--checkpoint_every=-1", "--checkpoint_every=-1: must be 0 (epoch ends only) or more"),
+])
+def test_invalid_flags_fail_at_once_naming_the_flag(flag, message, run_cli, tmp_path):
+    result = run_cli(flag, f"--output_dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--epochs=abc", "flag --epochs=abc: invalid literal for int()"),
+    ("--model=gan", "--model=gan: must be one of dcgan, wgan"),
+])
+def test_invalid_flags_exit_2_from_main(flag, message, tmp_path):
+    result = run_main(flag, f"--output_dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_saved_generator_reloads_without_anime_gan(shared_run, tmp_path):
+    """A process with only Keras reproduces the training process's last sample grid."""
+    out = shared_run
+    np.save(tmp_path / "latents.npy", fixed_latents(128, seed=3))
+
+    script = textwrap.dedent(f"""
+        import sys
+        import keras, numpy as np
+        generator = keras.models.load_model({str(out / 'generator_ema.keras')!r})
+        images = generator.predict(np.load({str(tmp_path / 'latents.npy')!r}), verbose=0)
+        np.save({str(tmp_path / 'fresh.npy')!r}, images)
+        assert not any(m.startswith("anime_gan") for m in sys.modules), "anime_gan imported"
+    """)
+    # Run from tmp_path so the project is not importable from the working directory.
+    fresh = run_python(["-c", script], cwd=tmp_path)
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+
+    images = np.load(tmp_path / "fresh.npy")
+    assert images.shape == (64, 64, 64, 3)
+    pixels = np.clip(np.round((images + 1) * 127.5), 0, 255).astype(np.uint8)
+    grid_from_training = np.asarray(Image.open(out / "samples" / "epoch_0002.png"))
+    difference = np.abs(image_grid(pixels).astype(int) - grid_from_training.astype(int))
+    assert difference.max() <= 1  # float round-off may move a pixel by one level
+
+
+def test_bad_flag_exits_with_status_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse("--epochs=0")
+    assert exit_info.value.code == 2
+    assert "--epochs=0: must be at least 1" in capsys.readouterr().err
+
+
+def test_flags_map_onto_config():
+    config = parse("--model=wgan", "--epochs=3", "--steps_per_epoch=7", "--image_size=128",
+                   "--g_lr=0.001", "--jit_compile", "--output_dir=out")
+    assert (config.model, config.epochs, config.steps_per_epoch) == ("wgan", 3, 7)
+    assert (config.image_size, config.g_lr, config.jit_compile) == (128, 0.001, True)
+    assert config.d_lr == 1e-4 and config.output_dir == "out"
+
+
+def test_diffaugment_flag_turns_off_when_empty():
+    assert parse("--diffaugment=").diffaugment == ""
+
+
+@pytest.mark.parametrize("flagfile", sorted(glob.glob(os.path.join(REPO_ROOT, "experiments", "*.flags"))))
+def test_every_experiment_flagfile_is_valid(flagfile):
+    config = parse(f"--flagfile={flagfile}")
+    assert config.model in ("dcgan", "wgan")
+
+
+def test_experiment_flagfiles_exist():
+    names = {os.path.basename(p) for p in glob.glob(os.path.join(REPO_ROOT, "experiments", "*.flags"))}
+    assert {"dcgan_64.flags", "wgan_gp_64.flags"} <= names
+
+
+def test_cli_reports_a_training_fault_in_one_line(monkeypatch, capsys):
+    def fail(config):
+        raise NonFiniteLossError("training stopped at step 7: d_loss=nan")
+
+    monkeypatch.setattr(cli.commands, "train", fail)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run(TrainConfig(output_dir="unused"))
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err == "error: training stopped at step 7: d_loss=nan\n"
+
+
+def test_main_reports_unusable_data_in_one_line(tmp_path, run_cli):
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "a.png").write_text("not an image")
+    result = run_cli(f"--data_dir={folder}", f"--output_dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    assert "no usable images" in result.stderr and "Traceback" not in result.stderr
+
+
+# --- Stopping and resuming --------------------------------------------------------
+
+def test_sigkill_mid_run_then_resume_finishes(image_folder, tmp_path):
+    out = tmp_path / "run"
+    flags = ["--model=dcgan", "--epochs=3", "--steps_per_epoch=6", "--batch_size=4",
+             "--checkpoint_every=1", f"--data_dir={image_folder}", f"--output_dir={out}"]
+    with open(tmp_path / "first.log", "w") as log:
+        process = start_main(*flags, stdout=log)
+        # Kill while checkpoints are being written every step, well before the end.
+        wait_for(lambda: checkpoints_written(out) >= 3, process)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    killed_at = restored_state(out).step
+    assert 0 < killed_at < 18
+
+    result = run_main(*flags)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Resuming" in result.stderr
+
+    state = restored_state(out)
+    assert state.step == 18 and int(state.epoch) == 3
+    assert int(state.gan.d_optimizer.iterations) == 18
+    assert history_epochs(out) == [1, 2, 3]
+    assert sorted(os.listdir(out / "samples")) == [f"epoch_{i:04d}.png" for i in (1, 2, 3)]
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits(image_folder, tmp_path):
+    out = tmp_path / "run"
+    with open(tmp_path / "run.log", "w") as log:
+        process = start_main("--model=dcgan", "--epochs=1", "--steps_per_epoch=500",
+                             "--batch_size=4", "--checkpoint_every=1",
+                             f"--data_dir={image_folder}", f"--output_dir={out}", stdout=log)
+        # Training has started once the first step's checkpoint is written (however
+        # slow the machine); the interrupt then lands mid-epoch.
+        wait_for(lambda: (out / "checkpoints" / "checkpoint").is_file(), process)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=120) == 130
+    assert "Interrupted: saved" in (tmp_path / "run.log").read_text()
+    state = restored_state(out)
+    assert 0 < state.step < 500 and int(state.epoch) == 0
+
+
+def test_noresume_refuses_an_existing_run(trained_run, run_cli):
+    result = run_cli("--model=dcgan", "--noresume", f"--output_dir={trained_run}")
+    assert result.returncode == 2
+    assert "a run already exists here" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("flag, saved", [("--model=wgan", "--model=dcgan"),
+                                         ("--image_size=128", "--image_size=64"),
+                                         ("--latent_dim=64", "--latent_dim=128")])
+def test_resume_refuses_a_different_architecture(trained_run, flag, saved, run_cli):
+    model = [] if flag.startswith("--model") else ["--model=dcgan"]
+    result = run_cli(flag, *model, f"--output_dir={trained_run}")
+    assert result.returncode == 2
+    assert f"{flag}: the run in" in result.stderr and saved in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_finished_run_is_not_trained_further(trained_run, session_data, run_cli):
+    before = restored_state(trained_run).step
+    result = run_cli("--model=dcgan", "--epochs=2", "--steps_per_epoch=1", "--batch_size=4",
+                     "--seed=3", f"--output_dir={trained_run}", f"--data_dir={session_data}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert restored_state(trained_run).step == before
+    assert history_epochs(trained_run) == [1, 2]

@@ -1,0 +1,54 @@
+"""The command line's modes: export, generate and evaluate a trained run."""
+
+import glob
+import json
+import os
+import shutil
+
+import numpy as np
+from PIL import Image
+
+import anime_gan
+
+def test_export_mode_rewrites_the_export(trained_run, run_cli):
+    shutil.rmtree(trained_run / "export")
+    result = run_cli("--mode=export", f"--output_dir={trained_run}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (trained_run / "export" / "saved_model.pb").is_file()
+    assert not glob.glob(str(trained_run / "export.*"))
+
+
+def test_generate_mode_writes_images_grid_interpolation_and_gif(trained_run, run_cli):
+    result = run_cli("--mode=generate", f"--output_dir={trained_run}", "--num_images=5",
+                      "--seed=4", "--interpolate")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = trained_run / "generated" / "seed_4"
+    assert sorted(os.listdir(out)) == ["00000.png", "00001.png", "00002.png", "00003.png",
+                                       "00004.png", "grid.png", "interpolation.png",
+                                       "samples.gif"]
+    written = np.stack([np.asarray(Image.open(out / f"{i:05d}.png")) for i in range(5)])
+    expected = anime_gan.sample(anime_gan.load_generator(str(trained_run)), 5, seed=4)
+    assert np.abs(written.astype(int) - expected).max() <= 1
+    assert Image.open(out / "grid.png").size == (3 * 64, 2 * 64)  # 3 columns, 2 rows
+    assert Image.open(out / "interpolation.png").size == (8 * 64, 8 * 64)
+    gif = Image.open(out / "samples.gif")
+    assert gif.n_frames == 2  # one per epoch
+
+
+def test_generate_mode_on_a_missing_run_fails_clearly(tmp_path, run_cli):
+    result = run_cli("--mode=generate", f"--output_dir={tmp_path / 'nothing'}")
+    assert result.returncode == 2
+    assert "no run here" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_evaluate_mode_writes_eval_json(trained_run, image_folder, tiny_backbone, run_cli):
+    result = run_cli("--mode=evaluate", f"--output_dir={trained_run}", "--num_samples=20",
+                      f"--backbone={tiny_backbone}", f"--data_dir={image_folder}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((trained_run / "eval.json").read_text())
+    assert report["fid"] >= 0 and 0 <= report["precision"] <= 1 and 0 <= report["recall"] <= 1
+    assert np.isfinite(report["kid_mean"]) and report["kid_std"] >= 0
+    settings = report["settings"]
+    assert settings["real_images"] == settings["generated_images"] == 20
+    assert settings["backbone"] == tiny_backbone and settings["image_size"] == 64
+    assert '"fid"' in result.stdout

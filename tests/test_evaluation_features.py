@@ -1,0 +1,51 @@
+"""Evaluation backbones and the real-feature cache. Nothing is downloaded."""
+
+import os
+
+import numpy as np
+import pytest
+
+from anime_gan import evaluation
+from anime_gan.errors import ConfigError
+from anime_gan.evaluation import features
+
+def test_inception_backbone_pools_2048_features_at_299():
+    backbone = evaluation.inception_backbone(weights=None)
+    images = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    features = backbone.features(images)
+    assert features.shape == (3, 2048)
+    assert backbone.model.input_shape == (None, 299, 299, 3)
+    assert np.all(np.isfinite(features))
+
+
+def test_missing_inception_weights_say_how_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(ConfigError, match="InceptionV3 ImageNet weights are not at .*"
+                                          "--backbone_weights=PATH"):
+        evaluation.load_backbone("inception")
+
+
+def test_keras_file_backbone_features(tiny_backbone):
+    backbone = evaluation.load_backbone(tiny_backbone)
+    images = np.zeros((5, 64, 64, 3), np.uint8)
+    assert backbone.features(images, batch_size=2).shape == (5, 8)
+    assert backbone.key.startswith("features.keras-")
+
+
+def test_real_features_are_cached_next_to_the_data(image_folder, tiny_backbone, monkeypatch):
+    backbone = evaluation.load_backbone(tiny_backbone)
+    first = evaluation.real_features(backbone, 64, 20, data_dir=image_folder)
+    assert first.shape == (20, 8)
+    cached = os.listdir(os.path.join(image_folder, features.CACHE_FOLDER))
+    assert len(cached) == 1 and cached[0].startswith("real_features-")
+
+    for loader in ("load_images", "decoded_images"):
+        monkeypatch.setattr(features.pipeline, loader,
+                            lambda *a, **k: pytest.fail("recomputed instead of using the cache"))
+    np.testing.assert_array_equal(evaluation.real_features(backbone, 64, 20,
+                                                           data_dir=image_folder), first)
+    monkeypatch.undo()
+    # New contents, new key.
+    os.remove(os.path.join(image_folder, "images", "0.jpg"))
+    evaluation.real_features(backbone, 64, 20, data_dir=image_folder)
+    assert len(os.listdir(os.path.join(image_folder, features.CACHE_FOLDER))) == 2

@@ -1,0 +1,60 @@
+"""The run folder: its layout, its saved settings, and the checkpointed training state."""
+
+import json
+
+import numpy as np
+import pytest
+
+from anime_gan import TrainConfig, build_gan
+from anime_gan.errors import ConfigError
+from anime_gan.run_folder import RunFolder, check_resumable
+from anime_gan.run_folder.checkpoints import TrainingState
+from anime_gan.sampling import fixed_latents
+
+
+def test_run_saved_before_ema_existed_reads_as_without_average(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model": "dcgan"}))
+    assert RunFolder(tmp_path).read_config().ema_decay == 0.0
+    assert TrainConfig(output_dir="unused").ema_decay == 0.999  # the default now
+
+
+def test_config_round_trips_through_the_folder(tmp_path):
+    config = TrainConfig(model="wgan", epochs=3, g_lr=3e-4, output_dir=str(tmp_path / "run"))
+    folder = RunFolder(config.output_dir)
+    assert not folder.has_run()
+    folder.write_config(config)
+    assert folder.has_run() and folder.read_config() == config
+    assert folder.config == str(tmp_path / "run" / "config.json")
+    assert folder.generated(4) == str(tmp_path / "run" / "generated" / "seed_4")
+
+
+def test_a_folder_without_a_run_is_refused_for_reading(tmp_path):
+    with pytest.raises(ConfigError, match=r"--output_dir=.*: no run here \(no config.json\)"):
+        RunFolder(tmp_path).read_config()
+
+
+def test_check_resumable(tmp_path):
+    config = TrainConfig(output_dir=str(tmp_path / "run"))
+    assert check_resumable(config) is False  # nothing there yet
+    RunFolder(config.output_dir).write_config(config)
+    assert check_resumable(config) is True
+    with pytest.raises(ConfigError, match="--latent_dim=64: the run in .* --latent_dim=128"):
+        check_resumable(TrainConfig(output_dir=config.output_dir, latent_dim=64))
+
+
+def test_training_state_saves_and_restores_networks_counters_and_latents(tmp_path):
+    config = TrainConfig(latent_dim=16, output_dir=str(tmp_path))
+    gan = build_gan(config)
+    state = TrainingState(gan, fixed_latents(16, seed=1), str(tmp_path / "checkpoints"))
+    gan.g_optimizer.iterations.assign(7)
+    state.end_epoch()
+    kernel = gan.generator.get_layer("project").kernel
+    kernel.assign(np.full(kernel.shape, 0.5, np.float32))
+    path = state.save()
+
+    fresh = TrainingState(build_gan(config), fixed_latents(16, seed=2),
+                          str(tmp_path / "checkpoints"))
+    assert fresh.restore_latest() == path
+    assert fresh.step == 7 and int(fresh.epoch) == 1 and int(fresh.epoch_start_step) == 7
+    np.testing.assert_array_equal(fresh.gan.generator.get_layer("project").kernel.numpy(), 0.5)
+    np.testing.assert_array_equal(fresh.fixed_latents.numpy(), fixed_latents(16, seed=1))

@@ -1,0 +1,67 @@
+"""The notebook API: loading a run's generator, sampling, grids, interpolation."""
+
+import shutil
+
+import keras
+import numpy as np
+import pytest
+
+import anime_gan
+
+def test_load_generator_prefers_newest_checkpoint(trained_run):
+    from_checkpoint = anime_gan.load_generator(str(trained_run))
+    from_keras_file = keras.models.load_model(trained_run / "generator_ema.keras")
+    latents = np.random.default_rng(1).normal(size=(3, 128)).astype(np.float32)
+    # Both hold the moving average (the default) of the end of the last epoch.
+    np.testing.assert_allclose(np.asarray(from_checkpoint(latents)),
+                               np.asarray(from_keras_file(latents)), atol=1e-5)
+    shutil.rmtree(trained_run / "checkpoints")
+    assert anime_gan.load_generator(str(trained_run)).input_shape == (None, 128)
+
+
+def test_sample_is_uint8_and_seeded():
+    generator = anime_gan.build_generator(16, 64)
+    images = anime_gan.sample(generator, 6, seed=2)
+    assert images.shape == (6, 64, 64, 3) and images.dtype == np.uint8
+    np.testing.assert_array_equal(images, anime_gan.sample(generator, 6, seed=2))
+    assert not np.array_equal(images, anime_gan.sample(generator, 6, seed=3))
+
+
+def test_show_grid_returns_a_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    images = np.zeros((6, 64, 64, 3), np.uint8)
+    figure = anime_gan.show_grid(images, title="six")
+    assert figure.axes[0].get_images()[0].get_array().shape == (2 * 64, 3 * 64, 3)
+
+
+def test_slerp_endpoints_and_midpoint():
+    a, b = np.array([1.0, 0.0, 0.0]), np.array([0.0, 2.0, 0.0])
+    path = anime_gan.slerp(a, b, [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(path[0], a, atol=1e-6)
+    np.testing.assert_allclose(path[2], b, atol=1e-6)
+    # Orthogonal endpoints: the midpoint is (a + b) * sin(pi/4) / sin(pi/2).
+    np.testing.assert_allclose(path[1], (a + b) * np.sin(np.pi / 4), atol=1e-6)
+    # Same-length endpoints keep their length all the way.
+    c = np.array([0.0, 1.0, 0.0])
+    norms = np.linalg.norm(anime_gan.slerp(a, c, np.linspace(0, 1, 7)), axis=1)
+    np.testing.assert_allclose(norms, 1.0, atol=1e-6)
+
+
+def test_slerp_of_parallel_vectors_is_linear():
+    a = np.array([1.0, 1.0])
+    np.testing.assert_allclose(anime_gan.slerp(a, 2 * a, [0.5])[0], 1.5 * a, atol=1e-6)
+
+
+def test_generator_file_that_would_run_code_is_refused(tmp_path):
+    marker = tmp_path / "code-ran"
+    marker_path = str(marker)
+    latents = keras.Input((4,))
+    images = keras.layers.Lambda(lambda x: (open(marker_path, "w").close(), x)[1])(latents)
+    keras.Model(latents, images).save(tmp_path / "generator.keras")
+    marker.unlink(missing_ok=True)  # the lambda ran once while building the model
+
+    with pytest.raises(ValueError, match="safe_mode"):
+        anime_gan.load_generator(str(tmp_path))
+    assert not marker.exists()

@@ -1,0 +1,155 @@
+"""train(): one Python call that fits a GAN into a run folder, resumes it exactly, and
+stops on faults without losing the files written before."""
+
+import errno
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import anime_gan
+from anime_gan import train
+from anime_gan.errors import ArtifactWriteError, NonFiniteLossError
+from anime_gan.images import to_uint8
+from conftest import AtStep, history_epochs, restored_state
+
+def test_train_is_one_python_call(image_folder, tmp_path):
+    gan = train(model="wgan", epochs=1, steps_per_epoch=1, batch_size=4, n_critic=2,
+                data_dir=image_folder, output_dir=str(tmp_path / "run"))
+    assert int(gan.d_optimizer.iterations) == 2 and int(gan.g_optimizer.iterations) == 1
+    images = np.asarray(gan.generate(3))
+    assert images.shape == (3, 64, 64, 3) and np.all(np.abs(images) <= 1)
+    assert (tmp_path / "run" / "samples" / "epoch_0001.png").is_file()
+
+
+def test_ema_run_samples_exports_and_reloads_the_average(image_folder, tmp_path):
+    out = tmp_path / "run"
+    gan = anime_gan.train(model="dcgan", epochs=1, steps_per_epoch=2, batch_size=4,
+                          ema_decay=0.5, data_dir=image_folder, output_dir=str(out))
+    assert (out / "generator_ema.keras").is_file() and (out / "generator.keras").is_file()
+    latents = np.random.default_rng(0).normal(size=(3, 128)).astype(np.float32)
+    expected = np.asarray(gan.ema_generator(latents, training=False))
+    assert not np.allclose(expected, np.asarray(gan.generator(latents, training=False)))
+    loaded = anime_gan.load_generator(str(out))  # from the checkpoint
+    np.testing.assert_allclose(np.asarray(loaded(latents, training=False)), expected, atol=1e-5)
+    saved = keras.models.load_model(out / "generator_ema.keras")
+    np.testing.assert_allclose(np.asarray(saved(latents, training=False)), expected, atol=1e-5)
+    served = tf.saved_model.load(str(out / "export")).signatures["serving_default"](
+        latents=tf.constant(latents))["images"].numpy()
+    assert np.abs(served.astype(int) - np.asarray(to_uint8(expected)).astype(int)).max() <= 1
+
+
+def test_resize_conv_run_trains_and_reloads(image_folder, tmp_path):
+    out = tmp_path / "run"
+    gan = anime_gan.train(model="wgan", epochs=1, steps_per_epoch=1, batch_size=4, n_critic=1,
+                          upsampling="resize_conv", data_dir=image_folder, output_dir=str(out))
+    latents = np.random.default_rng(0).normal(size=(2, 128)).astype(np.float32)
+    loaded = anime_gan.load_generator(str(out))
+    assert any(type(l).__name__ == "UpSampling2D" for l in loaded.layers)
+    np.testing.assert_allclose(np.asarray(loaded(latents)),
+                               np.asarray(gan.sampling_generator(latents)), atol=1e-5)
+
+
+def interrupt_at(step):
+    """A callback raising KeyboardInterrupt after ``step``, like Ctrl-C."""
+    def press_ctrl_c(model):
+        raise KeyboardInterrupt
+    return AtStep(step, press_ctrl_c)
+
+
+# Mid-epoch (dcgan 4, wgan 2) and after an epoch's last step, before its end (dcgan 3).
+@pytest.mark.parametrize("model, interrupt_at_step", [("dcgan", 4), ("wgan", 2), ("dcgan", 3)])
+def test_interrupted_and_resumed_run_matches_uninterrupted(model, interrupt_at_step, image_folder,
+                                                           tmp_path):
+    """Same seed: the resumed run ends with the same weights as an unbroken one.
+
+    The data stream, latent seed generator, optimizers and batch-norm statistics are
+    all restored, so the two runs take the same steps on the same images. They agree
+    to float32 round-off (atol 1e-5): oneDNN's threaded kernels need not add in the
+    same order in two processes or two traces.
+    """
+    settings = dict(model=model, epochs=2, steps_per_epoch=3, batch_size=4, n_critic=2,
+                    seed=5, data_dir=image_folder, checkpoint_every=0)
+    unbroken = train(output_dir=str(tmp_path / "unbroken"), **settings)
+
+    with pytest.raises(KeyboardInterrupt):
+        train(output_dir=str(tmp_path / "resumed"), callbacks=[interrupt_at(interrupt_at_step)],
+              **settings)
+    resumed = train(output_dir=str(tmp_path / "resumed"), **settings)
+
+    assert int(resumed.g_optimizer.iterations) == int(unbroken.g_optimizer.iterations) == 6
+    assert int(resumed.d_optimizer.iterations) == int(unbroken.d_optimizer.iterations)
+    for network in ("generator", "discriminator"):
+        for a, b in zip(getattr(unbroken, network).weights, getattr(resumed, network).weights):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5, err_msg=a.path)
+    # A stop between an epoch's last step and its end loses that epoch's history row.
+    expected_history = [2] if interrupt_at_step == 3 else [1, 2]
+    assert history_epochs(tmp_path / "resumed") == expected_history
+
+
+def poison_generator_at(step):
+    """A callback setting one generator kernel to NaN after ``step``, as a diverging update would."""
+    def poison(model):
+        kernel = model.generator.get_layer("project").kernel
+        kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+    return AtStep(step, poison)
+
+
+def settings(image_folder, tmp_path, **overrides):
+    return dict(model="dcgan", epochs=3, steps_per_epoch=2, batch_size=4,
+                data_dir=image_folder, output_dir=str(tmp_path / "run"), **overrides)
+
+
+def test_nan_loss_stops_naming_the_step_and_keeps_good_artifacts(image_folder, tmp_path):
+    run = tmp_path / "run"
+    with pytest.raises(NonFiniteLossError, match=r"training stopped at step 4: .*nan"):
+        anime_gan.train(callbacks=[poison_generator_at(3)],
+                        **settings(image_folder, tmp_path, checkpoint_every=0))
+    state = restored_state(run)
+    assert state.step == 2 and int(state.epoch) == 1  # the end of epoch 1
+    assert all(np.all(np.isfinite(w.numpy())) for w in state.gan.generator.weights)
+    generator = keras.models.load_model(run / "generator.keras")
+    assert all(np.all(np.isfinite(w.numpy())) for w in generator.weights)
+    assert history_epochs(run) == [1]
+    assert sorted(os.listdir(run / "samples")) == ["epoch_0001.png"]
+
+
+def test_checkpoint_refuses_nan_weights(image_folder, tmp_path):
+    # With a checkpoint due at the poisoned step itself, the save is refused.
+    with pytest.raises(NonFiniteLossError, match="NaN or infinite at step 3; not saving"):
+        anime_gan.train(callbacks=[poison_generator_at(3)],
+                        **settings(image_folder, tmp_path, checkpoint_every=1))
+    assert restored_state(tmp_path / "run").step == 2
+
+
+def test_full_disk_while_writing_a_sample_keeps_earlier_files(image_folder, tmp_path,
+                                                               monkeypatch):
+    run = tmp_path / "run"
+    real_save_img = keras.utils.save_img
+
+    def save_img(path, *args, **kwargs):
+        if "epoch_0002" in str(path):
+            with open(path, "wb") as f:
+                f.write(b"half a png")  # a partial write, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_save_img(path, *args, **kwargs)
+
+    monkeypatch.setattr(keras.utils, "save_img", save_img)
+    with pytest.raises(ArtifactWriteError,
+                       match=r"epoch_0002.png: No space left on device; the files written before"):
+        anime_gan.train(**settings(image_folder, tmp_path))
+    assert sorted(os.listdir(run / "samples")) == ["epoch_0001.png"]
+    assert keras.utils.load_img(run / "samples" / "epoch_0001.png").size == (512, 512)
+    assert not [p for _, _, files in os.walk(run) for p in files if p.startswith(".tmp")]
+    assert restored_state(run).step == 2
+
+
+def test_failed_checkpoint_write_is_reported(image_folder, tmp_path, monkeypatch):
+    def failing_save(self, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", failing_save)
+    with pytest.raises(ArtifactWriteError, match="could not write a checkpoint .*Read-only"):
+        anime_gan.train(**settings(image_folder, tmp_path))

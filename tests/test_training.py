@@ -59,10 +59,28 @@ def interrupt_at(step):
     return AtStep(step, press_ctrl_c)
 
 
+def resume_settings(model, data_dir):
+    return dict(model=model, epochs=2, steps_per_epoch=3, batch_size=4, n_critic=2,
+                seed=5, data_dir=data_dir, checkpoint_every=0)
+
+
+@pytest.fixture(scope="module")
+def unbroken_run(session_data, tmp_path_factory):
+    """unbroken_run(model): the GAN of an uninterrupted run, trained once per model."""
+    runs = {}
+
+    def run(model):
+        if model not in runs:
+            out = tmp_path_factory.mktemp(f"unbroken-{model}")
+            runs[model] = train(output_dir=str(out), **resume_settings(model, session_data))
+        return runs[model]
+    return run
+
+
 # Mid-epoch (dcgan 4, wgan 2) and after an epoch's last step, before its end (dcgan 3).
 @pytest.mark.parametrize("model, interrupt_at_step", [("dcgan", 4), ("wgan", 2), ("dcgan", 3)])
-def test_interrupted_and_resumed_run_matches_uninterrupted(model, interrupt_at_step, image_folder,
-                                                           tmp_path):
+def test_interrupted_and_resumed_run_matches_uninterrupted(model, interrupt_at_step, session_data,
+                                                           unbroken_run, tmp_path):
     """Same seed: the resumed run ends with the same weights as an unbroken one.
 
     The data stream, latent seed generator, optimizers and batch-norm statistics are
@@ -70,9 +88,8 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(model, interrupt_at_s
     to float32 round-off (atol 1e-5): oneDNN's threaded kernels need not add in the
     same order in two processes or two traces.
     """
-    settings = dict(model=model, epochs=2, steps_per_epoch=3, batch_size=4, n_critic=2,
-                    seed=5, data_dir=image_folder, checkpoint_every=0)
-    unbroken = train(output_dir=str(tmp_path / "unbroken"), **settings)
+    settings = resume_settings(model, session_data)
+    unbroken = unbroken_run(model)
 
     with pytest.raises(KeyboardInterrupt):
         train(output_dir=str(tmp_path / "resumed"), callbacks=[interrupt_at(interrupt_at_step)],

@@ -7,6 +7,7 @@ as a SavedModel.  The networks are plain Keras models (``build_generator``...).
 
 from anime_gan.commands import evaluate_run, export_run, generate_run
 from anime_gan.config import TrainConfig
+from anime_gan.data import anime_faces_tfds  # noqa: F401  registers the TFDS builder anime_faces
 from anime_gan.data import make_dataset
 from anime_gan.errors import ConfigError, DataError, TrainingFault
 from anime_gan.export import export_generator

@@ -67,7 +67,7 @@ def evaluate(config):
     """``--mode=evaluate``: ``evaluate_run``, its report printed as JSON."""
     report = evaluate_run(config.output_dir, config.num_samples, config.data_dir,
                           config.dataset, config.backbone, config.backbone_weights,
-                          config.seed)
+                          config.seed, config.tfds_data_dir)
     print(json.dumps(report, indent=2))
     logger.info("Wrote %s", RunFolder(config.output_dir).eval_report)
     return report

@@ -6,6 +6,7 @@ import os
 from typing import Optional
 
 from anime_gan.augment import parse_policy
+from anime_gan.data.kaggle import handle_problem, is_kaggle
 from anime_gan.devices import PRECISIONS, STRATEGIES
 from anime_gan.errors import ConfigError
 from anime_gan.networks import SUPPORTED_IMAGE_SIZES, UPSAMPLING
@@ -42,9 +43,16 @@ class TrainConfig:
     latent_dim: int = _field(128, "Size of the generator's latent vector.")
     image_size: int = _field(64, "Training resolution: 64 or 128.")
     data_dir: Optional[str] = _field(
-        None, "Folder of JPEG/PNG/BMP/GIF images, searched recursively.")
+        None, "Folder of JPEG/PNG/BMP/GIF images, searched recursively; or "
+              "kaggle:OWNER/NAME, a Kaggle data set downloaded by kagglehub into its cache "
+              "(e.g. kaggle:splcher/animefacedataset).")
     dataset: Optional[str] = _field(
-        None, "TensorFlow Datasets image data set, as tfds:NAME.")
+        None, "TensorFlow Datasets image data set, as tfds:NAME[/CONFIG]; "
+              "tfds:anime_faces (or tfds:anime_faces/64px) from a manual Kaggle download.")
+    tfds_data_dir: Optional[str] = _field(
+        None, "--dataset: where TensorFlow Datasets keeps prepared data sets, manual "
+              "downloads in its downloads/manual/; default $TFDS_DATA_DIR or "
+              "~/tensorflow_datasets.")
     output_dir: Optional[str] = _field(
         None, "Where the run is written; default runs/<time>-<model>.")
     seed: int = _field(0, "Seed for weights, latents and data order.")
@@ -99,7 +107,7 @@ class TrainConfig:
                "samples across epochs.")
 
     def __post_init__(self):
-        for name in ("data_dir", "output_dir", "cache_dir"):
+        for name in ("data_dir", "output_dir", "cache_dir", "tfds_data_dir"):
             if getattr(self, name):
                 setattr(self, name, os.path.expanduser(getattr(self, name)))
         self.validate()
@@ -170,6 +178,9 @@ class TrainConfig:
         if self.data_dir and self.dataset:
             fail("dataset", "give either --data_dir or --dataset, not both")
         if self.dataset and not self.dataset.startswith("tfds:"):
-            fail("dataset", "must look like tfds:NAME")
-        if self.data_dir and not os.path.isdir(self.data_dir):
+            fail("dataset", "must look like tfds:NAME or tfds:NAME/CONFIG")
+        if is_kaggle(self.data_dir):
+            if handle_problem(self.data_dir):
+                fail("data_dir", handle_problem(self.data_dir))
+        elif self.data_dir and not os.path.isdir(self.data_dir):
             fail("data_dir", "no such folder")

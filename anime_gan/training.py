@@ -66,7 +66,8 @@ def _kid_monitor(config):
         return []
     backbone = load_backbone(config.backbone, config.backbone_weights)
     real = real_features(backbone, config.image_size, config.eval_samples,
-                         config.data_dir, config.dataset, config.seed)
+                         config.data_dir, config.dataset, config.seed,
+                         tfds_data_dir=config.tfds_data_dir)
     return [callbacks.KIDMonitor(backbone, real, config.eval_every, config.eval_samples,
                                  config.seed)]
 
@@ -133,7 +134,7 @@ def train(config=None, callbacks=(), **overrides):
     stream = make_stream(config.image_size, config.batch_size, config.data_dir,
                          config.dataset, seed=config.seed,
                          batches_per_step=gan.real_batches_per_step,
-                         cache_dir=config.cache_dir)
+                         cache_dir=config.cache_dir, tfds_data_dir=config.tfds_data_dir)
     steps_per_epoch = config.steps_per_epoch or stream.steps_per_pass
     state = TrainingState(gan, fixed_latents(config.latent_dim, config.seed), folder.checkpoints)
     if resuming and state.restore_latest():

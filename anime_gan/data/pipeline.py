@@ -11,8 +11,10 @@ import time
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_datasets as tfds
 
 from anime_gan.data import image_files, synthetic
+from anime_gan.data.kaggle import local_data_dir
 from anime_gan.errors import DataError
 from anime_gan.images import to_float
 
@@ -101,15 +103,38 @@ def decoded_images(paths, image_size, data_dir, cache_dir=None):
     return decoded.map(lambda index, image: image), len(kept)
 
 
-def tfds_images(name, image_size, split="train", cache_dir=None):
-    """Cached uint8 images from a TensorFlow Datasets data set, its image feature found by type."""
-    import tensorflow_datasets as tfds
-
+def _tfds_builder(name, data_dir):
+    """``tfds.builder(name)``, or a one-line ``DataError`` for an unknown name or config."""
     try:
-        builder = tfds.builder(name)
-    except Exception as error:  # tfds raises several types for unknown or broken names
+        parsed, kwargs = tfds.core.naming.parse_builder_name_kwargs(name)
+        base, config = str(parsed), kwargs.get("config")
+        builder_cls = tfds.builder_cls(base)
+    except Exception:  # DatasetNotFoundError, with a list of every data set
         raise DataError(
-            f"--dataset=tfds:{name}: not a TensorFlow Datasets data set here ({error})") from None
+            f"--dataset=tfds:{name}: not a TensorFlow Datasets data set here") from None
+    configs = getattr(builder_cls, "builder_configs", None) or {}
+    if config and config not in configs:
+        expected = f"one of {', '.join(configs)}" if configs else "no config"
+        raise DataError(
+            f"--dataset=tfds:{name}: {base} has no config {config!r}; expected {expected}")
+    try:
+        return tfds.builder(name, data_dir=data_dir)
+    except Exception as error:  # tfds raises several types for broken names
+        raise DataError(f"--dataset=tfds:{name}: not a usable TensorFlow "
+                        f"Datasets data set ({_first_line(error)})") from None
+
+
+def _first_line(error):
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def tfds_images(name, image_size, split="train", cache_dir=None, data_dir=None):
+    """Cached uint8 images from a TensorFlow Datasets data set, its image feature found by type.
+
+    ``data_dir`` is where TFDS keeps prepared data sets (default: $TFDS_DATA_DIR, else
+    ~/tensorflow_datasets); a manual download goes in its ``downloads/manual/``.
+    """
+    builder = _tfds_builder(name, data_dir)
     image_keys = [
         key for key, feature in builder.info.features.items()
         if isinstance(feature, tfds.features.Image)
@@ -119,10 +144,12 @@ def tfds_images(name, image_size, split="train", cache_dir=None):
     key = image_keys[0]
     try:
         builder.download_and_prepare()
+    except DataError as error:  # a builder of this project: says what to do
+        raise DataError(f"--dataset=tfds:{name}: {error}") from None
     except Exception as error:  # network, disk or manual-download problems
         raise DataError(
-            f"--dataset=tfds:{name}: could not download or prepare it ({error}); prepare it "
-            "with the tfds command-line tool first, or use --data_dir") from None
+            f"--dataset=tfds:{name}: could not download or prepare it ({_first_line(error)}); "
+            "prepare it with the tfds command-line tool first, or use --data_dir") from None
     dataset = builder.as_dataset(split=split)
     count = int(dataset.cardinality())
     if count < 0:  # unknown to tf.data: ask the data set's metadata
@@ -135,7 +162,8 @@ def tfds_images(name, image_size, split="train", cache_dir=None):
         image = tf.image.grayscale_to_rgb(image) if grey else image[..., :3]
         return center_crop_and_resize(image, image_size)
 
-    cache = _cache_file(cache_dir, f"tfds-{name.replace('/', '_')}-{split}-{image_size}px")
+    cache = _cache_file(cache_dir, f"tfds-{builder.info.full_name.replace('/', '_')}-{split}-"
+                                   f"{count}-{image_size}px")
     return dataset.map(prepare, num_parallel_calls=AUTOTUNE).cache(cache), count
 
 
@@ -150,12 +178,14 @@ def synthetic_images(image_size, seed, num_images=SYNTHETIC_IMAGES):
     return tf.data.Dataset.from_tensor_slices(faces), num_images
 
 
-def load_images(image_size, data_dir=None, dataset=None, seed=0, cache_dir=None):
+def load_images(image_size, data_dir=None, dataset=None, seed=0, cache_dir=None,
+                tfds_data_dir=None):
     """The uint8 image source chosen by the flags, and its size."""
     if data_dir:
-        return folder_images(data_dir, image_size, cache_dir)
+        return folder_images(local_data_dir(data_dir), image_size, cache_dir)
     if dataset:
-        return tfds_images(dataset.removeprefix("tfds:"), image_size, cache_dir=cache_dir)
+        return tfds_images(dataset.removeprefix("tfds:"), image_size, cache_dir=cache_dir,
+                           data_dir=tfds_data_dir)
     return synthetic_images(image_size, seed)
 
 
@@ -208,9 +238,9 @@ class TrainingStream:
 
 
 def make_stream(image_size=64, batch_size=64, data_dir=None, dataset=None, seed=0,
-                batches_per_step=1, cache_dir=None):
+                batches_per_step=1, cache_dir=None, tfds_data_dir=None):
     """The ``TrainingStream`` of the chosen source; raises if it is smaller than a step."""
-    images, count = load_images(image_size, data_dir, dataset, seed, cache_dir)
+    images, count = load_images(image_size, data_dir, dataset, seed, cache_dir, tfds_data_dir)
     needed = batch_size * batches_per_step
     if count < needed:
         source = f"--data_dir={data_dir}" if data_dir else dataset or "the built-in data set"
@@ -222,11 +252,12 @@ def make_stream(image_size=64, batch_size=64, data_dir=None, dataset=None, seed=
 
 
 def make_dataset(image_size=64, batch_size=64, data_dir=None, dataset=None, seed=0,
-                 batches_per_step=1, repeat=False):
+                 batches_per_step=1, repeat=False, tfds_data_dir=None):
     """Shuffled float batches of the chosen source: one pass, or endless with ``repeat``.
 
     Returns the ``tf.data.Dataset`` and the number of images.
     """
-    stream = make_stream(image_size, batch_size, data_dir, dataset, seed, batches_per_step)
+    stream = make_stream(image_size, batch_size, data_dir, dataset, seed, batches_per_step,
+                         tfds_data_dir=tfds_data_dir)
     batches = stream.batches()
     return (batches if repeat else batches.take(stream.steps_per_pass)), stream.count

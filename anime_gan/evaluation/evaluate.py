@@ -26,7 +26,7 @@ def compare(real, fake, kid_subsets=KID_SUBSETS, kid_subset_size=1000, k=PR_K):
 
 
 def evaluate_run(run_dir, num_samples=10_000, data_dir=None, dataset=None,
-                 backbone="inception", backbone_weights=None, seed=0):
+                 backbone="inception", backbone_weights=None, seed=0, tfds_data_dir=None):
     """Compares a run's newest generator with real images; returns the report.
 
     Writes ``RUN/eval.json`` with the results and every setting that produced them.
@@ -37,8 +37,10 @@ def evaluate_run(run_dir, num_samples=10_000, data_dir=None, dataset=None,
     config = folder.read_config()
     if not data_dir and not dataset:
         data_dir, dataset = config.data_dir, config.dataset
+    tfds_data_dir = tfds_data_dir or config.tfds_data_dir
     network = load_backbone(backbone, backbone_weights)
-    real = real_features(network, config.image_size, num_samples, data_dir, dataset, seed)
+    real = real_features(network, config.image_size, num_samples, data_dir, dataset, seed,
+                         tfds_data_dir)
     fake = generated_features(load_generator(run_dir), network, num_samples, seed)
     subset_size = min(1000, len(real), len(fake))
     report = {

@@ -14,6 +14,7 @@ import numpy as np
 
 from anime_gan.data import pipeline
 from anime_gan.data.image_files import listing_digest, scan_folder
+from anime_gan.data.kaggle import local_data_dir
 from anime_gan.evaluation.backbones import keras_cache_dir
 from anime_gan.files import atomic_path
 from anime_gan.sampling import sample
@@ -43,9 +44,11 @@ def _cache_dir(data_dir):
         keras_cache_dir(), "..", "anime_gan")
 
 
-def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None, seed=0):
+def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None, seed=0,
+                  tfds_data_dir=None):
     """Backbone features of ``num_samples`` real images (fewer if the data set is smaller),
     computed once and cached next to the data."""
+    data_dir = local_data_dir(data_dir)  # kaggle:HANDLE -> kagglehub's folder
     paths = scan_folder(data_dir).usable if data_dir else None  # scanned once, used twice
     key = _data_key(paths, data_dir, dataset, image_size, backbone, num_samples, seed)
     path = os.path.join(_cache_dir(data_dir), f"real_features-{key}.npy")
@@ -55,7 +58,8 @@ def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None
     if data_dir:
         images, count = pipeline.decoded_images(paths, image_size, data_dir)
     else:
-        images, count = pipeline.load_images(image_size, data_dir, dataset, seed)
+        images, count = pipeline.load_images(image_size, data_dir, dataset, seed,
+                                             tfds_data_dir=tfds_data_dir)
     shuffled = images.shuffle(count, seed=seed, reshuffle_each_iteration=False)
     features = backbone.features(_images(shuffled, min(num_samples, count)))
     try:

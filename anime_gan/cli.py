@@ -1,7 +1,8 @@
 """The command line: one absl flag per ``TrainConfig`` field, and the exit statuses.
 
 A setting that does not fit the run folder or its data exits with status 2, a
-training fault (NaN loss, a file that cannot be written) with 1, Ctrl-C with 130.
+training fault (NaN loss, a file that cannot be written) with 1, Ctrl-C with 130 and
+SIGTERM with 143 (both after saving a checkpoint).
 """
 
 import dataclasses
@@ -13,7 +14,7 @@ from absl import app, flags
 
 from anime_gan import commands
 from anime_gan.config import TrainConfig
-from anime_gan.errors import ConfigError, TrainingFault
+from anime_gan.errors import ConfigError, Terminated, TrainingFault
 
 _DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float,
            str: flags.DEFINE_string, bool: flags.DEFINE_boolean}
@@ -65,6 +66,8 @@ def run(config):
     except TrainingFault as fault:
         print(f"error: {fault}", file=sys.stderr)
         sys.exit(1)
+    except Terminated:
+        sys.exit(143)  # 128 + SIGTERM, as a shell reports it
     except KeyboardInterrupt:
         sys.exit(130)
 

@@ -11,16 +11,22 @@ import json
 import logging
 import os
 
+import keras
 from PIL import Image
 
 from anime_gan import export, sampling
+from anime_gan.errors import ConfigError
 from anime_gan.evaluation import evaluate_run
 from anime_gan.files import atomic_path, save_image
-from anime_gan.images import image_grid, square_grid_rows
+from anime_gan.images import GRID_ROWS, image_grid, square_grid_rows
 from anime_gan.run_folder import RunFolder
+from anime_gan.run_folder.lock import run_lock
 from anime_gan.training import train
 
 logger = logging.getLogger(__name__)
+
+GENERATE_BATCH = 256  # images generated and written at a time
+GRID_IMAGES = GRID_ROWS * GRID_ROWS
 
 
 def samples_gif(run_dir, path, seconds_per_frame=0.5):
@@ -35,36 +41,57 @@ def samples_gif(run_dir, path, seconds_per_frame=0.5):
     return path
 
 
-def generate_run(run_dir, num_images, seed=0, interpolate=False):
+def _existing_run(run_dir):
+    """The run folder ``run_dir``; a clear error if there is nothing there to use."""
+    if not os.path.isdir(run_dir):
+        raise ConfigError(f"--output_dir={run_dir}: no run here (no such folder)")
+    return RunFolder(run_dir)
+
+
+def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENERATE_BATCH):
     """``--mode=generate``: PNG files, a grid, and optionally interpolations and a GIF.
 
-    Writes into ``RUN/generated/seed_S/``; returns that folder.
+    Writes into ``RUN/generated/seed_S/``, batch by batch with a progress bar, so any
+    number of images takes the memory of one batch; returns that folder.  The grid
+    shows the first 64 images.
     """
-    generator = sampling.load_generator(run_dir)
-    out = RunFolder(run_dir).generated(seed)
-    os.makedirs(out, exist_ok=True)
-    images = sampling.sample(generator, num_images, seed)
-    for i, image in enumerate(images):
-        save_image(os.path.join(out, f"{i:05d}.png"), image)
-    save_image(os.path.join(out, "grid.png"), image_grid(images, square_grid_rows(num_images)))
-    logger.info("Wrote %d images and grid.png to %s", num_images, out)
-    if interpolate:
-        save_image(os.path.join(out, "interpolation.png"),
-                   sampling.interpolation_grid(generator, seed=seed))
-        samples_gif(run_dir, os.path.join(out, "samples.gif"))
-        logger.info("Wrote interpolation.png and samples.gif to %s", out)
+    folder = _existing_run(run_dir)
+    with run_lock(run_dir, create=False):
+        generator = sampling.load_generator(run_dir)
+        out = folder.generated(seed)
+        os.makedirs(out, exist_ok=True)
+        latent_dim = generator.input_shape[-1]
+        latents = sampling.seeded_latents(num_images, latent_dim, seed)
+        progress = keras.utils.Progbar(num_images, unit_name="image")
+        first = []
+        for start in range(0, num_images, batch_size):
+            images = sampling.images_from_latents(generator, latents[start:start + batch_size])
+            for i, image in enumerate(images, start):
+                save_image(os.path.join(out, f"{i:05d}.png"), image)
+            first.extend(images[:GRID_IMAGES - len(first)])
+            progress.add(len(images))
+        save_image(os.path.join(out, "grid.png"), image_grid(first, square_grid_rows(len(first))))
+        logger.info("Wrote %d images and grid.png to %s", num_images, out)
+        if interpolate:
+            save_image(os.path.join(out, "interpolation.png"),
+                       sampling.interpolation_grid(generator, seed=seed))
+            samples_gif(run_dir, os.path.join(out, "samples.gif"))
+            logger.info("Wrote interpolation.png and samples.gif to %s", out)
     return out
 
 
 def export_run(run_dir):
     """``--mode=export``: the run's newest generator as a SavedModel in ``RUN/export/``."""
-    path = export.export_generator(sampling.load_generator(run_dir), RunFolder(run_dir).export)
+    folder = _existing_run(run_dir)
+    with run_lock(run_dir, create=False):
+        path = export.export_generator(sampling.load_generator(run_dir), folder.export)
     logger.info("Exported the generator to %s", path)
     return path
 
 
 def evaluate(config):
     """``--mode=evaluate``: ``evaluate_run``, its report printed as JSON."""
+    _existing_run(config.output_dir)
     report = evaluate_run(config.output_dir, config.num_samples, config.data_dir,
                           config.dataset, config.backbone, config.backbone_weights,
                           config.seed, config.tfds_data_dir)

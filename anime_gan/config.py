@@ -6,6 +6,7 @@ import os
 from typing import Optional
 
 from anime_gan.augment import parse_policy
+from anime_gan.data.image_files import DEFAULT_MAX_PIXELS
 from anime_gan.data.kaggle import handle_problem, is_kaggle
 from anime_gan.devices import PRECISIONS, STRATEGIES
 from anime_gan.errors import ConfigError
@@ -105,6 +106,9 @@ class TrainConfig:
     interpolate: bool = _field(
         False, "generate: also write a latent-interpolation grid and a GIF of the "
                "samples across epochs.")
+    max_image_pixels: int = _field(
+        DEFAULT_MAX_PIXELS, "Image files declaring more pixels (width x height) than this are "
+                    "skipped, with their size, before they are decoded.")
 
     def __post_init__(self):
         for name in ("data_dir", "output_dir", "cache_dir", "tfds_data_dir"):
@@ -179,8 +183,19 @@ class TrainConfig:
             fail("dataset", "give either --data_dir or --dataset, not both")
         if self.dataset and not self.dataset.startswith("tfds:"):
             fail("dataset", "must look like tfds:NAME or tfds:NAME/CONFIG")
-        if is_kaggle(self.data_dir):
-            if handle_problem(self.data_dir):
-                fail("data_dir", handle_problem(self.data_dir))
-        elif self.data_dir and not os.path.isdir(self.data_dir):
-            fail("data_dir", "no such folder")
+        if is_kaggle(self.data_dir) and handle_problem(self.data_dir):
+            fail("data_dir", handle_problem(self.data_dir))
+        if self.max_image_pixels < 1:
+            fail("max_image_pixels", "must be at least 1")
+
+    def check_paths(self):
+        """The checks of the paths a training run reads and writes (a run folder's saved
+        settings are read without them, so that it still works after its data moved)."""
+        if self.data_dir and not is_kaggle(self.data_dir) and not os.path.isdir(self.data_dir):
+            if os.path.exists(self.data_dir):
+                raise ConfigError(f"--data_dir={self.data_dir}: is a file, not a folder; give "
+                                  "the folder that holds the images")
+            raise ConfigError(f"--data_dir={self.data_dir}: no such folder")
+        if os.path.exists(self.output_dir) and not os.path.isdir(self.output_dir):
+            raise ConfigError(f"--output_dir={self.output_dir}: is a file, not a folder; "
+                              "choose a folder for the run")

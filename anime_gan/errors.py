@@ -5,6 +5,8 @@
 - ``DataError`` (exit 2): the data the user pointed at cannot be used.
 - ``TrainingFault`` (exit 1): training stopped on a fault (a loss that is no longer
   finite, a file that cannot be written); what was written before is intact.
+- ``KeyboardInterrupt`` (Ctrl-C, exit 130) and ``Terminated`` (SIGTERM, exit 143):
+  training saved a checkpoint and stopped; the same command resumes.
 """
 
 
@@ -26,3 +28,7 @@ class NonFiniteLossError(TrainingFault):
 
 class ArtifactWriteError(TrainingFault):
     pass
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: training stops as it does on Ctrl-C (a checkpoint is saved)."""

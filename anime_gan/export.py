@@ -4,6 +4,10 @@ Signatures:
 - ``serving_default(latents)``: float32 [N, latent_dim] -> ``{"images": uint8 [N, H, W, 3]}``
 - ``generate(batch_size, seed)``: int32 scalars -> ``{"images": uint8 [N, H, W, 3]}``, from
   standard-normal latents drawn with a stateless generator, so a seed always gives the same images.
+
+Both refuse more than ``MAX_BATCH`` images a call (ask again for more), and latents of
+the wrong width, with an ``InvalidArgumentError`` that says so, instead of exhausting
+the server's memory or failing deep inside the network.
 """
 
 import os
@@ -16,24 +20,45 @@ from anime_gan.errors import ArtifactWriteError
 from anime_gan.images import to_uint8
 from anime_gan.sampling import seeded_latents
 
+MAX_BATCH = 1024  # images per call: about 0.3 GB of activations at 64x64
+
 
 def export_generator(generator, directory):
     """Writes ``generator`` as a SavedModel into ``directory``, replacing it atomically."""
     latent_dim = generator.input_shape[-1]
 
+    def check_batch(batch_size):
+        return [tf.debugging.assert_positive(batch_size, message="batch_size must be >= 1"),
+                tf.debugging.assert_less_equal(
+                    batch_size, MAX_BATCH,
+                    message=f"batch_size must be at most {MAX_BATCH} images a call; "
+                            "call again for more")]
+
     def images_from(latents):
-        return {"images": to_uint8(generator(latents, training=False))}
+        with tf.control_dependencies(check_batch(tf.shape(latents)[0])):
+            return {"images": to_uint8(generator(latents, training=False))}
+
+    def serve(latents):
+        width = tf.debugging.assert_equal(
+            tf.shape(latents)[1], latent_dim,
+            message=f"latents must have shape [N, latent_dim] with latent_dim={latent_dim}")
+        with tf.control_dependencies([width]):
+            return images_from(tf.identity(latents))
+
+    def generate(batch_size, seed):
+        with tf.control_dependencies(check_batch(batch_size)):
+            return images_from(seeded_latents(batch_size, latent_dim, seed))
 
     archive = keras.export.ExportArchive()
     archive.track(generator)
     archive.add_endpoint(
         "serving_default",
-        images_from,
-        input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="latents")],
+        serve,
+        input_signature=[tf.TensorSpec([None, None], tf.float32, name="latents")],
     )
     archive.add_endpoint(
         "generate",
-        lambda batch_size, seed: images_from(seeded_latents(batch_size, latent_dim, seed)),
+        generate,
         input_signature=[tf.TensorSpec([], tf.int32, name="batch_size"),
                          tf.TensorSpec([], tf.int32, name="seed")],
     )

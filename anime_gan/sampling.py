@@ -20,6 +20,7 @@ from anime_gan import networks
 from anime_gan.errors import ConfigError
 from anime_gan.images import GRID_ROWS, image_grid, square_grid_rows, to_uint8
 from anime_gan.run_folder import RunFolder
+from anime_gan.run_folder.checkpoints import read_newest, saved_objects
 
 logger = logging.getLogger(__name__)
 
@@ -38,23 +39,36 @@ def seeded_latents(batch_size, latent_dim, seed):
 
 
 def load_generator(run_dir):
-    """A run's newest generator (its EMA copy if it kept one): from its newest
-    checkpoint, else from ``generator_ema.keras`` or ``generator.keras``."""
+    """A run's newest generator (its EMA copy if it keeps one): from its newest checkpoint
+    that reads back completely, else from ``generator_ema.keras`` or ``generator.keras``."""
     folder = RunFolder(run_dir)
-    checkpoint = tf.train.latest_checkpoint(folder.checkpoints)
-    if checkpoint:
-        config = folder.read_config()
+    config = None
+    if folder.has_run():
+        try:
+            config = folder.read_config()
+        except ConfigError as error:
+            logger.warning("%s; using the saved .keras generator instead", error)
+    if config is not None:
         generator = networks.build_generator(config.latent_dim, config.image_size,
                                              upsampling=config.upsampling)
-        key = "ema_generator" if config.ema_decay else "generator"
-        tf.train.Checkpoint(**{key: generator}).read(checkpoint).expect_partial()
-        logger.info("Loaded the %s from %s", key.replace("_", " "), checkpoint)
-        return generator
+
+        def read(prefix):
+            key = ("ema_generator" if config.ema_decay and "ema_generator" in saved_objects(prefix)
+                   else "generator")
+            reader = tf.train.Checkpoint(**{key: generator})
+            reader.read(prefix).expect_partial().assert_existing_objects_matched()
+
+        path, _ = read_newest(read, folder.checkpoints)
+        if path:
+            logger.info("Loaded the generator from %s", path)
+            return generator
     for path in (folder.ema_generator, folder.generator):
         if os.path.isfile(path):
+            logger.info("Loaded the generator from %s", path)
             # Safe mode: a file that would run code when loaded (a Lambda layer) is refused.
             return keras.models.load_model(path, safe_mode=True)
-    raise ConfigError(f"--output_dir={run_dir}: no run here (no checkpoints/ or generator.keras)")
+    raise ConfigError(f"--output_dir={run_dir}: no run here (no readable checkpoint, "
+                      "generator_ema.keras or generator.keras)")
 
 
 def images_from_latents(generator, latents, batch_size=256):

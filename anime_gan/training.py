@@ -4,19 +4,23 @@ A run folder holds everything needed to continue: running ``train`` again
 with the same ``output_dir`` resumes from the newest checkpoint.
 """
 
+import contextlib
 import dataclasses
 import logging
+import signal
+import threading
 
 import keras
 
 from anime_gan import augment, callbacks, devices, export, history, networks
 from anime_gan.config import TrainConfig
 from anime_gan.data import make_stream
-from anime_gan.errors import ConfigError
+from anime_gan.errors import ConfigError, Terminated
 from anime_gan.evaluation.backbones import load_backbone
 from anime_gan.evaluation.features import real_features
 from anime_gan.models import DCGAN, WGANGP
 from anime_gan.run_folder import RunFolder, check_resumable
+from anime_gan.run_folder.lock import run_lock
 from anime_gan.run_folder.checkpoints import TrainingState
 from anime_gan.sampling import fixed_latents
 
@@ -114,7 +118,8 @@ def _fit_remaining_epochs(gan, stream, state, steps_per_epoch, epochs, fit_callb
 def train(config=None, callbacks=(), **overrides):
     """Train (or continue training) the GAN that ``config`` or keyword settings describe.
 
-    Returns the fitted GAN.  ``callbacks`` are extra Keras callbacks.
+    Returns the fitted GAN.  ``callbacks`` are extra Keras callbacks.  The run folder
+    is locked while training: a second process that would train into it is refused.
 
     >>> gan = train(model="dcgan", epochs=1, steps_per_epoch=10, output_dir="runs/try")
     """
@@ -122,10 +127,16 @@ def train(config=None, callbacks=(), **overrides):
         config = TrainConfig(**overrides)
     elif overrides:
         config = dataclasses.replace(config, **overrides)
+    config.check_paths()
     strategy = devices.make_strategy(config.strategy)
     # Non-chief workers of a multi-worker run write (and resume from) a scratch folder.
     config = dataclasses.replace(
         config, output_dir=devices.worker_output_dir(config.output_dir, strategy))
+    with run_lock(config.output_dir), _sigterm_interrupts():
+        return _train(config, strategy, callbacks)
+
+
+def _train(config, strategy, extra_callbacks):
     resuming = check_resumable(config)
     keras.utils.set_random_seed(config.seed)
     folder = RunFolder(config.output_dir)
@@ -134,22 +145,59 @@ def train(config=None, callbacks=(), **overrides):
     stream = make_stream(config.image_size, config.batch_size, config.data_dir,
                          config.dataset, seed=config.seed,
                          batches_per_step=gan.real_batches_per_step,
-                         cache_dir=config.cache_dir, tfds_data_dir=config.tfds_data_dir)
+                         cache_dir=config.cache_dir, tfds_data_dir=config.tfds_data_dir,
+                         max_image_pixels=config.max_image_pixels)
     steps_per_epoch = config.steps_per_epoch or stream.steps_per_pass
     state = TrainingState(gan, fixed_latents(config.latent_dim, config.seed), folder.checkpoints)
-    if resuming and state.restore_latest():
-        logger.info("Resuming %s at epoch %d, step %d", config.output_dir,
-                    int(state.epoch) + 1, state.step)
+    if resuming:
+        _resume(config, gan, state, folder)
     folder.write_config(config)
     history.truncate(folder.history, int(state.epoch))
 
     logger.info("Training %s; writing the run to %s", config.model, config.output_dir)
     try:
         _fit_remaining_epochs(gan, stream, state, steps_per_epoch, config.epochs,
-                              run_callbacks(config, state, callbacks))
-    except KeyboardInterrupt:
+                              run_callbacks(config, state, extra_callbacks))
+    except KeyboardInterrupt as interrupt:
         path = state.save()  # refuses non-finite weights
-        logger.warning("Interrupted: saved %s. Run the same command again to resume.", path)
+        logger.warning("%s: saved %s. Run the same command again to resume.",
+                       "Terminated" if isinstance(interrupt, Terminated) else "Interrupted",
+                       path)
         raise
     export.export_generator(gan.sampling_generator, folder.export)
     return gan
+
+
+def _resume(config, gan, state, folder):
+    """Loads the newest good checkpoint into ``gan``; refuses to start over a run whose
+    checkpoints are all damaged or lost."""
+    if state.restore_latest():
+        # Learning rates are optimizer variables, restored with the checkpoint; the
+        # flags' values apply from here on.
+        gan.d_optimizer.learning_rate = config.d_lr
+        gan.g_optimizer.learning_rate = config.g_lr
+        logger.info("Resuming %s at epoch %d, step %d", config.output_dir,
+                    int(state.epoch) + 1, state.step)
+    elif state.skipped or history.read_rows(folder.history):
+        raise ConfigError(
+            f"--output_dir={config.output_dir}: no checkpoint there reads back "
+            f"({len(state.skipped)} damaged), so the run cannot continue; training again "
+            "from step 0 would overwrite it. Move the folder away to keep it, then start "
+            "a new run, or use another --output_dir")
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """SIGTERM (kill, job schedulers, container stops) stops training as Ctrl-C does:
+    a checkpoint is saved and ``Terminated`` raised."""
+    def terminate(signum, frame):
+        raise Terminated("SIGTERM")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -3,12 +3,13 @@
 import io
 import logging
 import os
+import struct
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from anime_gan.data import image_files
+from anime_gan.data import image_files, image_headers
 from anime_gan.data import pipeline as data
 from anime_gan.errors import DataError
 
@@ -143,7 +144,7 @@ def test_missing_path_and_file_instead_of_folder(tmp_path):
         image_files.scan_folder(str(tmp_path / "one.png"))
 
 
-def test_unreadable_file_fails_naming_it(messy_folder, monkeypatch):
+def test_unreadable_file_is_skipped_and_counted(messy_folder, monkeypatch):
     # Tests run as root, which can read anything: simulate the permission error.
     locked = str(messy_folder / "grey.png")
     real_open = open
@@ -154,11 +155,12 @@ def test_unreadable_file_fails_naming_it(messy_folder, monkeypatch):
         return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr("builtins.open", fake_open)
-    with pytest.raises(DataError, match="grey.png: cannot read the file .*Permission denied"):
-        image_files.scan_folder(str(messy_folder))
+    scan = image_files.scan_folder(str(messy_folder))
+    assert scan.skipped["unreadable (permission denied)"] == [locked]
+    assert locked not in scan.usable and len(scan.usable) == len(usable_files()) - 1
 
 
-def test_unreadable_folder_fails_naming_it(messy_folder, monkeypatch):
+def test_unreadable_folder_is_skipped_and_counted(messy_folder, monkeypatch, caplog):
     locked = str(messy_folder / "sub")
     real_scandir = os.scandir
 
@@ -168,8 +170,66 @@ def test_unreadable_folder_fails_naming_it(messy_folder, monkeypatch):
         return real_scandir(path)
 
     monkeypatch.setattr(os, "scandir", fake_scandir)
-    with pytest.raises(DataError, match="sub: cannot read the folder .*Permission denied"):
-        image_files.scan_folder(str(messy_folder))
+    with caplog.at_level(logging.WARNING):
+        scan = image_files.scan_folder(str(messy_folder))
+    assert scan.skipped["unreadable folder (permission denied)"] == [locked]
+    assert not [p for p in scan.usable if "/sub/" in p]
+    assert "Skipped 1 file(s): unreadable folder (permission denied)" in caplog.text
+
+
+def test_unreadable_data_folder_itself_fails_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(DataError, match=r"--data_dir=.*: cannot read the folder \(permission"):
+        image_files.scan_folder(str(tmp_path))
+
+
+def test_broken_links_are_skipped_and_linked_folders_followed_once(tmp_path):
+    root = tmp_path / "faces"
+    (root / "real").mkdir(parents=True)
+    (root / "real" / "a.png").write_bytes(encode(rgb_image(), "PNG"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "b.png").write_bytes(encode(rgb_image(BLUE), "PNG"))
+    os.symlink(elsewhere, root / "linked")               # followed
+    os.symlink(root, root / "real" / "loop")              # a loop: read once
+    os.symlink(tmp_path / "gone.png", root / "dangling.png")
+    scan = image_files.scan_folder(str(root))
+    assert sorted(os.path.relpath(p, root) for p in scan.usable) == ["linked/b.png", "real/a.png"]
+    assert scan.skipped == {"broken link (its target does not exist)": [str(root / "dangling.png")]}
+
+
+def big_png(width, height):
+    """A small PNG file whose header declares ``width`` x ``height`` pixels."""
+    image = encode(rgb_image(size=(2, 2)), "PNG")
+    return image[:16] + struct.pack(">II", width, height) + image[24:]
+
+
+@pytest.mark.parametrize("name, content, size", [
+    ("huge.png", lambda: big_png(20000, 20000), (20000, 20000)),
+    ("huge.jpg", lambda: encode(rgb_image(size=(300, 200)), "JPEG"), (300, 200)),
+    ("huge.gif", lambda: encode(rgb_image(size=(300, 200)), "GIF"), (300, 200)),
+    ("huge.bmp", lambda: encode(rgb_image(size=(300, 200)), "BMP"), (300, 200)),
+    ("lossless.webp", lambda: encode(rgb_image(size=(300, 200)), "WEBP", lossless=True),
+     (300, 200)),
+    ("lossy.webp", lambda: encode(rgb_image(size=(300, 200)), "WEBP"), (300, 200)),
+])
+def test_images_over_the_pixel_limit_are_skipped_before_decoding(tmp_path, name, content, size):
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    (folder / "ok.png").write_bytes(encode(rgb_image(size=(10, 10)), "PNG"))
+    path = folder / name
+    path.write_bytes(content())
+    with open(path, "rb") as f:
+        head = f.read(32)
+        kind = image_files._format(head)
+        assert image_headers.image_size(kind, head, f) == size
+    limit = size[0] * size[1] - 1
+    scan = image_files.scan_folder(str(folder), max_pixels=limit)
+    assert scan.usable == [str(folder / "ok.png")]
+    assert scan.skipped == {
+        f"too large (more than --max_image_pixels={limit} pixels declared)": [str(path)]}
+    assert image_files.scan_folder(str(folder), max_pixels=limit + 1).usable == sorted(
+        [str(folder / "ok.png"), str(path)])
 
 
 def test_data_smaller_than_one_batch_fails_with_advice(tmp_path):

@@ -46,7 +46,7 @@ def test_training_state_saves_and_restores_networks_counters_and_latents(tmp_pat
     config = TrainConfig(latent_dim=16, output_dir=str(tmp_path))
     gan = build_gan(config)
     state = TrainingState(gan, fixed_latents(16, seed=1), str(tmp_path / "checkpoints"))
-    gan.g_optimizer.iterations.assign(7)
+    gan.step_counter.assign(7)
     state.end_epoch()
     kernel = gan.generator.get_layer("project").kernel
     kernel.assign(np.full(kernel.shape, 0.5, np.float32))

@@ -15,11 +15,13 @@ import json
 import logging
 import os
 
+from anime_gan.data.image_headers import image_size
 from anime_gan.errors import DataError
 
 logger = logging.getLogger(__name__)
 
 EXAMPLES_PER_KIND = 3
+DEFAULT_MAX_PIXELS = 25_000_000
 _HEAD, _TAIL = 32, 1024
 
 # Formats tf.io.decode_image reads, recognised by their first bytes.
@@ -74,20 +76,30 @@ def _is_complete(kind, head, tail, size):
     return True
 
 
-def classify(path):
-    """None for a usable image file, else the kind of problem, as a short phrase."""
+def classify(path, max_pixels=None):
+    """None for a usable image file, else the kind of problem, as a short phrase.
+
+    A file declaring more than ``max_pixels`` pixels is too large (decoding it would
+    allocate them all); an entry that cannot be read, or a link to nothing, is
+    unusable like a broken file.
+    """
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as f:
             head = f.read(_HEAD)
+            kind = _format(head)
+            dimensions = image_size(kind, head, f) if kind and max_pixels else None
             f.seek(max(0, size - _TAIL))
             tail = f.read(_TAIL)
-    except PermissionError as error:
-        raise DataError(f"{path}: cannot read the file ({error.strerror}); fix its "
-                        "permissions or move it out of --data_dir") from None
+    except FileNotFoundError:
+        return "broken link (its target does not exist)" if os.path.islink(path) else (
+            "vanished while reading")
+    except PermissionError:
+        return "unreadable (permission denied)"
+    except OSError as error:
+        return f"unreadable ({error.strerror or error})"
     if size == 0:
         return "empty file"
-    kind = _format(head)
     if kind is None:
         for name, signatures in _UNSUPPORTED.items():
             if head.startswith(signatures):
@@ -95,18 +107,35 @@ def classify(path):
         return "not an image (unknown content)"
     if not _is_complete(kind, head, tail, size):
         return f"truncated {kind.upper()}"
+    if dimensions and dimensions[0] * dimensions[1] > max_pixels:
+        return f"too large (more than --max_image_pixels={max_pixels} pixels declared)"
     return None
 
 
-def _walk_error(error):
-    raise DataError(f"{error.filename}: cannot read the folder ({error.strerror}); fix its "
-                    "permissions or point --data_dir elsewhere") from None
+def _walk(data_dir, skipped):
+    """os.walk that follows linked folders, each real folder once (no loops), and counts
+    unreadable folders as skipped instead of stopping."""
+    seen = set()
+
+    def unreadable(error):
+        skipped["unreadable folder (permission denied)" if isinstance(error, PermissionError)
+                else f"unreadable folder ({error.strerror})"].append(error.filename)
+
+    for root, dirs, files in os.walk(data_dir, onerror=unreadable, followlinks=True):
+        identity = os.stat(root)
+        if (identity.st_dev, identity.st_ino) in seen:
+            dirs[:] = []  # a link back to a folder already read
+            continue
+        seen.add((identity.st_dev, identity.st_ino))
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        yield root, sorted(f for f in files if not f.startswith("."))
 
 
-def scan_folder(data_dir):
+def scan_folder(data_dir, max_pixels=DEFAULT_MAX_PIXELS):
     """The usable image files under ``data_dir`` (recursively, sorted) and the skipped ones.
 
-    Hidden files and folders (names starting with '.') are ignored.
+    Hidden files and folders (names starting with '.') are ignored; linked folders
+    are followed.
     """
     if not os.path.exists(data_dir):
         raise DataError(f"--data_dir={data_dir}: no such folder; give the folder that holds "
@@ -114,14 +143,14 @@ def scan_folder(data_dir):
     if not os.path.isdir(data_dir):
         raise DataError(f"--data_dir={data_dir}: is a file, not a folder; give the folder "
                         "that holds the images")
+    if not os.access(data_dir, os.R_OK | os.X_OK):
+        raise DataError(f"--data_dir={data_dir}: cannot read the folder (permission "
+                        "denied); fix its permissions or point --data_dir elsewhere")
     usable, skipped = [], collections.defaultdict(list)
-    for root, dirs, files in os.walk(data_dir, onerror=_walk_error):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith("."):
-                continue
+    for root, files in _walk(data_dir, skipped):
+        for name in files:
             path = os.path.join(root, name)
-            problem = classify(path)
+            problem = classify(path, max_pixels)
             if problem:
                 skipped[problem].append(path)
             else:

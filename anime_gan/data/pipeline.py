@@ -26,13 +26,13 @@ SYNTHETIC_IMAGES = 5000
 AUTOTUNE = tf.data.AUTOTUNE
 
 
-def list_image_files(data_dir):
+def list_image_files(data_dir, max_pixels=image_files.DEFAULT_MAX_PIXELS):
     """The usable image files under ``data_dir``, recursively, in sorted order.
 
     Files that cannot be images are skipped with one warning per kind; see
     ``image_files.scan_folder``.
     """
-    return image_files.scan_folder(data_dir).usable
+    return image_files.scan_folder(data_dir, max_pixels).usable
 
 
 def center_crop_and_resize(image, image_size):
@@ -59,9 +59,11 @@ def decode_image_file(path, image_size):
     return center_crop_and_resize(image, image_size)
 
 
-def folder_images(data_dir, image_size, cache_dir=None):
+def folder_images(data_dir, image_size, cache_dir=None,
+                  max_pixels=image_files.DEFAULT_MAX_PIXELS):
     """Cached uint8 images from every usable image file under ``data_dir``, and their number."""
-    return decoded_images(list_image_files(data_dir), image_size, data_dir, cache_dir)
+    return decoded_images(list_image_files(data_dir, max_pixels), image_size, data_dir,
+                          cache_dir)
 
 
 def _cache_file(cache_dir, name):
@@ -179,10 +181,10 @@ def synthetic_images(image_size, seed, num_images=SYNTHETIC_IMAGES):
 
 
 def load_images(image_size, data_dir=None, dataset=None, seed=0, cache_dir=None,
-                tfds_data_dir=None):
+                tfds_data_dir=None, max_image_pixels=image_files.DEFAULT_MAX_PIXELS):
     """The uint8 image source chosen by the flags, and its size."""
     if data_dir:
-        return folder_images(local_data_dir(data_dir), image_size, cache_dir)
+        return folder_images(local_data_dir(data_dir), image_size, cache_dir, max_image_pixels)
     if dataset:
         return tfds_images(dataset.removeprefix("tfds:"), image_size, cache_dir=cache_dir,
                            data_dir=tfds_data_dir)
@@ -238,9 +240,11 @@ class TrainingStream:
 
 
 def make_stream(image_size=64, batch_size=64, data_dir=None, dataset=None, seed=0,
-                batches_per_step=1, cache_dir=None, tfds_data_dir=None):
+                batches_per_step=1, cache_dir=None, tfds_data_dir=None,
+                max_image_pixels=image_files.DEFAULT_MAX_PIXELS):
     """The ``TrainingStream`` of the chosen source; raises if it is smaller than a step."""
-    images, count = load_images(image_size, data_dir, dataset, seed, cache_dir, tfds_data_dir)
+    images, count = load_images(image_size, data_dir, dataset, seed, cache_dir, tfds_data_dir,
+                                max_image_pixels)
     needed = batch_size * batches_per_step
     if count < needed:
         source = f"--data_dir={data_dir}" if data_dir else dataset or "the built-in data set"

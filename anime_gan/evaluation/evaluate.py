@@ -8,6 +8,7 @@ from anime_gan.evaluation.backbones import load_backbone
 from anime_gan.evaluation.features import generated_features, real_features
 from anime_gan.files import save_json
 from anime_gan.run_folder import RunFolder
+from anime_gan.run_folder.lock import run_lock
 from anime_gan.sampling import load_generator
 
 KID_SUBSETS = 100
@@ -32,6 +33,13 @@ def evaluate_run(run_dir, num_samples=10_000, data_dir=None, dataset=None,
     Writes ``RUN/eval.json`` with the results and every setting that produced them.
     Without ``data_dir`` or ``dataset`` it uses the run's own training data.
     """
+    with run_lock(run_dir, create=False):
+        return _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone,
+                             backbone_weights, seed, tfds_data_dir)
+
+
+def _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone, backbone_weights, seed,
+                  tfds_data_dir):
     started = time.perf_counter()
     folder = RunFolder(run_dir)
     config = folder.read_config()

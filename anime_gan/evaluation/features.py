@@ -15,6 +15,7 @@ import numpy as np
 from anime_gan.data import pipeline
 from anime_gan.data.image_files import listing_digest, scan_folder
 from anime_gan.data.kaggle import local_data_dir
+from anime_gan.errors import ArtifactWriteError
 from anime_gan.evaluation.backbones import keras_cache_dir
 from anime_gan.files import atomic_path
 from anime_gan.sampling import sample
@@ -66,7 +67,7 @@ def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.save(f, features)
-    except OSError as error:  # a read-only data folder: evaluate anyway, uncached
+    except (OSError, ArtifactWriteError) as error:  # read-only data: evaluate anyway, uncached
         logger.warning("Could not cache the real-image features in %s: %s", path, error)
     return features
 

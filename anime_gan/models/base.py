@@ -38,6 +38,10 @@ class GAN(keras.Model):
             self.ema_generator.set_weights(generator.get_weights())
         self.latent_dim = generator.input_shape[-1]
         self.seed_generator = keras.random.SeedGenerator(seed, name="latent_seed")
+        # Steps taken, the data stream's position: unlike the optimizer's iterations, it
+        # also counts a float16 step whose update the loss scale skipped.
+        self.step_counter = keras.Variable(0, dtype="int64", trainable=False, name="step",
+                                           aggregation="only_first_replica")
         self.trackers = {
             name: keras.metrics.Mean(name=name) for name in self.metric_names
         }
@@ -65,8 +69,8 @@ class GAN(keras.Model):
 
     @property
     def generator_steps(self):
-        """Generator updates so far.  (int() of a Keras variable fails under a strategy.)"""
-        return int(ops.convert_to_numpy(self.g_optimizer.iterations.value))
+        """Training steps so far.  (int() of a Keras variable fails under a strategy.)"""
+        return int(ops.convert_to_numpy(self.step_counter.value))
 
     @property
     def sampling_generator(self):
@@ -98,10 +102,11 @@ class GAN(keras.Model):
                                 self.discriminator.trainable_variables)
 
     def update_generator(self, tape, g_loss):
-        """One generator update, then the moving average follows it."""
+        """One generator update, then the moving average follows it; the step is counted."""
         devices.apply_gradients(self.g_optimizer, tape, g_loss,
                                 self.generator.trainable_variables)
         self._update_ema()
+        self.step_counter.assign_add(1)
 
     def _update_ema(self):
         """average <- decay * average + (1 - decay) * weight, batch-norm statistics included.

@@ -24,8 +24,11 @@ from anime_gan.config import TrainConfig
 from anime_gan.errors import ConfigError
 from anime_gan.files import save_json
 
-# Settings a resumed run must share with the run it continues.
+# Settings a resumed run must share with the run it continues: the networks' shapes and
+# precision, and what fixes which images and latents each step sees (the data stream
+# is a function of the seed, the batch size and the batches per step).
 ARCHITECTURE_SETTINGS = ("model", "image_size", "latent_dim", "upsampling", "mixed_precision")
+STREAM_SETTINGS = ("batch_size", "n_critic", "seed")
 
 
 class RunFolder:
@@ -64,8 +67,15 @@ class RunFolder:
         """The ``TrainConfig`` saved in the folder."""
         if not self.has_run():
             raise ConfigError(f"--output_dir={self.path}: no run here (no config.json)")
-        with open(self.config) as f:
-            saved = json.load(f)
+        try:
+            with open(self.config) as f:
+                saved = json.load(f)
+            if not isinstance(saved, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as error:
+            raise ConfigError(
+                f"--output_dir={self.path}: config.json is damaged ({error}); restore it "
+                "from a copy, or train into a new --output_dir") from None
         known = {field.name for field in dataclasses.fields(TrainConfig)}
         # Runs from before --ema_decay existed, when there was no average, have no such key.
         saved.setdefault("ema_decay", 0.0)
@@ -80,15 +90,23 @@ def check_resumable(config):
     """Whether ``config.output_dir`` holds a run to continue; refuses to mix two runs."""
     folder = RunFolder(config.output_dir)
     if not folder.has_run():
+        if os.path.exists(folder.checkpoints) or os.path.exists(folder.history):
+            raise ConfigError(
+                f"--output_dir={config.output_dir}: holds a run's checkpoints or history but "
+                "no config.json, so it cannot be continued safely; restore config.json, or "
+                "use another --output_dir")
         return False
     if not config.resume:
         raise ConfigError(
             f"--output_dir={config.output_dir}: a run already exists here and --noresume "
             "was given; choose a new --output_dir or drop --noresume to continue it")
     saved = folder.read_config()
-    for name in ARCHITECTURE_SETTINGS:
+    for name in ARCHITECTURE_SETTINGS + STREAM_SETTINGS:
+        if name == "n_critic" and config.model != "wgan":
+            continue
         if getattr(saved, name) != getattr(config, name):
             raise ConfigError(
                 f"--{name}={getattr(config, name)}: the run in {config.output_dir} was "
-                f"trained with --{name}={getattr(saved, name)}; use a new --output_dir")
+                f"trained with --{name}={getattr(saved, name)}; resume with that value, or "
+                "use a new --output_dir")
     return True

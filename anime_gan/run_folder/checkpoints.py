@@ -8,7 +8,10 @@ TensorFlow writes a checkpoint's files first and then replaces the small
 the index pointing at the newest complete checkpoint.
 """
 
+import glob
 import logging
+import os
+import re
 
 import keras
 import numpy as np
@@ -25,33 +28,90 @@ def all_finite(variables):
     return all(np.all(np.isfinite(keras.ops.convert_to_numpy(v))) for v in variables)
 
 
+def checkpoint_prefixes(directory):
+    """The checkpoints in ``directory``, newest first: those its index lists and any
+    ``ckpt-N`` whose files are there (the index itself may be damaged)."""
+    prefixes = set()
+    state = tf.train.get_checkpoint_state(directory)
+    if state:
+        listed = [*state.all_model_checkpoint_paths, state.model_checkpoint_path]
+        prefixes.update(os.path.join(directory, os.path.basename(p)) for p in listed if p)
+    prefixes.update(p[:-len(".index")]
+                    for p in glob.glob(os.path.join(glob.escape(directory), "ckpt-*.index")))
+    numbered = [(int(m.group(1)), p) for p in prefixes
+                if (m := re.search(r"ckpt-(\d+)$", p))]
+    return [p for _, p in sorted(numbered, reverse=True)]
+
+
+def _reason(error):
+    """The first line of an error, as the reason a checkpoint was skipped."""
+    text = (str(error).strip().splitlines() or [""])[0] or type(error).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def read_newest(read, directory):
+    """Calls ``read(prefix)`` on the newest checkpoint it succeeds on, newest first.
+
+    Each damaged or incomplete checkpoint skipped on the way is logged in one line
+    with the reason.  Returns (the prefix read or None, [(skipped prefix, reason)]).
+    """
+    skipped = []
+    for prefix in checkpoint_prefixes(directory):
+        try:
+            read(prefix)
+        except (tf.errors.OpError, ValueError, AssertionError, IndexError, KeyError,
+                OSError) as error:
+            skipped.append((prefix, _reason(error)))
+            logger.warning("Skipped the checkpoint %s: %s", prefix, _reason(error))
+            continue
+        return prefix, skipped
+    return None, skipped
+
+
+def saved_objects(prefix):
+    """The top-level names saved in a checkpoint (``generator``, ``ema_generator``, ...)."""
+    return {name.split("/")[0] for name, _ in tf.train.list_variables(prefix)}
+
+
 class TrainingState:
     """Everything a run needs to continue: networks, optimizers, seeds, counters.
 
-    The step counter is the generator optimizer's ``iterations``; ``epoch``
-    counts completed epochs and ``epoch_start_step`` is the step at which the
-    current epoch began.
+    The step counter is the GAN's ``step_counter`` (steps taken, float16 steps whose
+    update the loss scale skipped included); ``epoch`` counts completed epochs and
+    ``epoch_start_step`` is the step at which the current epoch began.
     """
+
+    # Parts a checkpoint may lack: older runs had no step counter, and a run may
+    # have been trained with or without a moving-average generator.
+    OPTIONAL = ("ema_generator", "step")
 
     def __init__(self, gan, fixed_latents, directory, max_to_keep=KEEP_CHECKPOINTS):
         self.gan = gan
+        self.directory = directory
+        self.max_to_keep = max_to_keep
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.epoch_start_step = tf.Variable(0, dtype=tf.int64, trainable=False,
                                             name="epoch_start_step")
         self.fixed_latents = tf.Variable(fixed_latents, trainable=False, name="fixed_latents")
-        ema = {} if gan.ema_generator is None else {"ema_generator": gan.ema_generator}
-        self.checkpoint = tf.train.Checkpoint(
-            **ema,
-            generator=gan.generator,
-            discriminator=gan.discriminator,
-            d_optimizer=gan.d_optimizer,
-            g_optimizer=gan.g_optimizer,
-            latent_seed=gan.seed_generator.state,
+        self.checkpoint = tf.train.Checkpoint(**self._objects())
+        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep)
+        self.skipped = []  # (prefix, reason) of the damaged checkpoints passed over
+
+    def _objects(self):
+        objects = dict(
+            generator=self.gan.generator,
+            discriminator=self.gan.discriminator,
+            d_optimizer=self.gan.d_optimizer,
+            g_optimizer=self.gan.g_optimizer,
+            latent_seed=self.gan.seed_generator.state,
+            step=self.gan.step_counter,
             epoch=self.epoch,
             epoch_start_step=self.epoch_start_step,
             fixed_latents=self.fixed_latents,
         )
-        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep)
+        if self.gan.ema_generator is not None:
+            objects["ema_generator"] = self.gan.ema_generator
+        return objects
 
     @property
     def step(self):
@@ -62,12 +122,53 @@ class TrainingState:
     def steps_into_epoch(self):
         return self.step - int(self.epoch_start_step)
 
-    def restore_latest(self):
-        """Loads the newest checkpoint, if any; returns its path or None."""
-        path = self.manager.latest_checkpoint
-        if path:
-            self.checkpoint.restore(path).assert_consumed()
+    def restore_latest(self, repair=True):
+        """Loads the newest checkpoint that reads back completely; returns its path or None.
+
+        Damaged checkpoints are skipped (``self.skipped`` says which and why) and, with
+        ``repair``, moved into ``checkpoints/damaged/`` and left out of the index, so
+        that training continues from the one that was read.
+        """
+        path, self.skipped = read_newest(self._restore, self.directory)
+        if repair and self.skipped:
+            self._set_aside_damaged(path)
         return path
+
+    def _restore(self, prefix):
+        saved = saved_objects(prefix)
+        objects = {name: value for name, value in self._objects().items()
+                   if name not in self.OPTIONAL or name in saved}
+        reader = tf.train.Checkpoint(**objects)
+        # Parts the checkpoint has but this run does not (a moving average now turned
+        # off) are left unread; everything this run has must be read.
+        reader.restore(prefix).expect_partial().assert_existing_objects_matched()
+        self.checkpoint.save_counter.assign(reader.save_counter)
+        if "step" not in saved:  # a run from before the step counter
+            self.gan.step_counter.assign(self.gan.g_optimizer.iterations)
+        if self.gan.ema_generator is not None and "ema_generator" not in saved:
+            logger.warning("The run had no moving-average generator; it starts now from the "
+                           "current generator (--ema_decay=%g)", self.gan.ema_decay)
+            self.gan.ema_generator.set_weights(self.gan.generator.get_weights())
+        if self.gan.ema_generator is None and "ema_generator" in saved:
+            logger.warning("--ema_decay=0: the run's moving-average generator is dropped; "
+                           "samples and the export now come from the generator itself")
+
+    def _set_aside_damaged(self, restored):
+        damaged = os.path.join(self.directory, "damaged")
+        os.makedirs(damaged, exist_ok=True)
+        for prefix, _ in self.skipped:
+            for path in glob.glob(glob.escape(prefix) + ".*"):
+                os.replace(path, os.path.join(damaged, os.path.basename(path)))
+        remaining = [p for p in reversed(checkpoint_prefixes(self.directory))]
+        if restored:
+            tf.train.update_checkpoint_state(self.directory, restored,
+                                             all_model_checkpoint_paths=remaining)
+        elif os.path.exists(os.path.join(self.directory, "checkpoint")):
+            os.replace(os.path.join(self.directory, "checkpoint"),
+                       os.path.join(damaged, "checkpoint"))
+        logger.warning("Moved %d damaged checkpoint(s) to %s", len(self.skipped), damaged)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory,
+                                                  self.max_to_keep)
 
     def save(self):
         """Writes a checkpoint; refuses if the weights are no longer finite."""

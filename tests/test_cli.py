@@ -224,20 +224,27 @@ def test_sigkill_mid_run_then_resume_finishes(image_folder, tmp_path):
     assert sorted(os.listdir(out / "samples")) == [f"epoch_{i:04d}.png" for i in (1, 2, 3)]
 
 
-def test_ctrl_c_saves_a_checkpoint_and_exits(image_folder, tmp_path):
+@pytest.mark.parametrize("sig, status, said", [
+    (signal.SIGINT, 130, "Interrupted: saved"),   # Ctrl-C
+    (signal.SIGTERM, 143, "Terminated: saved"),   # kill, schedulers, container stops
+])
+def test_a_stop_signal_saves_a_checkpoint_and_exits(sig, status, said, image_folder, tmp_path):
     out = tmp_path / "run"
     with open(tmp_path / "run.log", "w") as log:
         process = start_main("--model=dcgan", "--epochs=1", "--steps_per_epoch=500",
                              "--batch_size=4", "--checkpoint_every=1",
                              f"--data_dir={image_folder}", f"--output_dir={out}", stdout=log)
         # Training has started once the first step's checkpoint is written (however
-        # slow the machine); the interrupt then lands mid-epoch.
+        # slow the machine); the signal then lands mid-epoch.
         wait_for(lambda: (out / "checkpoints" / "checkpoint").is_file(), process)
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=120) == 130
-    assert "Interrupted: saved" in (tmp_path / "run.log").read_text()
+        process.send_signal(sig)
+        assert process.wait(timeout=120) == status
+    text = (tmp_path / "run.log").read_text()
+    assert said in text and "Run the same command again to resume" in text
+    assert "Traceback" not in text
     state = restored_state(out)
     assert 0 < state.step < 500 and int(state.epoch) == 0
+    assert not (out / ".lock").exists()
 
 
 def test_noresume_refuses_an_existing_run(trained_run, run_cli):

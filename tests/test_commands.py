@@ -52,3 +52,19 @@ def test_evaluate_mode_writes_eval_json(trained_run, image_folder, tiny_backbone
     assert settings["real_images"] == settings["generated_images"] == 20
     assert settings["backbone"] == tiny_backbone and settings["image_size"] == 64
     assert '"fid"' in result.stdout
+
+
+def test_generate_streams_batch_by_batch_with_a_progress_bar(trained_run, monkeypatch, capsys):
+    sizes = []
+    real = anime_gan.sampling.images_from_latents
+
+    def spy(generator, latents, *args, **kwargs):
+        sizes.append(len(latents))
+        return real(generator, latents, *args, **kwargs)
+
+    monkeypatch.setattr(anime_gan.sampling, "images_from_latents", spy)
+    out = anime_gan.generate_run(str(trained_run), 70, seed=2, batch_size=16)
+    assert sizes == [16, 16, 16, 16, 6]  # never more than one batch in memory
+    assert len([n for n in os.listdir(out) if n[:5].isdigit()]) == 70
+    assert Image.open(os.path.join(out, "grid.png")).size == (8 * 64, 8 * 64)  # the first 64
+    assert "70/70" in capsys.readouterr().out

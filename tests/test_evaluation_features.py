@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from anime_gan import evaluation
-from anime_gan.errors import ConfigError
+from anime_gan.errors import ArtifactWriteError, ConfigError
 from anime_gan.evaluation import features
 
 def test_inception_backbone_pools_2048_features_at_299():
@@ -49,3 +49,14 @@ def test_real_features_are_cached_next_to_the_data(image_folder, tiny_backbone, 
     os.remove(os.path.join(image_folder, "images", "0.jpg"))
     evaluation.real_features(backbone, 64, 20, data_dir=image_folder)
     assert len(os.listdir(os.path.join(image_folder, features.CACHE_FOLDER))) == 2
+
+
+def test_features_are_returned_when_the_cache_cannot_be_written(image_folder, tiny_backbone,
+                                                               monkeypatch, caplog):
+    def full_disk(path):
+        raise ArtifactWriteError(f"could not write {path}: No space left on device")
+
+    monkeypatch.setattr(features, "atomic_path", full_disk)
+    backbone = evaluation.load_backbone(tiny_backbone)
+    assert features.real_features(backbone, 64, 10, data_dir=image_folder).shape == (10, 8)
+    assert "Could not cache the real-image features" in caplog.text

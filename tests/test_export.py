@@ -7,6 +7,7 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import anime_gan
 from anime_gan import export
@@ -66,3 +67,18 @@ def test_failed_export_keeps_the_earlier_export(tmp_path, monkeypatch):
         export.export_generator(generator, str(target))
     assert (target / "saved_model.pb").read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["export"]
+
+
+def test_saved_model_refuses_huge_batches_and_names_latent_dim(shared_run):
+    model = tf.saved_model.load(str(shared_run / "export"))
+    generate, serve = model.signatures["generate"], model.signatures["serving_default"]
+    assert generate(batch_size=tf.constant(2), seed=tf.constant(0))["images"].shape[0] == 2
+    with pytest.raises(tf.errors.InvalidArgumentError, match="batch_size must be at most 1024"):
+        generate(batch_size=tf.constant(export.MAX_BATCH + 1), seed=tf.constant(0))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="batch_size must be >= 1"):
+        generate(batch_size=tf.constant(0), seed=tf.constant(0))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"latents must have shape \[N, latent_dim\] with latent_dim=128"):
+        serve(latents=tf.zeros([2, 7]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at most 1024"):
+        serve(latents=tf.zeros([export.MAX_BATCH + 1, 128]))

@@ -181,3 +181,11 @@ def test_xla_compiled_steps_train_and_stay_finite(model):
     history = gan.fit(data, epochs=1, steps_per_epoch=2, verbose=0).history
     assert all(np.isfinite(values[-1]) for values in history.values())
     assert changed(g_before, gan.generator)
+
+
+def test_a_float16_step_the_loss_scale_skips_still_counts_as_a_step():
+    gan = small_gan("dcgan", mixed_precision="float16")
+    gan.g_optimizer.dynamic_scale.assign(2.0 ** 120)  # the scaled gradients overflow
+    gan.train_step(real_images(BATCH))
+    assert int(gan.g_optimizer.iterations) == 0  # the update was skipped...
+    assert gan.generator_steps == 1  # ...but the batch was consumed

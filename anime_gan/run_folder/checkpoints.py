@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from anime_gan.errors import ArtifactWriteError, NonFiniteLossError
+from anime_gan.files import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -159,13 +160,15 @@ class TrainingState:
         for prefix, _ in self.skipped:
             for path in glob.glob(glob.escape(prefix) + ".*"):
                 os.replace(path, os.path.join(damaged, os.path.basename(path)))
-        remaining = [p for p in reversed(checkpoint_prefixes(self.directory))]
-        if restored:
-            tf.train.update_checkpoint_state(self.directory, restored,
-                                             all_model_checkpoint_paths=remaining)
-        elif os.path.exists(os.path.join(self.directory, "checkpoint")):
-            os.replace(os.path.join(self.directory, "checkpoint"),
-                       os.path.join(damaged, "checkpoint"))
+        index = os.path.join(self.directory, "checkpoint")
+        if restored:  # the index, in the text format CheckpointManager reads
+            lines = [f'model_checkpoint_path: "{os.path.basename(restored)}"'] + [
+                f'all_model_checkpoint_paths: "{os.path.basename(p)}"'
+                for p in reversed(checkpoint_prefixes(self.directory))]
+            with atomic_path(index) as tmp, open(tmp, "w") as f:
+                f.write("\n".join(lines) + "\n")
+        elif os.path.exists(index):
+            os.replace(index, os.path.join(damaged, "checkpoint"))
         logger.warning("Moved %d damaged checkpoint(s) to %s", len(self.skipped), damaged)
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory,
                                                   self.max_to_keep)

@@ -1,0 +1,181 @@
+"""A damaged, moved or copied run folder is repaired or refused, never trained over."""
+
+import glob
+import json
+import logging
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+import anime_gan
+from anime_gan.run_folder.checkpoints import checkpoint_prefixes
+from conftest import history_epochs, restored_state
+
+RESUME = ("--model=dcgan", "--steps_per_epoch=1", "--batch_size=4", "--seed=3")
+
+
+def damage(prefix, how):
+    """Damages the checkpoint ``prefix`` as a crash, a full disk or a bad copy would."""
+    if how == "truncated data":
+        data = glob.glob(prefix + ".data-*")[0]
+        with open(data, "r+b") as f:
+            f.truncate(os.path.getsize(data) // 2)
+    elif how == "lost data":
+        os.remove(glob.glob(prefix + ".data-*")[0])
+    elif how == "garbage index":
+        with open(prefix + ".index", "wb") as f:
+            f.write(b"not a checkpoint index")
+
+
+@pytest.mark.parametrize("how", ["truncated data",
+                                 pytest.param("lost data", marks=pytest.mark.slow),
+                                 pytest.param("garbage index", marks=pytest.mark.slow)])
+def test_every_mode_uses_the_newest_checkpoint_that_reads_back(how, trained_run, session_data,
+                                                              run_cli, caplog):
+    newest, older = checkpoint_prefixes(str(trained_run / "checkpoints"))[:2]
+    assert newest.endswith("ckpt-2") and older.endswith("ckpt-1")
+    damage(newest, how)
+
+    for mode in ("generate", "export"):
+        caplog.clear()
+        result = run_cli(f"--mode={mode}", f"--output_dir={trained_run}")
+        assert result.returncode == 0, result.stderr
+        skipped = [r.getMessage() for r in caplog.records if "Skipped the checkpoint" in r.message]
+        assert len(skipped) == 1 and skipped[0].startswith(f"Skipped the checkpoint {newest}: ")
+    assert (trained_run / "generated" / "seed_0" / "grid.png").is_file()
+
+    caplog.clear()
+    caplog.set_level(logging.INFO)
+    result = run_cli(*RESUME, "--epochs=3", f"--data_dir={session_data}",
+                     f"--output_dir={trained_run}")
+    assert result.returncode == 0, result.stderr
+    assert "Resuming" in caplog.text and "Moved 1 damaged checkpoint(s)" in caplog.text
+    assert os.path.exists(trained_run / "checkpoints" / "damaged" / "ckpt-2.index")
+    state = restored_state(trained_run)
+    assert state.step == 3 and int(state.epoch) == 3  # epoch 2 trained again from ckpt-1
+    assert history_epochs(trained_run) == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_a_damaged_checkpoint_index_file_is_not_a_fresh_start(trained_run, session_data, run_cli):
+    (trained_run / "checkpoints" / "checkpoint").write_text("garbage {{{")
+    result = run_cli(*RESUME, "--epochs=3", f"--data_dir={session_data}",
+                     f"--output_dir={trained_run}")
+    assert result.returncode == 0, result.stderr
+    assert restored_state(trained_run).step == 3 and history_epochs(trained_run) == [1, 2, 3]
+
+
+def test_training_refuses_when_no_checkpoint_is_left(trained_run, session_data, run_cli):
+    history = (trained_run / "history.csv").read_text()
+    for prefix in checkpoint_prefixes(str(trained_run / "checkpoints")):
+        damage(prefix, "truncated data")
+    result = run_cli(*RESUME, "--epochs=3", f"--data_dir={session_data}",
+                     f"--output_dir={trained_run}")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no checkpoint there reads back (2 damaged)" in lines[0]
+    assert "Move the folder away" in lines[0]
+    assert (trained_run / "history.csv").read_text() == history
+
+    shutil.rmtree(trained_run / "checkpoints")  # lost altogether, history still there
+    result = run_cli(*RESUME, "--epochs=3", f"--data_dir={session_data}",
+                     f"--output_dir={trained_run}")
+    assert result.returncode == 2 and "cannot continue" in result.stderr
+    assert (trained_run / "history.csv").read_text() == history
+
+
+def test_damaged_config_is_one_line_and_generate_falls_back_to_the_keras_file(
+        trained_run, session_data, run_cli, caplog):
+    (trained_run / "config.json").write_text('{"model": "dcg')
+    result = run_cli(*RESUME, "--epochs=3", f"--data_dir={session_data}",
+                     f"--output_dir={trained_run}")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: --output_dir={trained_run}: config.json is damaged")
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = run_cli("--mode=generate", "--num_images=2", f"--output_dir={trained_run}")
+    assert result.returncode == 0, result.stderr
+    assert "using the saved .keras generator instead" in caplog.text
+
+
+def test_checkpoints_without_config_are_not_trained_over(trained_run, session_data, run_cli):
+    os.remove(trained_run / "config.json")
+    result = run_cli(*RESUME, "--epochs=3", f"--data_dir={session_data}",
+                     f"--output_dir={trained_run}")
+    assert result.returncode == 2 and "no config.json" in result.stderr
+    assert restored_state_step_files(trained_run) == ["ckpt-1", "ckpt-2"]
+
+
+def restored_state_step_files(run):
+    return sorted(os.path.basename(p) for p in checkpoint_prefixes(str(run / "checkpoints")))
+
+
+@pytest.mark.parametrize("make_target", ["file", "under a file"])
+def test_output_dir_that_cannot_be_a_folder_is_one_line(make_target, tmp_path, run_cli):
+    (tmp_path / "afile").write_text("x")
+    target = tmp_path / "afile" if make_target == "file" else tmp_path / "afile" / "run"
+    result = run_cli("--epochs=1", "--steps_per_epoch=1", "--batch_size=4",
+                     f"--output_dir={target}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith(f"error: --output_dir={target}: ")
+
+
+def test_run_folder_works_after_its_data_moved(trained_run, session_data, tmp_path, run_cli,
+                                               tiny_backbone):
+    config = json.loads((trained_run / "config.json").read_text())
+    config["data_dir"] = str(tmp_path / "moved-away")  # as on another machine
+    (trained_run / "config.json").write_text(json.dumps(config))
+
+    assert run_cli("--mode=generate", "--num_images=3", f"--output_dir={trained_run}"
+                   ).returncode == 0
+    shutil.rmtree(trained_run / "export")
+    assert run_cli("--mode=export", f"--output_dir={trained_run}").returncode == 0
+    assert (trained_run / "export" / "saved_model.pb").is_file()
+    result = run_cli("--mode=evaluate", "--num_samples=12", f"--backbone={tiny_backbone}",
+                     f"--data_dir={session_data}", f"--output_dir={trained_run}")
+    assert result.returncode == 0, result.stderr
+    # Resume reads the data from its new place.
+    result = run_cli(*RESUME, "--epochs=3", f"--data_dir={session_data}",
+                     f"--output_dir={trained_run}")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((trained_run / "config.json").read_text())["data_dir"] == session_data
+    assert history_epochs(trained_run) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("flag, saved", [("--batch_size=8", "--batch_size=4"),
+                                         ("--seed=4", "--seed=3")])
+def test_settings_that_fix_the_data_stream_cannot_change_on_resume(flag, saved, trained_run,
+                                                                  session_data, run_cli):
+    settings = [s for s in RESUME if not s.startswith(flag.split("=")[0])]
+    result = run_cli(*settings, flag, "--epochs=3", f"--data_dir={session_data}",
+                     f"--output_dir={trained_run}")
+    assert result.returncode == 2
+    assert f"{flag}: the run in" in result.stderr and saved in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_ema_decay_can_be_turned_off_and_on_when_resuming(trained_run, session_data, caplog):
+    common = dict(model="dcgan", steps_per_epoch=1, batch_size=4, seed=3,
+                  data_dir=session_data, output_dir=str(trained_run))
+    gan = anime_gan.train(epochs=3, ema_decay=0.0, **common)
+    assert gan.ema_generator is None and "moving-average generator is dropped" in caplog.text
+    latents = np.random.default_rng(0).normal(size=(2, 128)).astype(np.float32)
+    np.testing.assert_allclose(anime_gan.load_generator(str(trained_run))(latents),
+                               gan.generator(latents), atol=1e-5)
+
+    gan = anime_gan.train(epochs=4, ema_decay=0.99, **common)
+    assert "it starts now from the current generator" in caplog.text
+    assert gan.ema_generator is not None
+    np.testing.assert_allclose(anime_gan.load_generator(str(trained_run))(latents),
+                               gan.ema_generator(latents), atol=1e-5)
+
+
+def test_learning_rates_given_on_resume_take_effect(trained_run, session_data):
+    gan = anime_gan.train(model="dcgan", epochs=3, steps_per_epoch=1, batch_size=4, seed=3,
+                          g_lr=5e-5, d_lr=7e-5, data_dir=session_data,
+                          output_dir=str(trained_run))
+    assert float(gan.g_optimizer.learning_rate) == pytest.approx(5e-5)
+    assert float(gan.d_optimizer.learning_rate) == pytest.approx(7e-5)

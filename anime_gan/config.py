@@ -196,6 +196,7 @@ class TrainConfig:
                 raise ConfigError(f"--data_dir={self.data_dir}: is a file, not a folder; give "
                                   "the folder that holds the images")
             raise ConfigError(f"--data_dir={self.data_dir}: no such folder")
-        if os.path.exists(self.output_dir) and not os.path.isdir(self.output_dir):
-            raise ConfigError(f"--output_dir={self.output_dir}: is a file, not a folder; "
-                              "choose a folder for the run")
+        for flag in ("output_dir", "cache_dir", "tfds_data_dir"):
+            path = getattr(self, flag)
+            if path and os.path.exists(path) and not os.path.isdir(path):
+                raise ConfigError(f"--{flag}={path}: is a file, not a folder; choose a folder")

@@ -70,7 +70,11 @@ def _cache_file(cache_dir, name):
     """'' (tf.data's in-memory cache) without ``cache_dir``, else a file path in it."""
     if not cache_dir:
         return ""
-    os.makedirs(cache_dir, exist_ok=True)
+    try:
+        os.makedirs(cache_dir, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"--cache_dir={cache_dir}: cannot create the folder "
+                        f"({error.strerror or error})") from None
     return os.path.join(cache_dir, name)
 
 

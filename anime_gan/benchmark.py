@@ -31,7 +31,7 @@ from absl import app, flags
 
 from anime_gan.config import TrainConfig
 from anime_gan.data import make_stream
-from anime_gan.models import WGANGP
+from anime_gan.models import CriticLoopGAN
 from anime_gan.training import build_gan
 
 
@@ -73,13 +73,15 @@ def forward_flops(network):
     convolutions; batch norm and activations add well under 1%."""
     total = 0
     for layer in network.layers:
-        if isinstance(layer, keras.layers.Conv2DTranspose):  # each input pixel: K x K x C_out
+        # A wrapped convolution (spectral normalisation) costs what the convolution does.
+        conv = layer.layer if isinstance(layer, keras.layers.Wrapper) else layer
+        if isinstance(conv, keras.layers.Conv2DTranspose):  # each input pixel: K x K x C_out
             positions, c_in = math.prod(layer.input.shape[1:3]), layer.input.shape[-1]
-        elif isinstance(layer, keras.layers.Conv2D):  # each output pixel: K x K x C_in
+        elif isinstance(conv, keras.layers.Conv2D):  # each output pixel: K x K x C_in
             positions, c_in = math.prod(layer.output.shape[1:3]), layer.input.shape[-1]
         else:
             continue
-        total += 2 * positions * math.prod(layer.kernel_size) * c_in * layer.filters
+        total += 2 * positions * math.prod(conv.kernel_size) * c_in * conv.filters
     return total
 
 
@@ -87,10 +89,10 @@ def step_flops(gan, batch_size):
     """FLOPs of one ``train_step`` on batches of ``batch_size``, from the networks and the
     algorithm, a backward pass costing twice its forward pass (input and weight gradients)."""
     g, d = forward_flops(gan.generator), forward_flops(gan.discriminator)
-    if isinstance(gan, WGANGP):
-        # Fakes; D on real and fake, backward; the penalty: D on the interpolates and its
+    if isinstance(gan, CriticLoopGAN):
+        # Fakes; D on real and fake, backward; a penalty: D on the interpolates and its
         # input gradient, then the backward pass through both.
-        critic_update = g + (2 + 4) * d + (2 + 4) * d
+        critic_update = g + (2 + 4) * d + gan.penalty_passes * (2 + 4) * d
         generator_update = 3 * g + 2 * d  # G forward + backward; D forward + input gradient
         return batch_size * (gan.n_critic * critic_update + generator_update)
     # G forward + backward; D forward on real and fake + backward, then forward + input

@@ -12,19 +12,28 @@ from anime_gan.devices import PRECISIONS, STRATEGIES
 from anime_gan.errors import ConfigError
 from anime_gan.networks import SUPPORTED_IMAGE_SIZES, UPSAMPLING
 
-MODELS = ("dcgan", "wgan")
+MODELS = ("dcgan", "wgan", "wgan_clip", "sngan")
 MODES = ("train", "export", "generate", "evaluate")
+OPTIMIZERS = ("adam", "rmsprop")
 
-# DiffAugment by model: measured much better for the DCGAN (README); not measured for WGAN-GP.
-DIFFAUGMENT_DEFAULTS = {"dcgan": "color,translation,cutout", "wgan": ""}
+# DiffAugment by model: measured much better for the DCGAN (README); not yet measured for
+# the others.
+DIFFAUGMENT_DEFAULTS = {"dcgan": "color,translation,cutout", "wgan": "", "wgan_clip": "",
+                        "sngan": ""}
 
 # Steps between checkpoints: a few minutes of work on a small CPU.
-CHECKPOINT_EVERY_DEFAULTS = {"dcgan": 200, "wgan": 40}
+CHECKPOINT_EVERY_DEFAULTS = {"dcgan": 200, "wgan": 40, "wgan_clip": 40, "sngan": 200}
 
-# Optimizer defaults from the papers: DCGAN (Radford et al.) and WGAN-GP (Gulrajani et al.).
+# Discriminator updates per generator update, from the papers.
+N_CRITIC_DEFAULTS = {"dcgan": 1, "wgan": 5, "wgan_clip": 5, "sngan": 1}
+
+# Optimizer defaults from the papers: DCGAN (Radford et al.), WGAN-GP (Gulrajani et al.),
+# WGAN (Arjovsky et al.: RMSProp) and SNGAN (Miyato et al., the standard-CNN setting C).
 OPTIMIZER_DEFAULTS = {
-    "dcgan": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
-    "wgan": {"lr": 1e-4, "beta1": 0.0, "beta2": 0.9},
+    "dcgan": {"optimizer": "adam", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
+    "wgan": {"optimizer": "adam", "lr": 1e-4, "beta1": 0.0, "beta2": 0.9},
+    "wgan_clip": {"optimizer": "rmsprop", "lr": 5e-5, "beta1": 0.0, "beta2": 0.0},
+    "sngan": {"optimizer": "adam", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
 }
 
 
@@ -36,7 +45,9 @@ def _field(default, help):
 class TrainConfig:
     mode: str = _field("train", "train; export (write RUN/export/ from a run); generate "
                                 "(write images from a run); or evaluate (FID/KID/PR of a run).")
-    model: str = _field("dcgan", "GAN to train: dcgan, or wgan (WGAN-GP).")
+    model: str = _field("dcgan", "GAN to train: dcgan; wgan (WGAN-GP); wgan_clip (the "
+                                 "original WGAN, weight clipping); or sngan (hinge loss, "
+                                 "spectral normalisation).")
     epochs: int = _field(50, "Number of epochs.")
     batch_size: int = _field(64, "Images per batch (per critic update for wgan).")
     steps_per_epoch: Optional[int] = _field(
@@ -63,7 +74,13 @@ class TrainConfig:
     d_lr: Optional[float] = _field(None, "Discriminator/critic learning rate (default per model).")
     d_beta1: Optional[float] = _field(None, "Discriminator/critic Adam beta1 (default per model).")
     d_beta2: Optional[float] = _field(None, "Discriminator/critic Adam beta2 (default per model).")
-    n_critic: int = _field(5, "wgan: critic updates per generator update.")
+    n_critic: Optional[int] = _field(
+        None, "wgan, wgan_clip, sngan: discriminator (critic) updates per generator update; "
+              "default 5 for wgan and wgan_clip, 1 for sngan.")
+    clip_value: float = _field(0.01, "wgan_clip: critic weights are clipped to [-c, c].")
+    optimizer: Optional[str] = _field(
+        None, "adam or rmsprop (default per model: rmsprop for wgan_clip, else adam; "
+              "rmsprop ignores the betas).")
     gp_weight: float = _field(10.0, "wgan: gradient-penalty weight lambda.")
     jit_compile: bool = _field(False, "Compile the train step with XLA (measured slower "
                                       "on CPUs; try it on GPUs).")
@@ -119,11 +136,15 @@ class TrainConfig:
             self.checkpoint_every = CHECKPOINT_EVERY_DEFAULTS[self.model]
         if self.diffaugment is None:
             self.diffaugment = DIFFAUGMENT_DEFAULTS[self.model]
-        defaults = OPTIMIZER_DEFAULTS[self.model]
+        if self.n_critic is None:
+            self.n_critic = N_CRITIC_DEFAULTS[self.model]
+        defaults = dict(OPTIMIZER_DEFAULTS[self.model])
+        if self.optimizer is None:
+            self.optimizer = defaults["optimizer"]
         for net in ("g", "d"):
-            for key, value in defaults.items():
+            for key in ("lr", "beta1", "beta2"):
                 if getattr(self, f"{net}_{key}") is None:
-                    setattr(self, f"{net}_{key}", value)
+                    setattr(self, f"{net}_{key}", defaults[key])
         if not self.output_dir:
             stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
             self.output_dir = os.path.join("runs", f"{stamp}-{self.model}")
@@ -139,8 +160,12 @@ class TrainConfig:
         if self.model not in MODELS:
             fail("model", f"must be one of {', '.join(MODELS)}")
         for flag in ("epochs", "batch_size", "latent_dim", "n_critic"):
-            if getattr(self, flag) < 1:
+            if getattr(self, flag) is not None and getattr(self, flag) < 1:
                 fail(flag, "must be at least 1")
+        if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
+            fail("optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
+        if not self.clip_value > 0:
+            fail("clip_value", "must be positive")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             fail("steps_per_epoch", "must be at least 1 (or unset for one pass over the data)")
         if self.image_size not in SUPPORTED_IMAGE_SIZES:

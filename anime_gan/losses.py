@@ -29,7 +29,19 @@ def generator_bce_loss(fake_logits):
     return _bce_with_logits(fake_logits, 1)
 
 
-# --- WGAN-GP ------------------------------------------------------------------
+# --- SNGAN: the hinge loss ---------------------------------------------------------
+
+def discriminator_hinge_loss(real_scores, fake_scores):
+    """E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]."""
+    return ops.mean(ops.relu(1.0 - real_scores)) + ops.mean(ops.relu(1.0 + fake_scores))
+
+
+def generator_hinge_loss(fake_scores):
+    """-E[D(G(z))]."""
+    return -ops.mean(fake_scores)
+
+
+# --- WGAN and WGAN-GP -------------------------------------------------------------
 
 def critic_wasserstein_loss(real_scores, fake_scores):
     """E[f(G(z))] - E[f(x)]: the negated Wasserstein estimate."""

@@ -91,39 +91,47 @@ def build_generator(latent_dim=128, image_size=64, name="generator", upsampling=
     return keras.Model(latents, images, name=name)
 
 
-def _downsampling_body(x, stages, batch_norm, use_bias, sync_batch_norm):
+def _conv(spectral, *args, name, **kwargs):
+    """A Conv2D, wrapped in spectral normalisation (its kernel divided by its largest
+    singular value, estimated by one power iteration a step) when ``spectral``."""
+    conv = layers.Conv2D(*args, kernel_initializer=_conv_init(), name=name, **kwargs)
+    return layers.SpectralNormalization(conv, name=f"{name}_sn") if spectral else conv
+
+
+def _downsampling_body(x, stages, normalization, use_bias, sync_batch_norm):
     channels = BASE_CHANNELS
     for i in range(stages):
-        x = layers.Conv2D(
-            channels, 4, strides=2, padding="same", use_bias=use_bias,
-            kernel_initializer=_conv_init(), name=f"down{i + 1}",
-        )(x)
-        # As in the reference, the first layer has no normalisation.
-        if batch_norm and i > 0:
+        x = _conv(normalization == "spectral", channels, 4, strides=2, padding="same",
+                  use_bias=use_bias, name=f"down{i + 1}")(x)
+        # As in the reference, the first layer has no batch normalisation.
+        if normalization == "batch" and i > 0:
             x = _batch_norm(f"down{i + 1}_bn", sync_batch_norm)(x)
         x = layers.LeakyReLU(negative_slope=0.2, name=f"down{i + 1}_lrelu")(x)
         channels *= 2
     return x
 
 
-def _build_image_classifier(image_size, batch_norm, use_bias, output_name, name,
-                            sync_batch_norm=False):
+def _build_image_classifier(image_size, normalization, use_bias, output_name, name,
+                            sync_batch_norm=False, score_bias=False):
     stages = num_resolution_stages(image_size)
     images = keras.Input(shape=(image_size, image_size, 3), name="images")
-    x = _downsampling_body(images, stages, batch_norm, use_bias, sync_batch_norm)
-    # No bias on the score: the losses only compare scores, so it would never learn.
-    x = layers.Conv2D(
-        1, 4, strides=1, padding="valid", use_bias=False,
-        kernel_initializer=_conv_init(), name="to_score",
-    )(x)
+    x = _downsampling_body(images, stages, normalization, use_bias, sync_batch_norm)
+    # No bias on the score where the losses only compare scores (it would never learn);
+    # the hinge loss compares them with fixed margins, so there it has one.
+    x = _conv(normalization == "spectral", 1, 4, strides=1, padding="valid",
+              use_bias=score_bias, name="to_score")(x)
     scores = layers.Flatten(dtype="float32", name=output_name)(x)
     return keras.Model(images, scores, name=name)
 
 
 def build_discriminator(image_size=64, name="discriminator", sync_batch_norm=False):
-    """DCGAN discriminator: image -> one real/fake logit [N, 1] (no sigmoid)."""
+    """DCGAN discriminator: image -> one real/fake logit [N, 1] (no sigmoid).
+
+    Also the original WGAN's critic, which kept the DCGAN discriminator, batch norm
+    included (Arjovsky et al., 2017).
+    """
     return _build_image_classifier(
-        image_size, batch_norm=True, use_bias=False, output_name="logits", name=name,
+        image_size, normalization="batch", use_bias=False, output_name="logits", name=name,
         sync_batch_norm=sync_batch_norm,
     )
 
@@ -137,5 +145,14 @@ def build_critic(image_size=64, name="critic"):
     with nothing to absorb a bias, the hidden convolutions keep theirs.
     """
     return _build_image_classifier(
-        image_size, batch_norm=False, use_bias=True, output_name="scores", name=name
+        image_size, normalization="none", use_bias=True, output_name="scores", name=name
+    )
+
+
+def build_sn_discriminator(image_size=64, name="sn_discriminator"):
+    """SNGAN discriminator: the reference architecture with spectral normalisation on every
+    convolution instead of batch norm (Miyato et al., 2018): image -> score [N, 1]."""
+    return _build_image_classifier(
+        image_size, normalization="spectral", use_bias=True, output_name="scores", name=name,
+        score_bias=True,
     )

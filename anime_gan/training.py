@@ -18,7 +18,7 @@ from anime_gan.data import make_stream
 from anime_gan.errors import ConfigError, Terminated
 from anime_gan.evaluation.backbones import load_backbone
 from anime_gan.evaluation.features import real_features
-from anime_gan.models import DCGAN, WGANGP
+from anime_gan.models import MODELS
 from anime_gan.run_folder import RunFolder, check_resumable
 from anime_gan.run_folder.lock import run_lock
 from anime_gan.run_folder.checkpoints import TrainingState
@@ -42,26 +42,41 @@ def build_gan(config, strategy=None):
         generator = networks.build_generator(config.latent_dim, config.image_size,
                                              upsampling=config.upsampling,
                                              sync_batch_norm=sync_batch_norm)
-        shared = dict(seed=config.seed, ema_decay=config.ema_decay,
-                      diffaugment=augment.parse_policy(config.diffaugment))
-        if config.model == "dcgan":
-            discriminator = networks.build_discriminator(config.image_size,
-                                                         sync_batch_norm=sync_batch_norm)
-            gan = DCGAN(generator, discriminator, **shared)
-        else:
-            gan = WGANGP(generator, networks.build_critic(config.image_size),
-                         n_critic=config.n_critic, gp_weight=config.gp_weight, **shared)
+        gan = MODELS[config.model](
+            generator, _discriminator(config, sync_batch_norm), seed=config.seed,
+            ema_decay=config.ema_decay, diffaugment=augment.parse_policy(config.diffaugment),
+            **_model_settings(config))
         gan.compile(
-            d_optimizer=_adam(config.d_lr, config.d_beta1, config.d_beta2, config),
-            g_optimizer=_adam(config.g_lr, config.g_beta1, config.g_beta2, config),
+            d_optimizer=_optimizer(config, config.d_lr, config.d_beta1, config.d_beta2),
+            g_optimizer=_optimizer(config, config.g_lr, config.g_beta1, config.g_beta2),
             jit_compile=config.jit_compile,
         )
     return gan
 
 
-def _adam(learning_rate, beta1, beta2, config):
-    return devices.optimizer_for(config.mixed_precision,
-                                 keras.optimizers.Adam(learning_rate, beta1, beta2))
+def _discriminator(config, sync_batch_norm):
+    if config.model == "wgan":
+        return networks.build_critic(config.image_size)
+    if config.model == "sngan":
+        return networks.build_sn_discriminator(config.image_size)
+    # The DCGAN's; the original WGAN's critic is the same network.
+    return networks.build_discriminator(config.image_size, sync_batch_norm=sync_batch_norm)
+
+
+def _model_settings(config):
+    """The keyword arguments of ``config.model``'s class beyond the shared ones."""
+    return {"dcgan": {},
+            "wgan": {"n_critic": config.n_critic, "gp_weight": config.gp_weight},
+            "wgan_clip": {"n_critic": config.n_critic, "clip_value": config.clip_value},
+            "sngan": {"n_critic": config.n_critic}}[config.model]
+
+
+def _optimizer(config, learning_rate, beta1, beta2):
+    if config.optimizer == "rmsprop":
+        optimizer = keras.optimizers.RMSprop(learning_rate)
+    else:
+        optimizer = keras.optimizers.Adam(learning_rate, beta1, beta2)
+    return devices.optimizer_for(config.mixed_precision, optimizer)
 
 
 def _kid_monitor(config):

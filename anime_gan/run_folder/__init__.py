@@ -27,7 +27,8 @@ from anime_gan.files import save_json
 # Settings a resumed run must share with the run it continues: the networks' shapes and
 # precision, and what fixes which images and latents each step sees (the data stream
 # is a function of the seed, the batch size and the batches per step).
-ARCHITECTURE_SETTINGS = ("model", "image_size", "latent_dim", "upsampling", "mixed_precision")
+ARCHITECTURE_SETTINGS = ("model", "image_size", "latent_dim", "upsampling", "mixed_precision",
+                         "optimizer")
 STREAM_SETTINGS = ("batch_size", "n_critic", "seed")
 
 
@@ -102,7 +103,7 @@ def check_resumable(config):
             "was given; choose a new --output_dir or drop --noresume to continue it")
     saved = folder.read_config()
     for name in ARCHITECTURE_SETTINGS + STREAM_SETTINGS:
-        if name == "n_critic" and config.model != "wgan":
+        if name == "n_critic" and config.model == "dcgan":  # one update a step, always
             continue
         if getattr(saved, name) != getattr(config, name):
             raise ConfigError(

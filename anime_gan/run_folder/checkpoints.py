@@ -127,11 +127,11 @@ class TrainingState:
         """Loads the newest checkpoint that reads back completely; returns its path or None.
 
         Damaged checkpoints are skipped (``self.skipped`` says which and why) and, with
-        ``repair``, moved into ``checkpoints/damaged/`` and left out of the index, so
-        that training continues from the one that was read.
+        ``repair`` and an older checkpoint read, moved into ``checkpoints/damaged/`` and
+        left out of the index, so that training continues from the one that was read.
         """
         path, self.skipped = read_newest(self._restore, self.directory)
-        if repair and self.skipped:
+        if repair and path and self.skipped:
             self._set_aside_damaged(path)
         return path
 
@@ -160,15 +160,12 @@ class TrainingState:
         for prefix, _ in self.skipped:
             for path in glob.glob(glob.escape(prefix) + ".*"):
                 os.replace(path, os.path.join(damaged, os.path.basename(path)))
-        index = os.path.join(self.directory, "checkpoint")
-        if restored:  # the index, in the text format CheckpointManager reads
-            lines = [f'model_checkpoint_path: "{os.path.basename(restored)}"'] + [
-                f'all_model_checkpoint_paths: "{os.path.basename(p)}"'
-                for p in reversed(checkpoint_prefixes(self.directory))]
-            with atomic_path(index) as tmp, open(tmp, "w") as f:
-                f.write("\n".join(lines) + "\n")
-        elif os.path.exists(index):
-            os.replace(index, os.path.join(damaged, "checkpoint"))
+        # The index, in the text format CheckpointManager reads.
+        lines = [f'model_checkpoint_path: "{os.path.basename(restored)}"'] + [
+            f'all_model_checkpoint_paths: "{os.path.basename(p)}"'
+            for p in reversed(checkpoint_prefixes(self.directory))]
+        with atomic_path(os.path.join(self.directory, "checkpoint")) as tmp, open(tmp, "w") as f:
+            f.write("\n".join(lines) + "\n")
         logger.warning("Moved %d damaged checkpoint(s) to %s", len(self.skipped), damaged)
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory,
                                                   self.max_to_keep)

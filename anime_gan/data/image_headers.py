@@ -1,0 +1,65 @@
+"""An image file's width and height, read from its header without decoding it.
+
+So that a small file declaring a huge image (a 20000x20000 PNG is 1.2 GB of pixels)
+is skipped before the decoder allocates it.
+"""
+
+import struct
+
+# JPEG start-of-frame markers (the ones that carry the image size).
+_SOF = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _webp_size(head):
+    chunk = head[12:16]
+    if chunk == b"VP8X":  # extended: the canvas size, 24-bit minus one
+        return (int.from_bytes(head[24:27], "little") + 1,
+                int.from_bytes(head[27:30], "little") + 1)
+    if chunk == b"VP8L":  # lossless: 14-bit fields, minus one
+        bits = int.from_bytes(head[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8 ":  # lossy: after the frame tag and start code
+        width, height = struct.unpack("<HH", head[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    return None
+
+
+def _jpeg_size(f):
+    """Walks the JPEG's segments to its start-of-frame."""
+    f.seek(2)
+    while True:
+        marker = f.read(2)
+        if len(marker) < 2 or marker[0] != 0xFF:
+            return None
+        while marker[1] == 0xFF:  # fill bytes
+            marker = marker[1:] + f.read(1)
+        if marker[1] in _SOF:
+            segment = f.read(7)
+            if len(segment) < 7:
+                return None
+            height, width = struct.unpack(">HH", segment[3:7])
+            return width, height
+        if marker[1] in (0xD8, 0x01) or 0xD0 <= marker[1] <= 0xD7:  # no length
+            continue
+        length = f.read(2)
+        if len(length) < 2:
+            return None
+        f.seek(struct.unpack(">H", length)[0] - 2, 1)
+
+
+def image_size(kind, head, f):
+    """(width, height) of an image file of format ``kind`` ('png', 'jpeg', 'gif', 'bmp',
+    'webp') from its first 32 bytes ``head`` (and, for JPEG, the open file ``f``);
+    None where the header does not say."""
+    if kind == "png" and head[12:16] == b"IHDR":
+        return struct.unpack(">II", head[16:24])
+    if kind == "gif":
+        return struct.unpack("<HH", head[6:10])
+    if kind == "bmp" and len(head) >= 26:
+        width, height = struct.unpack("<ii", head[18:26])
+        return abs(width), abs(height)
+    if kind == "webp":
+        return _webp_size(head)
+    if kind == "jpeg":
+        return _jpeg_size(f)
+    return None

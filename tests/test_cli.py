@@ -14,7 +14,7 @@ from absl import flags
 from PIL import Image
 
 from anime_gan import cli
-from anime_gan.config import TrainConfig
+from anime_gan.config import MODELS, TrainConfig
 from anime_gan.errors import NonFiniteLossError
 from anime_gan.images import image_grid
 from anime_gan.sampling import fixed_latents
@@ -170,7 +170,7 @@ def test_diffaugment_flag_turns_off_when_empty():
 @pytest.mark.parametrize("flagfile", sorted(glob.glob(os.path.join(REPO_ROOT, "experiments", "*.flags"))))
 def test_every_experiment_flagfile_is_valid(flagfile):
     config = parse(f"--flagfile={flagfile}")
-    assert config.model in ("dcgan", "wgan")
+    assert config.model in MODELS
 
 
 def test_experiment_flagfiles_exist():

@@ -102,3 +102,14 @@ def test_default_strategy_is_one_replica_and_always_chief():
     assert devices.replica_position() == (1, 0)
     assert devices.is_chief(strategy)
     assert devices.worker_output_dir("runs/x", strategy) == "runs/x"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["wgan_clip", "sngan"])
+def test_mirrored_variant_step_matches_single_device_step(model):
+    report = distributed_step(model)
+    assert report["replicas"] == 2
+    assert report["discriminator"]["largest_update"] > 5e-5
+    assert report["discriminator"]["largest_difference"] < CRITIC_TOLERANCE
+    for name, value in report["single_logs"].items():
+        assert report["mirrored_logs"][name] == pytest.approx(value, rel=1e-4, abs=1e-6)

@@ -109,3 +109,11 @@ def test_critic_gradients_with_the_penalty_are_the_same_under_xla():
         a, b = a.numpy(), b.numpy()
         assert np.all(np.isfinite(b))
         assert np.linalg.norm(b - a) < 1e-4 * np.linalg.norm(a)  # measured: 2e-6
+
+
+def test_hinge_losses_by_hand():
+    real = np.array([[2.0], [0.5], [-1.0]], np.float32)
+    fake = np.array([[-2.0], [0.0], [1.5]], np.float32)
+    # relu(1 - real) = [0, 0.5, 2] -> 2.5/3; relu(1 + fake) = [0, 1, 2.5] -> 3.5/3
+    assert float(losses.discriminator_hinge_loss(real, fake)) == pytest.approx(6.0 / 3)
+    assert float(losses.generator_hinge_loss(fake)) == pytest.approx(0.5 / 3)  # -mean(fake)

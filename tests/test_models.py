@@ -30,6 +30,8 @@ def changed(before, model):
 @pytest.mark.parametrize("model, batch_shape, metric_names", [
     ("dcgan", (BATCH,), {"d_loss", "g_loss", "real_score", "fake_score"}),
     ("wgan", (BATCH, 2), {"d_loss", "g_loss", "wasserstein", "gradient_penalty"}),
+    ("wgan_clip", (BATCH, 2), {"d_loss", "g_loss", "wasserstein"}),
+    ("sngan", (BATCH, 2), {"d_loss", "g_loss", "real_score", "fake_score"}),
 ])
 def test_one_train_step_updates_both_networks(model, batch_shape, metric_names):
     gan = small_gan(model, n_critic=2)
@@ -40,7 +42,16 @@ def test_one_train_step_updates_both_networks(model, batch_shape, metric_names):
     assert set(logs) == metric_names
     assert all(np.isfinite(float(v)) for v in logs.values())
     assert changed(g_before, gan.generator)
-    assert changed(d_before, gan.discriminator)
+    if model == "sngan":
+        # While every score is inside both hinge margins, the score's bias gets -1 from
+        # each real image and +1 from each fake: its gradient is exactly 0.
+        d_before = [w for w, v in zip(d_before, gan.discriminator.trainable_weights)
+                    if not v.path.endswith("to_score/bias")]
+        assert all(not np.array_equal(b, v.numpy()) for b, v in zip(
+            d_before, [v for v in gan.discriminator.trainable_weights
+                       if not v.path.endswith("to_score/bias")]))
+    else:
+        assert changed(d_before, gan.discriminator)
 
 
 def test_dcgan_scores_are_probabilities():
@@ -136,6 +147,8 @@ def counting_generator(generator, calls):
 @pytest.mark.parametrize("model, batch_shape, generator_passes", [
     ("dcgan", (BATCH,), 1),         # the D and G updates share one batch of fakes
     ("wgan", (BATCH, 2), 3),        # fresh fakes for each of 2 critic updates and for G
+    ("wgan_clip", (BATCH, 2), 3),
+    ("sngan", (BATCH, 2), 3),
 ])
 def test_train_step_runs_the_generator_only_as_often_as_the_algorithm_needs(
         model, batch_shape, generator_passes):
@@ -189,3 +202,46 @@ def test_a_float16_step_the_loss_scale_skips_still_counts_as_a_step():
     gan.train_step(real_images(BATCH))
     assert int(gan.g_optimizer.iterations) == 0  # the update was skipped...
     assert gan.generator_steps == 1  # ...but the batch was consumed
+
+
+def test_wgan_clip_keeps_every_critic_weight_within_the_clip_value():
+    gan = small_gan("wgan_clip", n_critic=2, clip_value=0.01)
+    gan.train_step(real_images(BATCH, 2))
+    weights = np.concatenate([w.numpy().ravel() for w in gan.discriminator.trainable_weights])
+    assert np.abs(weights).max() <= 0.01 + 1e-7
+    assert np.mean(np.abs(weights) > 0.0099) > 0.5  # N(0, 0.02) weights: most sit at the bound
+    assert int(gan.d_optimizer.iterations) == 2 and int(gan.g_optimizer.iterations) == 1
+
+
+def test_wgan_clip_reports_the_wasserstein_estimate_as_the_negated_critic_loss():
+    logs = small_gan("wgan_clip", n_critic=1).train_step(real_images(BATCH, 1))
+    assert float(logs["wasserstein"]) == pytest.approx(-float(logs["d_loss"]))
+
+
+def test_sngan_discriminator_is_spectrally_normalised_without_batch_norm():
+    gan = small_gan("sngan")
+    layers = gan.discriminator.layers
+    wrapped = [l for l in layers if isinstance(l, keras.layers.SpectralNormalization)]
+    assert len(wrapped) == 5 and all(isinstance(l.layer, keras.layers.Conv2D) for l in wrapped)
+    assert not any(isinstance(l, keras.layers.BatchNormalization) for l in layers)
+
+
+def test_sngan_hinge_loss_of_a_step_matches_its_scores():
+    gan = small_gan("sngan", n_critic=1)
+    logs = gan.train_step(real_images(BATCH, 1))
+    # At the start every score is well inside both margins (|D| < 1), so the hinge loss
+    # is 1 - mean D(x) + 1 + mean D(G(z)) exactly.
+    assert abs(float(logs["real_score"])) < 1 and abs(float(logs["fake_score"])) < 1
+    assert float(logs["d_loss"]) == pytest.approx(
+        2 - float(logs["real_score"]) + float(logs["fake_score"]), rel=1e-5)
+
+
+def test_variant_defaults_follow_their_papers():
+    clip, sn = small_gan("wgan_clip"), small_gan("sngan")
+    assert isinstance(clip.d_optimizer, keras.optimizers.RMSprop)
+    assert float(clip.d_optimizer.learning_rate) == pytest.approx(5e-5)
+    assert clip.n_critic == 5 and clip.clip_value == 0.01
+    for opt in (sn.d_optimizer, sn.g_optimizer):
+        assert isinstance(opt, keras.optimizers.Adam)
+        assert (float(opt.learning_rate), opt.beta_1, opt.beta_2) == pytest.approx((2e-4, 0.5, 0.999))
+    assert sn.n_critic == 1

@@ -170,3 +170,20 @@ def test_failed_checkpoint_write_is_reported(image_folder, tmp_path, monkeypatch
     monkeypatch.setattr(tf.train.CheckpointManager, "save", failing_save)
     with pytest.raises(ArtifactWriteError, match="could not write a checkpoint .*Read-only"):
         anime_gan.train(**settings(image_folder, tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["wgan_clip", "sngan"])
+def test_variants_train_resume_and_reload_with_every_option(model, image_folder, tmp_path):
+    """EMA, DiffAugment, bfloat16 and 128x128 together; then a resume and a reload."""
+    settings = dict(model=model, steps_per_epoch=1, batch_size=4, n_critic=2, image_size=128,
+                    mixed_precision="bfloat16", diffaugment="color,translation,cutout",
+                    ema_decay=0.9, data_dir=image_folder, output_dir=str(tmp_path / "run"))
+    train(epochs=1, **settings)
+    gan = train(epochs=2, **settings)
+    assert gan.generator_steps == 2 and history_epochs(tmp_path / "run") == [1, 2]
+    latents = np.random.default_rng(0).normal(size=(2, 128)).astype(np.float32)
+    loaded = anime_gan.load_generator(str(tmp_path / "run"))
+    assert loaded.output_shape == (None, 128, 128, 3)
+    np.testing.assert_allclose(np.asarray(loaded(latents)),
+                               np.asarray(gan.ema_generator(latents)), atol=2e-2)

@@ -9,7 +9,7 @@ import logging
 
 import keras
 
-from anime_gan import augment, callbacks, devices, export, history, networks
+from anime_gan import augment, callbacks, devices, export, history, networks, notebook
 from anime_gan.config import TrainConfig
 from anime_gan.data import make_stream
 from anime_gan.errors import ConfigError
@@ -110,10 +110,12 @@ def _fit_remaining_epochs(gan, stream, state, steps_per_epoch, epochs, fit_callb
             break
 
 
-def train(config=None, callbacks=(), **overrides):
+def train(config=None, callbacks=(), live=None, **overrides):
     """Train (or continue training) the GAN that ``config`` or keyword settings describe.
 
-    Returns the fitted GAN.  ``callbacks`` are extra Keras callbacks.
+    Returns the fitted GAN.  ``callbacks`` are extra Keras callbacks.  ``live`` adds a
+    ``notebook.LiveView`` of samples and losses; None: only in a notebook (never on the
+    command line), and not when ``callbacks`` hold one.
 
     >>> gan = train(model="dcgan", epochs=1, steps_per_epoch=10, output_dir="runs/try")
     """
@@ -143,9 +145,13 @@ def train(config=None, callbacks=(), **overrides):
     history.truncate(folder.history, int(state.epoch))
 
     logger.info("Training %s; writing the run to %s", config.model, config.output_dir)
+    extra = list(callbacks)
+    if (notebook.in_notebook() if live is None else live) and not any(
+            isinstance(c, notebook.LiveView) for c in extra):
+        extra.append(notebook.LiveView(latents=state.fixed_latents.numpy()[:16]))
     try:
         _fit_remaining_epochs(gan, stream, state, steps_per_epoch, config.epochs,
-                              run_callbacks(config, state, callbacks))
+                              run_callbacks(config, state, extra))
     except KeyboardInterrupt:
         path = state.save()  # refuses non-finite weights
         logger.warning("Interrupted: saved %s. Run the same command again to resume.", path)

@@ -155,7 +155,8 @@ class LiveView(keras.callbacks.Callback):
                 self.values[key].append(values.get(key, np.nan))
 
     def _generator(self):
-        return getattr(self.model, "sampling_generator", None) or self.model.generator
+        generator = getattr(self.model, "sampling_generator", None)
+        return self.model.generator if generator is None else generator
 
     def figure(self):
         """The current view as a ``Figure``: samples on the left, losses on the right."""

@@ -2,7 +2,8 @@
 
 The notebook API: ``train`` a GAN into a run folder, ``load_generator`` from one,
 ``sample`` images and ``show_grid`` them, ``interpolation_grid``, ``export_generator``
-as a SavedModel.  The networks are plain Keras models (``build_generator``...).
+as a SavedModel; in Jupyter, ``LiveView`` shows training live and ``show_history`` the
+metrics (``anime_gan.notebook``).  The networks are plain Keras models (``build_generator``...).
 """
 
 from anime_gan.commands import evaluate_run, export_run, generate_run
@@ -12,6 +13,7 @@ from anime_gan.data import make_dataset
 from anime_gan.errors import ConfigError, DataError, TrainingFault
 from anime_gan.export import export_generator
 from anime_gan.models import DCGAN, GAN, WGANGP
+from anime_gan.notebook import LiveView, show_history
 from anime_gan.networks import build_critic, build_discriminator, build_generator
 from anime_gan.run_folder import RunFolder
 from anime_gan.sampling import interpolation_grid, load_generator, sample, show_grid, slerp
@@ -22,4 +24,10 @@ __all__ = [
     "DCGAN", "GAN", "WGANGP", "build_critic", "build_discriminator", "build_generator",
     "build_gan", "train", "export_generator", "export_run", "generate_run", "evaluate_run",
     "interpolation_grid", "load_generator", "sample", "show_grid", "slerp",
+    "LiveView", "show_history",
 ]
+
+# In IPython only: show the library's log messages in the cell (see anime_gan.logs).
+from anime_gan import logs as _logs  # noqa: E402
+
+_logs.setup()

@@ -5,7 +5,8 @@ This is the notebook API::
     import anime_gan
     generator = anime_gan.load_generator("runs/my-run")
     images = anime_gan.sample(generator, 16, seed=1)     # uint8 [16, 64, 64, 3]
-    anime_gan.show_grid(images)
+    anime_gan.show_grid(images)                          # displayed in Jupyter
+    anime_gan.show_grid(anime_gan.interpolation_grid(generator))
 """
 
 import logging
@@ -14,11 +15,10 @@ import os
 import keras
 import numpy as np
 import tensorflow as tf
-from matplotlib.figure import Figure
 
-from anime_gan import networks
+from anime_gan import display, networks
 from anime_gan.errors import ConfigError
-from anime_gan.images import GRID_ROWS, image_grid, square_grid_rows, to_uint8
+from anime_gan.images import GRID_ROWS, image_grid, to_uint8
 from anime_gan.run_folder import RunFolder
 from anime_gan.run_folder.checkpoints import read_newest, saved_objects
 
@@ -108,16 +108,13 @@ def interpolation_grid(generator, rows=8, steps=8, seed=0):
 
 
 def show_grid(images, rows=None, title=None):
-    """Shows uint8 images [N, H, W, 3] as one grid; returns the matplotlib ``Figure``.
+    """Shows uint8 images [N, H, W, 3] (or one image [H, W, 3], like an
+    ``interpolation_grid``) as one grid in the notebook; returns the ``Figure``.
 
-    The figure is made without pyplot, so it changes no global state; Jupyter
-    displays a returned figure as the cell's result.
+    In Jupyter the grid is displayed once, whether or not the call is the cell's last
+    line; the returned figure shows again only in a later cell.  In a script nothing is
+    shown: save the figure (``show_grid(images).savefig("grid.png")``).  The figure is
+    made without pyplot, so matplotlib's backend and pyplot's figures are left alone.
+    See ``anime_gan.display``.
     """
-    grid = image_grid(images, rows=rows or square_grid_rows(len(images)))
-    figure = Figure(figsize=(grid.shape[1] / 80, grid.shape[0] / 80))
-    ax = figure.subplots()
-    ax.imshow(grid)
-    ax.axis("off")
-    if title:
-        ax.set_title(title)
-    return figure
+    return display.show(display.grid_figure(images, rows, title))

@@ -12,7 +12,7 @@ import threading
 
 import keras
 
-from anime_gan import augment, callbacks, devices, export, history, networks
+from anime_gan import augment, callbacks, devices, export, history, networks, notebook
 from anime_gan.config import TrainConfig
 from anime_gan.data import make_stream
 from anime_gan.errors import ConfigError, Terminated
@@ -20,8 +20,8 @@ from anime_gan.evaluation.backbones import load_backbone
 from anime_gan.evaluation.features import real_features
 from anime_gan.models import MODELS
 from anime_gan.run_folder import RunFolder, check_resumable
-from anime_gan.run_folder.lock import run_lock
 from anime_gan.run_folder.checkpoints import TrainingState
+from anime_gan.run_folder.lock import run_lock
 from anime_gan.sampling import fixed_latents
 
 logger = logging.getLogger(__name__)
@@ -130,11 +130,13 @@ def _fit_remaining_epochs(gan, stream, state, steps_per_epoch, epochs, fit_callb
             break
 
 
-def train(config=None, callbacks=(), **overrides):
+def train(config=None, callbacks=(), live=None, **overrides):
     """Train (or continue training) the GAN that ``config`` or keyword settings describe.
 
-    Returns the fitted GAN.  ``callbacks`` are extra Keras callbacks.  The run folder
-    is locked while training: a second process that would train into it is refused.
+    Returns the fitted GAN.  ``callbacks`` are extra Keras callbacks.  ``live`` adds a
+    ``notebook.LiveView`` of samples and losses; None: only in a notebook (never on the
+    command line), and not when ``callbacks`` hold one.  The run folder is locked while
+    training: a second process that would train into it is refused.
 
     >>> gan = train(model="dcgan", epochs=1, steps_per_epoch=10, output_dir="runs/try")
     """
@@ -148,10 +150,10 @@ def train(config=None, callbacks=(), **overrides):
     config = dataclasses.replace(
         config, output_dir=devices.worker_output_dir(config.output_dir, strategy))
     with run_lock(config.output_dir), _sigterm_interrupts():
-        return _train(config, strategy, callbacks)
+        return _train(config, strategy, callbacks, live)
 
 
-def _train(config, strategy, extra_callbacks):
+def _train(config, strategy, extra_callbacks, live):
     resuming = check_resumable(config)
     keras.utils.set_random_seed(config.seed)
     folder = RunFolder(config.output_dir)
@@ -170,9 +172,13 @@ def _train(config, strategy, extra_callbacks):
     history.truncate(folder.history, int(state.epoch))
 
     logger.info("Training %s; writing the run to %s", config.model, config.output_dir)
+    extra = list(extra_callbacks)
+    if (notebook.in_notebook() if live is None else live) and not any(
+            isinstance(c, notebook.LiveView) for c in extra):
+        extra.append(notebook.LiveView(latents=state.fixed_latents.numpy()[:16]))
     try:
         _fit_remaining_epochs(gan, stream, state, steps_per_epoch, config.epochs,
-                              run_callbacks(config, state, extra_callbacks))
+                              run_callbacks(config, state, extra))
     except KeyboardInterrupt as interrupt:
         path = state.save()  # refuses non-finite weights
         logger.warning("%s: saved %s. Run the same command again to resume.",

@@ -28,9 +28,6 @@ def test_sample_is_uint8_and_seeded():
 
 
 def test_show_grid_returns_a_figure():
-    import matplotlib
-
-    matplotlib.use("Agg")
     images = np.zeros((6, 64, 64, 3), np.uint8)
     figure = anime_gan.show_grid(images, title="six")
     assert figure.axes[0].get_images()[0].get_array().shape == (2 * 64, 3 * 64, 3)

@@ -1,0 +1,109 @@
+"""Figures in Jupyter, shown once: the display rule of ``show_grid`` and its friends.
+
+Nothing here imports IPython: it is looked up in ``sys.modules``, where every Jupyter
+kernel (Jupyter, JupyterLab, VS Code, Colab, Kaggle) has it, so the command line never
+needs it.  Nothing here touches pyplot or matplotlib's backend either: figures are
+``matplotlib.figure.Figure`` objects, rendered to PNG and published with IPython's
+``display``.
+
+The rule: ``show(figure)`` displays the figure at once in a notebook, and the figures
+``show_grid``, ``show_history`` and ``show`` return are ``InlineFigure``s, which are shown
+at most once per cell.  So a call shows one picture whether or not it is a cell's last
+line (the echo of the returned figure adds nothing), ``fig = show_grid(...)`` shows it
+too, and ``fig`` alone in a later cell shows it again.  Outside a notebook nothing is
+displayed; save the returned figure instead: ``show_grid(images).savefig("grid.png")``.
+"""
+
+import base64
+import io
+import sys
+import weakref
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from anime_gan.images import image_grid, square_grid_rows
+
+
+def ipython_shell():
+    """The running IPython shell, or None.  Does not import IPython."""
+    ipython = sys.modules.get("IPython")
+    return ipython.get_ipython() if ipython is not None else None
+
+
+def in_notebook():
+    """True in a Jupyter kernel, where pictures can be displayed (not in terminal IPython)."""
+    return getattr(ipython_shell(), "kernel", None) is not None
+
+
+def publish(data, display_id=None, update=False):
+    """Displays a MIME bundle in the cell output, or replaces display ``display_id``'s."""
+    from IPython.display import display, update_display
+
+    if update:
+        update_display(data, display_id=display_id, raw=True)
+    else:
+        display(data, display_id=display_id, raw=True)
+
+
+def figure_png(figure, dpi=None):
+    """The figure as PNG bytes (tight bounding box)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi or figure.dpi, bbox_inches="tight",
+                   pad_inches=0.05)
+    return buffer.getvalue()
+
+
+def bundle(figure):
+    return {"image/png": base64.b64encode(figure_png(figure)).decode("ascii"),
+            "text/plain": repr(figure)}
+
+
+# Figures displayed during the running cell; emptied after each cell.
+_shown = weakref.WeakSet()
+_hooked_shells = weakref.WeakSet()
+
+
+def _forget_shown(*_):
+    _shown.clear()
+
+
+class InlineFigure(Figure):
+    """A ``Figure`` that a notebook shows at most once per cell (see the module's docstring)."""
+
+    def _ipython_display_(self):
+        if in_notebook():
+            show(self)
+        else:  # terminal IPython: the text a figure shows there
+            print(repr(self))
+
+
+def show(figure):
+    """Displays ``figure`` in the cell output, unless it was displayed in this cell already.
+
+    Returns the figure.  Outside a notebook it only returns it.
+    """
+    shell = ipython_shell()
+    if not in_notebook() or figure in _shown:
+        return figure
+    publish(bundle(figure))
+    _shown.add(figure)
+    if shell not in _hooked_shells:
+        shell.events.register("post_run_cell", _forget_shown)
+        _hooked_shells.add(shell)
+    return figure
+
+
+def grid_figure(images, rows=None, title=None):
+    """An ``InlineFigure`` of uint8 images [N, H, W, 3] (or one image [H, W, 3]) as a grid,
+    one figure pixel per image pixel."""
+    images = np.asarray(images)
+    grid = images if images.ndim == 3 else image_grid(
+        images, rows=rows or square_grid_rows(len(images)))
+    figure = InlineFigure(figsize=(grid.shape[1] / 100, grid.shape[0] / 100), dpi=100)
+    ax = figure.add_axes((0, 0, 1, 1))
+    ax.imshow(grid, interpolation="nearest")
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return figure

@@ -1,0 +1,106 @@
+"""The library's messages: shown once, by absl's handler on the command line and by the
+fallback handler in IPython when nothing else shows them."""
+
+import io
+import logging
+import sys
+
+import pytest
+
+from anime_gan import logs
+
+
+class Stderr:
+    """What the test wrote to stderr so far (``getvalue()``, like a StringIO)."""
+
+    def __init__(self, capsys):
+        self.capsys, self.text = capsys, ""
+
+    def getvalue(self):
+        self.text += self.capsys.readouterr().err
+        return self.text
+
+
+def drop_pytest_handlers():
+    """pytest puts its capturing handlers on the root logger as each test's call starts."""
+    logging.root.handlers.clear()
+
+
+@pytest.fixture
+def bare_logging(monkeypatch, capsys):
+    """Logging as a fresh Jupyter kernel has it: no handlers, the root at WARNING; and
+    stderr captured.  Everything is put back afterwards."""
+    library, tensorflow = logging.getLogger("anime_gan"), logging.getLogger("tensorflow")
+    levels = {logger: logger.level for logger in (library, tensorflow)}
+    monkeypatch.setattr(logging.root, "handlers", [])
+    monkeypatch.setattr(library, "handlers", [])
+    monkeypatch.setattr(library, "propagate", True)
+    monkeypatch.setattr(tensorflow, "propagate", tensorflow.propagate)
+    library.setLevel(logging.NOTSET)
+    yield Stderr(capsys)
+    logging.root.handlers = []  # pytest removes the handlers it adds from a restored list
+    for logger, level in levels.items():
+        logger.setLevel(level)
+
+
+def test_setup_outside_ipython_changes_nothing(bare_logging, monkeypatch):
+    drop_pytest_handlers()
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    assert not logs.setup()
+    assert logging.getLogger("anime_gan").handlers == []
+    logging.getLogger("anime_gan.training").info("Training dcgan")
+    assert bare_logging.getvalue() == ""
+
+
+def test_messages_show_once_before_and_after_a_root_handler_appears(bare_logging):
+    drop_pytest_handlers()
+    assert logs.setup(force=True)
+    assert logs.setup(force=True)  # twice, as a re-import would: still one handler
+    assert len(logging.getLogger("anime_gan").handlers) == 1
+    logger = logging.getLogger("anime_gan.training")
+    logger.info("Training dcgan")
+    assert bare_logging.getvalue() == "INFO:anime_gan.training:Training dcgan\n"
+
+    # TensorFlow's first absl log call runs basicConfig(); the root's handler shows it now.
+    logging.basicConfig()
+    logger.info("Resuming")
+    logger.warning("Interrupted")
+    assert bare_logging.getvalue().splitlines() == [
+        "INFO:anime_gan.training:Training dcgan", "INFO:anime_gan.training:Resuming",
+        "WARNING:anime_gan.training:Interrupted"]
+
+
+def test_a_level_the_user_set_is_kept(bare_logging):
+    drop_pytest_handlers()
+    logging.getLogger("anime_gan").setLevel(logging.WARNING)
+    logs.setup(force=True)
+    logging.getLogger("anime_gan.training").info("Training dcgan")
+    assert bare_logging.getvalue() == ""
+
+
+def test_a_root_handler_too_strict_for_the_record_leaves_it_to_the_fallback(bare_logging):
+    drop_pytest_handlers()
+    root_handler = logging.StreamHandler(io.StringIO())
+    root_handler.setLevel(logging.ERROR)
+    logging.root.addHandler(root_handler)
+    logs.setup(force=True)
+    logging.getLogger("anime_gan.training").info("Training dcgan")
+    assert bare_logging.getvalue() == "INFO:anime_gan.training:Training dcgan\n"
+    assert root_handler.stream.getvalue() == ""
+
+
+def test_tensorflow_python_logger_is_turned_down(bare_logging):
+    drop_pytest_handlers()
+    import tensorflow as tf
+
+    tf.get_logger().setLevel(logging.INFO)  # as TensorFlow sets it in interactive sessions
+    logs.setup(force=True)
+    assert tf.get_logger().getEffectiveLevel() == logging.WARNING
+    tf.get_logger().info("Assets written to: export")
+    tf.get_logger().warning("a warning")
+    assert "Assets" not in bare_logging.getvalue()
+
+
+def test_command_line_shows_each_message_once(session_main):
+    _, result = session_main
+    assert result.stderr.count("Training dcgan; writing the run to") == 1

@@ -5,6 +5,8 @@ The notebook API: ``train`` a GAN into a run folder, ``load_generator`` from one
 as a SavedModel.  The networks are plain Keras models (``build_generator``...).
 """
 
+# First: hides TensorFlow's C++ log lines (TF_CPP_MIN_LOG_LEVEL) before TensorFlow loads.
+from anime_gan import tensorflow_logs  # noqa: F401, I001
 from anime_gan.commands import evaluate_run, export_run, generate_run
 from anime_gan.config import TrainConfig
 from anime_gan.data import make_dataset

@@ -1,4 +1,4 @@
-"""anime-gan: DCGAN and WGAN-GP for anime faces in Keras 3 / TensorFlow.
+"""anime-gan: GANs for anime faces in Keras 3 / TensorFlow: DCGAN, WGAN-GP, WGAN, SNGAN.
 
 The notebook API: ``train`` a GAN into a run folder, ``load_generator`` from one,
 ``sample`` images and ``show_grid`` them, ``interpolation_grid``, ``export_generator``
@@ -6,13 +6,15 @@ as a SavedModel; in Jupyter, ``LiveView`` shows training live and ``show_history
 metrics (``anime_gan.notebook``).  The networks are plain Keras models (``build_generator``...).
 """
 
+# First: hides TensorFlow's C++ log lines (TF_CPP_MIN_LOG_LEVEL) before TensorFlow loads.
+from anime_gan import tensorflow_logs  # noqa: F401, I001
 from anime_gan.commands import evaluate_run, export_run, generate_run
 from anime_gan.config import TrainConfig
 from anime_gan.data import anime_faces_tfds  # noqa: F401  registers the TFDS builder anime_faces
 from anime_gan.data import make_dataset
 from anime_gan.errors import ConfigError, DataError, TrainingFault
 from anime_gan.export import export_generator
-from anime_gan.models import DCGAN, GAN, WGANGP
+from anime_gan.models import DCGAN, GAN, SNGAN, WGANGP, WGANClip
 from anime_gan.notebook import LiveView, show_history
 from anime_gan.networks import build_critic, build_discriminator, build_generator
 from anime_gan.run_folder import RunFolder
@@ -21,7 +23,7 @@ from anime_gan.training import build_gan, train
 
 __all__ = [
     "ConfigError", "DataError", "TrainingFault", "TrainConfig", "RunFolder", "make_dataset",
-    "DCGAN", "GAN", "WGANGP", "build_critic", "build_discriminator", "build_generator",
+    "DCGAN", "GAN", "WGANGP", "WGANClip", "SNGAN", "build_critic", "build_discriminator", "build_generator",
     "build_gan", "train", "export_generator", "export_run", "generate_run", "evaluate_run",
     "interpolation_grid", "load_generator", "sample", "show_grid", "slerp",
     "LiveView", "show_history",

@@ -1,23 +1,62 @@
 """The command line: one absl flag per ``TrainConfig`` field, and the exit statuses.
 
+``anime-gan``, ``python -m anime_gan`` and ``python main.py`` are this same command.
 A setting that does not fit the run folder or its data exits with status 2, a
 training fault (NaN loss, a file that cannot be written) with 1, Ctrl-C with 130 and
 SIGTERM with 143 (both after saving a checkpoint).
+``--help`` lists the project's flags by group and exits 0; ``--helpfull`` lists
+every flag, absl's and TensorFlow's too.
 """
 
 import dataclasses
 import logging
+import os
+import shutil
+import signal
 import sys
+import textwrap
 import typing
 
 from absl import app, flags
 
-from anime_gan import commands
+from anime_gan import commands, progress
 from anime_gan.config import TrainConfig
 from anime_gan.errors import ConfigError, Terminated, TrainingFault
 
 _DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float,
            str: flags.DEFINE_string, bool: flags.DEFINE_boolean}
+
+EXPERIMENTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "experiments")
+
+# The --help groups, in the order they are listed.  A field missing here is listed as "other".
+GROUPS = {
+    "training": ["experiment", "epochs", "batch_size", "steps_per_epoch", "seed",
+                 "optimizer", "g_lr", "g_beta1", "g_beta2", "d_lr", "d_beta1", "d_beta2",
+                 "n_critic", "gp_weight", "clip_value", "diffaugment", "ema_decay", "mixed_precision", "jit_compile",
+                 "strategy", "eval_every", "eval_samples"],
+    "model": ["model", "image_size", "latent_dim", "upsampling"],
+    "data": ["data_dir", "dataset", "tfds_data_dir", "cache_dir", "max_image_pixels"],
+    "output": ["output_dir", "resume", "checkpoint_every"],
+    "modes": ["mode", "num_images", "interpolate", "num_samples", "backbone",
+              "backbone_weights"],
+}
+
+_HELP_FLAGS = ("-h", "--help", "-help", "--helpshort", "-helpshort", "-?")
+_HELPFULL_FLAGS = ("--helpfull", "-helpfull")
+
+# Libraries that log routine INFO through Python logging (TensorFlow's SavedModel export
+# through absl's logger): their warnings and errors only, unless --logger_levels names them.
+_QUIET_LOGGERS = ("absl", "tensorflow")
+
+
+def experiment_names():
+    """The documented experiments shipped in ``anime_gan/experiments/``, by name."""
+    return sorted(name[:-len(".flags")] for name in os.listdir(EXPERIMENTS_DIR)
+                  if name.endswith(".flags"))
+
+
+def experiment_path(name):
+    return os.path.join(EXPERIMENTS_DIR, f"{name}.flags")
 
 
 def _base_type(annotation):
@@ -31,15 +70,112 @@ def define_flags(flag_values=flags.FLAGS):
         _DEFINE[_base_type(field.type)](
             field.name, field.default, field.metadata["help"], flag_values=flag_values
         )
+    flags.DEFINE_string(
+        "experiment", None,
+        f"A documented experiment's flags: {', '.join(experiment_names())}. Flags after it "
+        "override it. --flagfile=PATH reads flags from a file of your own the same way.",
+        flag_values=flag_values)
+
+
+def prog_name(argv0):
+    """How the user started the command, for the commands we suggest."""
+    base = os.path.basename(argv0)
+    if base == "__main__.py":
+        return "python -m anime_gan"
+    if base.endswith(".py"):
+        return f"python {argv0}"
+    return "anime-gan"
+
+
+def _flag_line(flag):
+    if flag.boolean:
+        return f"--[no]{flag.name}", "true" if flag.default else "false"
+    default = "" if flag.default is None else flag.default
+    return f"--{flag.name}", "none" if default == "" else str(default)
+
+
+def help_text(flag_values, prog="anime-gan", width=None):
+    """``--help``: the project's flags by group, with their defaults."""
+    width = width or min(100, shutil.get_terminal_size((100, 24)).columns)
+    ours = [field.name for field in dataclasses.fields(TrainConfig)] + ["experiment"]
+    by_group = {group: [name for name in names if name in ours]
+                for group, names in GROUPS.items()}
+    grouped = {name for names in GROUPS.values() for name in names}
+    by_group["other"] = [name for name in ours if name not in grouped]
+    lines = [f"usage: {prog} [--flag=value ...]", "",
+             "Train a GAN (DCGAN, WGAN-GP, WGAN, SNGAN) on anime faces into a run folder, "
+             "or use a trained run.",
+             "",
+             f"  {prog} --epochs=5 --output_dir=runs/quickstart",
+             f"  {prog} --experiment=wgan_gp_64 --data_dir=~/data/anime-faces",
+             f"  {prog} --mode=generate --output_dir=runs/quickstart --interpolate"]
+    indent = 26
+    for group, names in by_group.items():
+        if not names:
+            continue
+        lines += ["", f"{group}:"]
+        for name in names:
+            flag = flag_values[name]
+            label, default = _flag_line(flag)
+            text = flag.help
+            if flag.default is not None or "default" not in flag.help.lower():
+                text += f" (default: {default})"
+            wrapped = textwrap.wrap(text, max(30, width - indent))
+            first = f"  {label}".ljust(indent)
+            if len(first) > indent:  # a long flag name: its help starts on the next line
+                lines.append(first.rstrip())
+                first = " " * indent
+            lines.append(first + wrapped[0])
+            lines += [" " * indent + rest for rest in wrapped[1:]]
+    lines += ["", "--helpfull lists every flag, absl's and TensorFlow's too. Exit status: 0 done, "
+              "1 training fault, 2 bad flag or data, 130 stopped by Ctrl-C (a checkpoint is "
+              "saved; run the same command to resume)."]
+    return "\n".join(textwrap.fill(line, width) if line.startswith("--helpfull") else line
+                     for line in lines) + "\n"
+
+
+def _fail(message):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _expand_experiments(argv):
+    """``--experiment=NAME`` (or ``--experiment NAME``) -> ``--flagfile=`` its packaged file,
+    in place, so later flags override it.  Returns the new argv and how many it expanded."""
+    expanded, count, args = [], 0, iter(argv)
+    for arg in args:
+        if arg in ("--experiment", "-experiment"):
+            name = next(args, "")
+        elif arg.startswith(("--experiment=", "-experiment=")):
+            name = arg.split("=", 1)[1]
+        else:
+            expanded.append(arg)
+            continue
+        if name not in experiment_names():
+            _fail(f"--experiment={name}: must be one of {', '.join(experiment_names())}")
+        expanded.append(f"--flagfile={experiment_path(name)}")
+        count += 1
+    return expanded, count
 
 
 def parse_flags(argv, flag_values=flags.FLAGS):
-    """absl's flag parsing, but a malformed flag exits with status 2 in one line, like a bad value."""
+    """absl's flag parsing, plus ``--experiment=NAME`` and a grouped ``--help`` (exit 0);
+    a malformed flag exits with status 2 in one line, like a bad value."""
+    if any(arg in _HELP_FLAGS for arg in argv[1:]):
+        sys.stdout.write(help_text(flag_values, prog_name(argv[0])))
+        sys.exit(0)
+    if any(arg in _HELPFULL_FLAGS for arg in argv[1:]):
+        print(f"usage: {prog_name(argv[0])} [--flag=value ...]\n")
+        print(flag_values.get_help())
+        sys.exit(0)
+    argv, expanded = _expand_experiments(argv)
     try:
-        return flag_values(argv)
+        remaining = flag_values(argv)
     except flags.Error as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+        _fail(error)
+    if "experiment" in flag_values and flag_values["experiment"].present and not expanded:
+        _fail("--experiment: give it on the command line, not in a flagfile")
+    return remaining
 
 
 def _exit_on_config_error(function):
@@ -47,8 +183,7 @@ def _exit_on_config_error(function):
     try:
         return function()
     except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+        _fail(error)
 
 
 def config_from_flags(flag_values=flags.FLAGS):
@@ -58,11 +193,37 @@ def config_from_flags(flag_values=flags.FLAGS):
     }))
 
 
-def run(config):
-    """``commands.run(config)`` with the command line's exit statuses."""
-    logging.getLogger("tensorflow").setLevel(logging.WARNING)  # TF's INFO chatter
+class _QuietLibraries(logging.Filter):
+    """Drops routine INFO of the libraries in ``_QUIET_LOGGERS`` (not in --logger_levels).
+
+    A handler filter, since TensorFlow resets absl's logger level while it saves."""
+
+    def __init__(self):
+        super().__init__()
+        levels = flags.FLAGS["logger_levels"].value if "logger_levels" in flags.FLAGS else None
+        self.quiet = tuple(name for name in _QUIET_LOGGERS if name not in (levels or {}))
+
+    def filter(self, record):
+        return (record.levelno >= logging.WARNING
+                or record.name.split(".")[0] not in self.quiet)
+
+
+def _set_up_log_handlers():
+    quiet = _QuietLibraries()
+    for name in quiet.quiet:  # TensorFlow's logger has a handler of its own
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        for cls in (_QuietLibraries, progress.EndProgressLine):
+            if not any(isinstance(f, cls) for f in handler.filters):
+                handler.addFilter(cls())
+
+
+def run(config, prog="anime-gan"):
+    """``commands.run(config)`` with the command line's exit statuses; a finished
+    training run closes with a summary on stdout."""
+    _set_up_log_handlers()
     try:
-        return _exit_on_config_error(lambda: commands.run(config))
+        result = _exit_on_config_error(lambda: commands.run(config))
     except TrainingFault as fault:
         print(f"error: {fault}", file=sys.stderr)
         sys.exit(1)
@@ -70,16 +231,23 @@ def run(config):
         sys.exit(143)  # 128 + SIGTERM, as a shell reports it
     except KeyboardInterrupt:
         sys.exit(130)
+    if config.mode == "train":
+        print("\n".join(commands.train_summary(config, prog)), flush=True)
+    return result
 
 
 def _main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    run(config_from_flags())
+    run(config_from_flags(), prog_name(argv[0]))
 
 
 def main(argv=None):
     """The ``anime-gan`` command (also ``python main.py`` and ``python -m anime_gan``)."""
+    # A shell starts background jobs with SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler: restore it, so Ctrl-C (or kill -INT) always stops
+    # training with a checkpoint and exit status 130.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if "model" not in flags.FLAGS:
         define_flags()
     app.run(_main, argv=argv, flags_parser=parse_flags)

@@ -10,6 +10,7 @@ import glob
 import json
 import logging
 import os
+import shlex
 
 import keras
 from PIL import Image
@@ -98,6 +99,25 @@ def evaluate(config):
     print(json.dumps(report, indent=2))
     logger.info("Wrote %s", RunFolder(config.output_dir).eval_report)
     return report
+
+
+def train_summary(config, prog="anime-gan"):
+    """The lines that close a training run: what it wrote where, and what to run next."""
+    folder = RunFolder(config.output_dir)
+    samples = sorted(glob.glob(os.path.join(folder.samples, "epoch_*.png")))
+    generator = folder.ema_generator if config.ema_decay else folder.generator
+    run = shlex.quote(config.output_dir)
+    lines = [f"Done: {len(samples)} epoch(s) of {config.model} in {config.output_dir}",
+             f"  newest samples  {samples[-1] if samples else '(none)'}",
+             f"  generator       {generator}, and as a SavedModel in {folder.export}",
+             f"  curves          {os.path.join(config.output_dir, 'losses.png')}; "
+             f"tensorboard --logdir {shlex.quote(folder.logs)}",
+             "Next:",
+             f"  {prog} --mode=generate --output_dir={run} --interpolate"]
+    if config.data_dir or config.dataset:  # FID/KID against the run's own real images
+        lines.append(f"  {prog} --mode=evaluate --output_dir={run}")
+    lines.append("  (the same command with a higher --epochs trains this run further)")
+    return lines
 
 
 def run(config):

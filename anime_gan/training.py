@@ -12,7 +12,8 @@ import threading
 
 import keras
 
-from anime_gan import augment, callbacks, devices, export, history, networks, notebook
+from anime_gan import (augment, callbacks, devices, export, history, networks, notebook,
+                       progress)
 from anime_gan.config import TrainConfig
 from anime_gan.data import make_stream
 from anime_gan.errors import ConfigError, Terminated
@@ -95,6 +96,7 @@ def run_callbacks(config, state, extra=()):
     """The callbacks that write the run's files, in the order ``anime_gan.callbacks`` gives."""
     folder = RunFolder(config.output_dir)
     return [
+        progress.ProgressBar(),  # first: an epoch's bar ends before the others log
         callbacks.StopOnNonFiniteLoss(),
         *_kid_monitor(config),
         callbacks.HistoryCSV(folder.history),

@@ -59,22 +59,28 @@ def image_folder(tmp_path):
     return make_image_folder(tmp_path / "faces")
 
 
-def run_python(args, cwd=REPO_ROOT, **kwargs):
+def child_env(**overrides):
+    """The environment of a child process: this one's, with the package's own default
+    ``TF_CPP_MIN_LOG_LEVEL`` (as a user who never set it gets), then ``overrides``."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return {**env, **overrides}
+
+
+def run_python(args, cwd=REPO_ROOT, env=None, **kwargs):
     """Runs ``python ARGS`` and returns the CompletedProcess (text output)."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600, **kwargs)
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env or child_env(),
+                          capture_output=True, text=True, timeout=600, **kwargs)
 
 
 def run_main(*flags):
     return run_python([os.path.join(REPO_ROOT, "main.py"), *flags])
 
 
-def start_main(*flags, stdout=None):
+def start_main(*flags, stdout=None, **kwargs):
     """Starts main.py in the background; stdout and stderr go to the ``stdout`` file."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     return subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, "main.py"), *flags],
-                            cwd=REPO_ROOT, env=env, stdout=stdout, stderr=subprocess.STDOUT)
+                            cwd=REPO_ROOT, env=child_env(), stdout=stdout,
+                            stderr=subprocess.STDOUT, **kwargs)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 flag parsing and exit statuses in-process."""
 
 import csv
-import glob
+import dataclasses
 import json
 import os
 import signal
@@ -25,7 +25,7 @@ from conftest import (REPO_ROOT, checkpoints_written, history_epochs, restored_s
 def parse(*argv):
     flag_values = flags.FlagValues()
     cli.define_flags(flag_values)
-    flag_values(["main.py", *argv])
+    cli.parse_flags(["main.py", *argv], flag_values)
     return cli.config_from_flags(flag_values)
 
 
@@ -167,15 +167,32 @@ def test_diffaugment_flag_turns_off_when_empty():
     assert parse("--diffaugment=").diffaugment == ""
 
 
-@pytest.mark.parametrize("flagfile", sorted(glob.glob(os.path.join(REPO_ROOT, "experiments", "*.flags"))))
-def test_every_experiment_flagfile_is_valid(flagfile):
-    config = parse(f"--flagfile={flagfile}")
-    assert config.model in MODELS
+@pytest.mark.parametrize("name", cli.experiment_names())
+def test_every_experiment_is_valid_by_name_and_by_flagfile(name):
+    by_name = parse(f"--experiment={name}")
+    assert by_name.model in MODELS
+    by_file = parse(f"--flagfile={cli.experiment_path(name)}")
+    assert by_file == dataclasses.replace(by_name, output_dir=by_file.output_dir)
 
 
-def test_experiment_flagfiles_exist():
-    names = {os.path.basename(p) for p in glob.glob(os.path.join(REPO_ROOT, "experiments", "*.flags"))}
-    assert {"dcgan_64.flags", "wgan_gp_64.flags"} <= names
+def test_experiments_ship_in_the_package():
+    assert {"dcgan_64", "wgan_gp_64", "quality_1000_steps"} <= set(cli.experiment_names())
+    assert os.path.dirname(cli.EXPERIMENTS_DIR) == os.path.dirname(cli.__file__)
+    # The top-level experiments/ of a checkout is the packaged folder, not a copy.
+    assert os.path.samefile(os.path.join(REPO_ROOT, "experiments"), cli.EXPERIMENTS_DIR)
+
+
+def test_experiment_by_name_then_later_flags_override_it():
+    config = parse("--experiment=wgan_gp_64", "--epochs=3", "--output_dir=out")
+    assert (config.model, config.n_critic, config.epochs) == ("wgan", 5, 3)
+    assert parse("--experiment", "wgan_gp_64").epochs == 50
+    assert parse("--epochs=3", "--experiment=wgan_gp_64").epochs == 50  # later wins
+
+
+def test_unknown_experiment_exits_2_naming_the_choices(run_cli):
+    result = run_cli("--experiment=nope")
+    assert result.returncode == 2
+    assert "--experiment=nope: must be one of" in result.stderr and "wgan_gp_64" in result.stderr
 
 
 def test_cli_reports_a_training_fault_in_one_line(monkeypatch, capsys):
@@ -228,12 +245,16 @@ def test_sigkill_mid_run_then_resume_finishes(image_folder, tmp_path):
     (signal.SIGINT, 130, "Interrupted: saved"),   # Ctrl-C
     (signal.SIGTERM, 143, "Terminated: saved"),   # kill, schedulers, container stops
 ])
-def test_a_stop_signal_saves_a_checkpoint_and_exits(sig, status, said, image_folder, tmp_path):
+def test_a_stop_signal_saves_a_checkpoint_and_exits_even_if_sigint_was_ignored(
+        sig, status, said, image_folder, tmp_path):
     out = tmp_path / "run"
     with open(tmp_path / "run.log", "w") as log:
+        # Started with SIGINT ignored, as a shell starts a background job (and as a child
+        # of pytest run from one inherits it): the command line restores Ctrl-C anyway.
         process = start_main("--model=dcgan", "--epochs=1", "--steps_per_epoch=500",
                              "--batch_size=4", "--checkpoint_every=1",
-                             f"--data_dir={image_folder}", f"--output_dir={out}", stdout=log)
+                             f"--data_dir={image_folder}", f"--output_dir={out}", stdout=log,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
         # Training has started once the first step's checkpoint is written (however
         # slow the machine); the signal then lands mid-epoch.
         wait_for(lambda: (out / "checkpoints" / "checkpoint").is_file(), process)

@@ -1,0 +1,82 @@
+"""TensorFlow's C++ log lines: off unless asked for.  Imported before TensorFlow is.
+
+``TF_CPP_MIN_LOG_LEVEL`` filters TensorFlow's C++ logging (0: everything, 1: no INFO,
+2: no WARNING, 3: no ERROR).  This sets it to 3 unless the user set it.  TensorFlow 2.21
+writes a few lines while it is being imported, before that filter is in place (the
+oneDNN notice, "All log messages before absl::InitializeLog() is called ..."), whatever
+the level.  So the first ``import tensorflow`` runs with the process's stderr (file
+descriptor 2) held back, and what was written is passed on afterwards without the log
+lines the level hides.  ``TF_CPP_MIN_LOG_LEVEL=0`` shows everything, unfiltered.
+"""
+
+import os
+import re
+import sys
+import tempfile
+
+DEFAULT_LEVEL = "3"
+
+_SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}
+# absl's "I0000 00:00:1796163153.691848   28891 port.cc:153] ..." and TensorFlow's older
+# "2025-09-17 14:44:05.157831: I external/local_xla/xla/tsl/cuda/cudart_stub.cc:32] ...".
+# Only C++ sources: absl's Python log lines look the same but name a .py file.
+_LOG_LINE = re.compile(r"(?:([IWEF])\d{4} [\d:.]+\s+\d+ \S+\.(?:cc|cpp|h):\d+\]"
+                       r"|\d{4}-\d\d-\d\d [\d:.]+: ([IWEF]) \S+\.(?:cc|cpp|h):\d+\])")
+_ABSL_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called"
+# The second line of the cpu_feature_guard message.
+_CONTINUATIONS = ("To enable the following instructions:",)
+
+
+def min_log_level():
+    try:
+        return int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+    except ValueError:
+        return 0
+
+
+def filter_log_lines(text, level):
+    """``text`` without the TensorFlow log lines ``level`` hides; other lines are kept."""
+    kept, hiding = [], False
+    for line in text.splitlines(keepends=True):
+        match = _LOG_LINE.match(line)
+        if match:
+            hiding = _SEVERITY[match.group(1) or match.group(2)] < level
+        elif line.startswith(_ABSL_NOTICE):
+            hiding = level >= 1
+        elif not (hiding and line.startswith(_CONTINUATIONS)):
+            hiding = False
+        if not hiding:
+            kept.append(line)
+    return "".join(kept)
+
+
+def import_tensorflow():
+    """``import tensorflow`` without the start-up lines ``TF_CPP_MIN_LOG_LEVEL`` hides."""
+    if "tensorflow" in sys.modules or min_log_level() < 1:
+        import tensorflow  # noqa: F401
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no usable stderr (e.g. pythonw)
+        import tensorflow  # noqa: F401
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            text = filter_log_lines(held.read().decode(errors="replace"), min_log_level())
+            if text:
+                os.write(2, text.encode())
+
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", DEFAULT_LEVEL)
+import_tensorflow()

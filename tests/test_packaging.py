@@ -1,0 +1,142 @@
+"""The command line as an installed tool: --help, a quiet start (no TensorFlow C++
+lines), log lines apart from the progress bar, and the closing summary.
+
+Building and installing the wheel is checked by .ci/run, not here (it takes minutes).
+"""
+
+import dataclasses
+import io
+import logging
+import os
+import re
+
+import pytest
+from absl import flags
+
+from anime_gan import cli, commands, progress, tensorflow_logs
+from anime_gan.config import TrainConfig
+from anime_gan.run_folder import RunFolder
+from conftest import child_env, run_python
+
+# A TensorFlow C++ log line (absl's format, and TensorFlow's older one) or absl's notice.
+CPP_LINE = re.compile(r"^([IWEF]\d{4} [\d:.]+\s+\d+ \S+\.(cc|cpp|h):\d+\]"
+                      r"|\d{4}-\d\d-\d\d [\d:.]+: [IWEF] "
+                      r"|WARNING: All log messages before absl::InitializeLog)", re.MULTILINE)
+
+
+def run_help(*argv):
+    flag_values = flags.FlagValues()
+    cli.define_flags(flag_values)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.parse_flags(["anime-gan", *argv], flag_values)
+    return exit_info.value.code
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h", "--helpshort"])
+def test_help_lists_our_flags_by_group_and_exits_0(flag, capsys):
+    assert run_help(flag) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: anime-gan [--flag=value ...]")
+    headings = [line for line in out.splitlines() if re.fullmatch(r"[a-z]+:", line)]
+    assert headings == ["training:", "model:", "data:", "output:", "modes:"]
+    for field in dataclasses.fields(TrainConfig):
+        assert re.search(rf"^  --(\[no\])?{field.name}\b", out, re.MULTILINE), field.name
+    assert "--experiment" in out and "wgan_gp_64" in out
+    for other in ("--logtostderr", "--verbosity", "--only_check_args", "--helpxml"):
+        assert other not in out  # absl's and TensorFlow's flags stay in --helpfull
+    model = out.index("\nmodel:")
+    assert out.index("--image_size") > model and out.index("--epochs") < model
+
+
+def test_every_flag_has_a_help_group():
+    grouped = [name for names in cli.GROUPS.values() for name in names]
+    assert len(grouped) == len(set(grouped))
+    assert set(grouped) == {f.name for f in dataclasses.fields(TrainConfig)} | {"experiment"}
+
+
+def test_python_m_anime_gan_help_exits_0_and_helpfull_keeps_everything(tmp_path):
+    result = run_python(["-m", "anime_gan", "--help"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("usage: python -m anime_gan")
+    assert "\nmodes:\n" in result.stdout
+    assert not CPP_LINE.search(result.stderr), result.stderr
+
+
+def test_helpfull_lists_every_flag(capsys):
+    assert run_help("--helpfull") == 0
+    out = capsys.readouterr().out
+    assert "--epochs" in out and "--image_size" in out
+
+
+def test_tf_cpp_min_log_level_defaults_to_3_but_a_user_value_is_kept(tmp_path):
+    script = "import os, anime_gan; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
+    kept = run_python(["-c", script], env=child_env(TF_CPP_MIN_LOG_LEVEL="1"))
+    assert kept.returncode == 0, kept.stderr[-3000:]
+    assert kept.stdout.strip() == "1"
+    assert tensorflow_logs.DEFAULT_LEVEL == "3"
+
+
+def test_filter_keeps_what_the_level_shows_and_everything_else():
+    text = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+            "I0000 00:00:1796163153.691848   28891 port.cc:153] oneDNN custom operations are on.\n"
+            "I0000 00:00:1796163153.788822   28891 cpu_feature_guard.cc:227] This TensorFlow binary\n"
+            "To enable the following instructions: AVX2, in other operations, rebuild TensorFlow.\n"
+            "2025-09-17 14:44:05.176998: E external/xla/cuda_fft.cc:467] Unable to register cuFFT\n"
+            "I1201 22:23:24.399608 140520546208640 pipeline.py:83] a Python log line\n"
+            "a line of our own\n")
+    assert tensorflow_logs.filter_log_lines(text, 0) == text
+    assert tensorflow_logs.filter_log_lines(text, 1) == (
+        "2025-09-17 14:44:05.176998: E external/xla/cuda_fft.cc:467] Unable to register cuFFT\n"
+        "I1201 22:23:24.399608 140520546208640 pipeline.py:83] a Python log line\n"
+        "a line of our own\n")
+    assert tensorflow_logs.filter_log_lines(text, 3) == (
+        "I1201 22:23:24.399608 140520546208640 pipeline.py:83] a Python log line\n"
+        "a line of our own\n")
+
+
+def test_a_real_start_shows_no_tensorflow_cpp_lines_and_ends_with_a_summary(session_main):
+    out, result = session_main
+    assert not CPP_LINE.search(result.stderr), CPP_LINE.search(result.stderr).group(0)
+    assert "Writing fingerprint" not in result.stderr  # TensorFlow's export chatter
+    summary = result.stdout[result.stdout.index("Done: "):]
+    assert summary.startswith(f"Done: 2 epoch(s) of dcgan in {out}\n")
+    assert os.path.join(str(out), "samples", "epoch_0002.png") in summary
+    assert os.path.join(str(out), "export") in summary
+    assert f"--mode=generate --output_dir={out} --interpolate" in summary
+    assert f"--mode=evaluate --output_dir={out}" in summary  # the run had real images
+
+
+def test_train_summary_names_the_files_and_the_next_commands(shared_run):
+    config = RunFolder(shared_run).read_config()
+    lines = commands.train_summary(dataclasses.replace(config, output_dir=str(shared_run),
+                                                       data_dir=None),
+                                   prog="python -m anime_gan")
+    text = "\n".join(lines)
+    assert len(lines) <= 10
+    assert "generator_ema.keras" in text and "tensorboard --logdir" in text
+    assert "python -m anime_gan --mode=generate" in text and "--mode=evaluate" not in text
+
+
+def test_prog_name_follows_how_the_command_was_started():
+    assert cli.prog_name("/venv/bin/anime-gan") == "anime-gan"
+    assert cli.prog_name("/x/anime_gan/__main__.py") == "python -m anime_gan"
+    assert cli.prog_name("main.py") == "python main.py"
+
+
+def test_a_log_record_ends_the_progress_bar_line_first(monkeypatch):
+    stdout = io.StringIO()
+    monkeypatch.setattr("sys.stdout", stdout)
+    handler = logging.StreamHandler(io.StringIO())
+    handler.addFilter(progress.EndProgressLine())
+    logger = logging.getLogger("anime_gan.test_progress")
+    logger.addHandler(handler)
+    try:
+        monkeypatch.setattr(progress.ProgressBar, "line_open", True)
+        stdout.write("\r3/5 ━━━━ - d_loss: 1.2")
+        logger.warning("Saved checkpoint")
+        assert stdout.getvalue().endswith("d_loss: 1.2\n")
+        assert not progress.ProgressBar.line_open
+        logger.warning("again")  # the line is closed: nothing more is written
+        assert stdout.getvalue().endswith("d_loss: 1.2\n")
+    finally:
+        logger.removeHandler(handler)

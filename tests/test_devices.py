@@ -26,6 +26,7 @@ def distributed_step(model):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_mirrored_critic_step_matches_single_device_step():
     report = distributed_step("wgan")
     assert report["replicas"] == 2

@@ -54,6 +54,18 @@ def define_flags(flag_values=flags.FLAGS):
                          **define)
 
 
+def cpu_name():
+    """The processor's model name (Linux), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def pixel_std(images):
     """Variety: the standard deviation across images of each pixel (in [0, 1]), averaged."""
     return float(np.mean(np.std(np.asarray(images, np.float32) / 255.0, axis=0)))
@@ -87,7 +99,7 @@ def run_one(name, seed, points, batch_size, data_dir, backbone, eval_samples, ru
                         **figures})
     return {"config": name, "settings": settings, "seed": seed, "batch_size": batch_size,
             "eval_samples": eval_samples, "backbone": backbone.key, "data_dir": data_dir,
-            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "cpu": cpu_name(), "cores": os.cpu_count(),
             "points": results}
 
 

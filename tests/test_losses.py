@@ -1,10 +1,13 @@
 import math
+import os
+import textwrap
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from anime_gan import losses, networks
+from conftest import run_python
 
 
 def softplus(x):
@@ -90,7 +93,9 @@ def test_interpolation_weights_are_per_sample_uniform():
     assert len(np.unique(alpha)) > 900
 
 
-def test_critic_gradients_with_the_penalty_are_the_same_under_xla():
+XLA_CHECK = textwrap.dedent("""
+    import numpy as np, tensorflow as tf
+    from anime_gan import losses, networks
     critic = networks.build_critic(64)
     rng = np.random.default_rng(0)
     real, fake = (tf.constant(rng.uniform(-1, 1, (4, 64, 64, 3)), tf.float32) for _ in range(2))
@@ -104,11 +109,21 @@ def test_critic_gradients_with_the_penalty_are_the_same_under_xla():
 
     plain = tf.function(critic_gradients)()
     compiled = tf.function(critic_gradients, jit_compile=True)()
+    errors = [float(np.linalg.norm(b.numpy() - a.numpy()) / np.linalg.norm(a.numpy()))
+              if np.all(np.isfinite(b.numpy())) else float("inf")
+              for a, b in zip(plain, compiled)]
+    print(max(errors))
+""")
+
+
+def test_critic_gradients_with_the_penalty_are_the_same_under_xla():
+    """In a process with TensorFlow's own kernels (TF_ENABLE_ONEDNN_OPTS=0): oneDNN's
+    threaded convolutions may pick other algorithms from run to run, which made this
+    comparison flaky (relative differences up to 3e-3 seen under load)."""
+    result = run_python(["-c", XLA_CHECK], env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS="0"))
+    assert result.returncode == 0, result.stderr[-3000:]
     # XLA fuses and orders the float sums differently: compare each gradient as a whole.
-    for a, b in zip(plain, compiled):
-        a, b = a.numpy(), b.numpy()
-        assert np.all(np.isfinite(b))
-        assert np.linalg.norm(b - a) < 1e-4 * np.linalg.norm(a)  # measured: 2e-6
+    assert float(result.stdout.strip().splitlines()[-1]) < 1e-4  # measured: 2e-6
 
 
 def test_hinge_losses_by_hand():

@@ -16,7 +16,6 @@ import keras
 from PIL import Image
 
 from anime_gan import export, sampling
-from anime_gan.errors import ConfigError
 from anime_gan.evaluation import evaluate_run
 from anime_gan.files import atomic_path, save_image
 from anime_gan.images import GRID_ROWS, image_grid, square_grid_rows
@@ -42,13 +41,6 @@ def samples_gif(run_dir, path, seconds_per_frame=0.5):
     return path
 
 
-def _existing_run(run_dir):
-    """The run folder ``run_dir``; a clear error if there is nothing there to use."""
-    if not os.path.isdir(run_dir):
-        raise ConfigError(f"--output_dir={run_dir}: no run here (no such folder)")
-    return RunFolder(run_dir)
-
-
 def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENERATE_BATCH):
     """``--mode=generate``: PNG files, a grid, and optionally interpolations and a GIF.
 
@@ -56,7 +48,7 @@ def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENE
     number of images takes the memory of one batch; returns that folder.  The grid
     shows the first 64 images.
     """
-    folder = _existing_run(run_dir)
+    folder = RunFolder(run_dir)
     with run_lock(run_dir, create=False):
         generator = sampling.load_generator(run_dir)
         out = folder.generated(seed)
@@ -83,7 +75,7 @@ def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENE
 
 def export_run(run_dir):
     """``--mode=export``: the run's newest generator as a SavedModel in ``RUN/export/``."""
-    folder = _existing_run(run_dir)
+    folder = RunFolder(run_dir)
     with run_lock(run_dir, create=False):
         path = export.export_generator(sampling.load_generator(run_dir), folder.export)
     logger.info("Exported the generator to %s", path)
@@ -92,7 +84,6 @@ def export_run(run_dir):
 
 def evaluate(config):
     """``--mode=evaluate``: ``evaluate_run``, its report printed as JSON."""
-    _existing_run(config.output_dir)
     report = evaluate_run(config.output_dir, config.num_samples, config.data_dir,
                           config.dataset, config.backbone, config.backbone_weights,
                           config.seed, config.tfds_data_dir)

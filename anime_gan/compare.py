@@ -80,21 +80,23 @@ def run_one(name, seed, points, batch_size, data_dir, backbone, eval_samples, ru
     settings = CONFIGS[name]
     out = os.path.join(runs_dir, f"{name}-seed{seed}")
     real = real_features(backbone, 64, eval_samples, data_dir, seed=0)
-    results, trained_seconds, done_steps = [], 0.0, 0
+    results, trained_seconds, cpu_seconds, done_steps = [], 0.0, 0.0, 0
     for images in points:
         steps = steps_for(images, batch_size, settings["model"])
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         # One epoch per stretch between evaluation points; a rerun resumes the folder.
         train(output_dir=out, data_dir=data_dir, batch_size=batch_size, seed=seed,
               steps_per_epoch=max(1, steps - done_steps), epochs=len(results) + 1,
               checkpoint_every=0, live=False, **settings)
         trained_seconds += time.perf_counter() - started
+        cpu_seconds += time.process_time() - cpu_started
         done_steps = steps
         generator = load_generator(out)
         fake = generated_features(generator, backbone, eval_samples, seed=1000)
         figures = compare(real, fake, kid_subset_size=min(1000, len(real), len(fake)))
         results.append({"real_images": steps * batch_size * N_CRITIC_DEFAULTS[settings["model"]],
                         "generator_steps": steps, "train_minutes": trained_seconds / 60,
+                        "train_cpu_minutes": cpu_seconds / 60,
                         "pixel_std": pixel_std(sample(generator, eval_samples, seed=2000)),
                         **figures})
     return {"config": name, "settings": settings, "seed": seed, "batch_size": batch_size,

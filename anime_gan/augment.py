@@ -10,6 +10,7 @@ import keras
 from keras import ops
 
 POLICIES = ("color", "translation", "cutout")
+CUTOUT_RATIO = 0.5  # of the image side
 
 
 def parse_policy(text):
@@ -22,69 +23,118 @@ def parse_policy(text):
 
 
 def _uniform(images, seed, low=0.0, high=1.0):
-    """One value per image, shaped to broadcast over [N, H, W, C]."""
+    """One value per image in the images' dtype, shaped to broadcast over [N, H, W, C]."""
     batch = ops.shape(images)[0]
-    return keras.random.uniform((batch, 1, 1, 1), low, high, seed=seed)
+    return ops.cast(keras.random.uniform((batch, 1, 1, 1), low, high, seed=seed), images.dtype)
 
 
 def color(images, seed):
-    """Random brightness, saturation and contrast, as in DiffAugment (scaled to [-1, 1])."""
-    images = images + (_uniform(images, seed) - 0.5) * 2.0  # brightness +-0.5 of [0, 1]
-    mean = ops.mean(images, axis=3, keepdims=True)
-    images = (images - mean) * _uniform(images, seed, 0.0, 2.0) + mean  # saturation
-    mean = ops.mean(images, axis=(1, 2, 3), keepdims=True)
-    return (images - mean) * _uniform(images, seed, 0.5, 1.5) + mean  # contrast
+    """Random brightness, saturation and contrast, as in DiffAugment (scaled to [-1, 1]).
+
+    The reference applies them one after the other.  With b, s and c the three draws,
+    that composition is one affine map of each pixel's colour: the channels mixed by
+    c*s*I + c*(1 - s)/3 (a 3x3 matrix per image, as the channel mean of x - mean(x) is 0),
+    plus (1 - c) * (the image's mean) + b.  One small matrix product instead of six
+    passes over the images, and likewise backwards.
+    """
+    batch = ops.shape(images)[0]
+    brightness = (_uniform(images, seed) - 0.5) * 2.0  # +-0.5 of [0, 1]
+    saturation = _uniform(images, seed, 0.0, 2.0)
+    contrast = _uniform(images, seed, 0.5, 1.5)
+    # The image mean of 12k values is summed in float32 whatever the compute precision.
+    image_mean = ops.cast(ops.mean(ops.cast(images, "float32"), axis=(1, 2, 3), keepdims=True),
+                          images.dtype)
+    keep, spread = (ops.reshape(v, (batch, 1, 1)) for v in
+                    (contrast * saturation, contrast * (1.0 - saturation) / 3.0))
+    mixing = keep * ops.eye(3, dtype=images.dtype) + spread  # [N, 3, 3]
+    mixed = ops.matmul(ops.reshape(images, (batch, -1, 3)), mixing)
+    return ops.reshape(mixed, ops.shape(images)) + ((1.0 - contrast) * image_mean + brightness)
+
+
+def _move(images, shifts, centres, half):
+    """Output pixel p of image n is input pixel p - shifts[n], or 0 (grey) where that is
+    outside the image or p is within ``half`` of ``centres[n]`` in x and y (a cut-out
+    square): one gather of pixels from the flattened batch, a zero pixel appended."""
+    batch, height, width, channels = (ops.shape(images)[i] for i in range(4))
+    y, x = ops.arange(height)[None, :], ops.arange(width)[None, :]
+    source_y, source_x = y - shifts[:, 1:2], x - shifts[:, 0:1]  # [N, H], [N, W]
+    inside = (((source_y >= 0) & (source_y < height))[:, :, None]
+              & ((source_x >= 0) & (source_x < width))[:, None, :])  # [N, H, W]
+    cut = ((ops.abs(ops.cast(y - centres[:, 1:2], "float32")) < half)[:, :, None]
+           & (ops.abs(ops.cast(x - centres[:, 0:1], "float32")) < half)[:, None, :])
+    index = (ops.arange(batch)[:, None, None] * (height * width)
+             + ops.clip(source_y, 0, height - 1)[:, :, None] * width
+             + ops.clip(source_x, 0, width - 1)[:, None, :])
+    index = ops.where(inside & ~cut, index, batch * height * width)  # -> the zero pixel
+    pixels = ops.concatenate([ops.reshape(images, (-1, channels)),
+                              ops.zeros((1, channels), images.dtype)], axis=0)
+    return ops.reshape(ops.take(pixels, ops.reshape(index, (-1,)), axis=0), ops.shape(images))
+
+
+@ops.custom_gradient
+def move(images, shifts, centres, half):
+    """Translation by whole pixels ``shifts`` [N, 2] (dx, dy), then a square cut out around
+    ``centres`` [N, 2] (x, y) (``half`` 0: none), both filling with 0 (grey) as the
+    DiffAugment reference does: one gather, however many of the two there are.
+
+    Its gradient is the same kind of move, back by ``shifts``, around ``centres - shifts``:
+    a gather again, where automatic differentiation would scatter (slow on CPU).
+    """
+    shifts, centres = ops.cast(shifts, "int32"), ops.cast(centres, "int32")
+    half = ops.cast(half, "float32")
+
+    def gradient(*args, upstream=None):
+        upstream = args[0] if upstream is None else upstream
+        return _move(upstream, -shifts, centres - shifts, half), None, None, None
+
+    return _move(images, shifts, centres, half), gradient
 
 
 def translate(images, shifts):
-    """Shifts each image by whole pixels ``shifts`` [N, 2] (dx, dy), filling with 0 (grey),
-    as the DiffAugment reference does.  A gather, so that XLA can compile it."""
-    batch, height, width, channels = (ops.shape(images)[i] for i in range(4))
-    shifts = ops.cast(shifts, "int32")
-    # Output (x, y) reads input (x - dx, y - dy).
-    source_x = ops.arange(width)[None, :] - shifts[:, 0:1]  # [N, W]
-    source_y = ops.arange(height)[None, :] - shifts[:, 1:2]  # [N, H]
-    inside = ops.logical_and(
-        ops.logical_and(source_y >= 0, source_y < height)[:, :, None],
-        ops.logical_and(source_x >= 0, source_x < width)[:, None, :])  # [N, H, W]
-    index = (ops.clip(source_y, 0, height - 1)[:, :, None] * width
-             + ops.clip(source_x, 0, width - 1)[:, None, :])
-    index = ops.broadcast_to(ops.reshape(index, (batch, -1, 1)), (batch, height * width, channels))
-    moved = ops.take_along_axis(ops.reshape(images, (batch, -1, channels)), index, axis=1)
-    moved = ops.reshape(moved, ops.shape(images))
-    return moved * ops.cast(inside, images.dtype)[..., None]
+    """Shifts each image by whole pixels ``shifts`` [N, 2] (dx, dy), filling with 0 (grey)."""
+    return move(images, shifts, ops.zeros_like(shifts), 0.0)
 
 
-def translation(images, seed, ratio=0.125):
+def translation_shifts(images, seed, ratio=0.125):
+    """Shifts (dx, dy) uniform in [-r, r] for r = round(ratio * size), one per image."""
     size = ops.shape(images)[1]
     limit = ops.cast(ops.cast(size, "float32") * ratio + 0.5, "int32")
-    batch = ops.shape(images)[0]
-    shifts = keras.random.randint((batch, 2), -limit, limit + 1, seed=seed)
-    return translate(images, shifts)
+    return keras.random.randint((ops.shape(images)[0], 2), -limit, limit + 1, seed=seed)
 
 
-def cutout_mask(size, centres, half):
-    """1 outside, 0 inside a (2*half)-pixel square at ``centres`` [N, 2] (x, y): [N, S, S, 1]."""
-    coords = ops.arange(size, dtype="float32")
-    x = ops.abs(coords[None, None, :] - ops.cast(centres[:, 0], "float32")[:, None, None])
-    y = ops.abs(coords[None, :, None] - ops.cast(centres[:, 1], "float32")[:, None, None])
-    inside = ops.logical_and(x < half, y < half)
-    return ops.expand_dims(1.0 - ops.cast(inside, "float32"), -1)
-
-
-def cutout(images, seed, ratio=0.5):
-    """Blanks (to 0, mid-grey) a random square of ``ratio`` of the side in each image."""
+def cutout_centres(images, seed):
+    """Centres (x, y) of the cut-out squares, uniform over the pixels, one per image."""
     size = ops.shape(images)[1]
-    batch = ops.shape(images)[0]
-    centres = keras.random.randint((batch, 2), 0, size, seed=seed)
-    return images * cutout_mask(size, centres, ops.cast(size, "float32") * ratio / 2)
+    return keras.random.randint((ops.shape(images)[0], 2), 0, size, seed=seed)
 
 
-_OPERATIONS = {"color": color, "translation": translation, "cutout": cutout}
+def cutout_half(images, ratio=CUTOUT_RATIO):
+    """Half the cut-out square's side: ``ratio`` of the image's side, halved."""
+    return ops.cast(ops.shape(images)[1], "float32") * ratio / 2
+
+
+def cutout(images, seed):
+    """Blanks (to 0, mid-grey) a random square of half the side in each image."""
+    centres = cutout_centres(images, seed)
+    return move(images, ops.zeros_like(centres), centres, cutout_half(images))
 
 
 def diff_augment(images, policy, seed):
-    """Applies the operations of ``policy`` in order; an empty policy returns ``images``."""
-    for name in policy:
-        images = _OPERATIONS[name](images, seed)
+    """Applies the operations of ``policy`` in order; an empty policy returns ``images``.
+
+    A translation and a cutout right after it are one ``move``, with the random draws
+    of the two one after the other."""
+    steps = list(policy)
+    while steps:
+        name = steps.pop(0)
+        if name == "color":
+            images = color(images, seed)
+        elif name == "translation" and steps[:1] == ["cutout"]:
+            steps.pop(0)
+            shifts = translation_shifts(images, seed)
+            images = move(images, shifts, cutout_centres(images, seed), cutout_half(images))
+        elif name == "translation":
+            images = translate(images, translation_shifts(images, seed))
+        else:
+            images = cutout(images, seed)
     return images

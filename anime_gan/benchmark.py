@@ -16,12 +16,9 @@ the filled in-memory cache.
 The full figures are written as JSON (``--output_json``), and a table is printed last.
 """
 
-import concurrent.futures
 import json
-import math
-import multiprocessing
 import os
-import resource
+import sys
 import time
 
 import keras
@@ -32,6 +29,8 @@ from absl import app, flags
 from anime_gan.config import TrainConfig
 from anime_gan.data import make_stream
 from anime_gan.models import CriticLoopGAN
+from anime_gan.measure import (StepTimer, cpu_name, forward_flops, in_fresh_process,
+                               peak_rss_mb)
 from anime_gan.training import build_gan
 
 
@@ -61,28 +60,14 @@ def define_flags(flag_values=flags.FLAGS):
                          **define)
     flags.DEFINE_string("output_json", "benchmark.json", "Where the full figures are written.",
                         **define)
-
-
-def peak_rss_mb():
-    """This process's peak resident memory so far, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def forward_flops(network):
-    """Floating-point operations (2 per multiply-add) of one image through the network's
-    convolutions; batch norm and activations add well under 1%."""
-    total = 0
-    for layer in network.layers:
-        # A wrapped convolution (spectral normalisation) costs what the convolution does.
-        conv = layer.layer if isinstance(layer, keras.layers.Wrapper) else layer
-        if isinstance(conv, keras.layers.Conv2DTranspose):  # each input pixel: K x K x C_out
-            positions, c_in = math.prod(layer.input.shape[1:3]), layer.input.shape[-1]
-        elif isinstance(conv, keras.layers.Conv2D):  # each output pixel: K x K x C_in
-            positions, c_in = math.prod(layer.output.shape[1:3]), layer.input.shape[-1]
-        else:
-            continue
-        total += 2 * positions * math.prod(conv.kernel_size) * c_in * conv.filters
-    return total
+    flags.DEFINE_boolean("against_peer", False, "Time --models against the seed projects' "
+                         "PyTorch GANs in interleaved rounds and print the ratios "
+                         "(anime_gan.peer_benchmark); --against-peer works too.", **define)
+    flags.DEFINE_string("peer_dir", None, "The PyTorch peers' folder (../shared/peers).",
+                        **define)
+    flags.DEFINE_string("peer_python", "python3", "A Python with PyTorch, for the peers.",
+                        **define)
+    flags.DEFINE_integer("rounds", 3, "Interleaved rounds of --against-peer.", **define)
 
 
 def step_flops(gan, batch_size):
@@ -162,34 +147,6 @@ def time_pipeline(data_dir, image_size=64, batch_size=64, cached_batches=200):
     }
 
 
-class StepTimer(keras.callbacks.Callback):
-    """Times each step after the warm-up; the median step resists a passing disturbance."""
-
-    def __init__(self, warmup_steps):
-        super().__init__()
-        self.warmup_steps = warmup_steps
-        self.steps = 0
-        self.durations = []
-        self.last = None
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-        now = time.perf_counter()
-        if self.steps > self.warmup_steps:
-            self.durations.append(now - self.last)
-        self.last = now
-
-    def seconds_per_step(self):
-        return float(np.median(self.durations))
-
-
-def in_fresh_process(function, **kwargs):
-    """``function(**kwargs)`` in a new process: its own peak memory, no leftover graphs."""
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
-        return pool.submit(function, **kwargs).result()
-
-
 def table(results):
     lines = [f"{'model':<6} {'precision':<9} {'xla':<3} {'batch':>5} {'data':<9} "
              f"{'images/s':>8} {'ms/G-step':>9} {'GFLOP/img':>9} {'GFLOP/s':>7} {'peak MB':>7}"]
@@ -209,7 +166,11 @@ def table(results):
 
 def main(argv):
     FLAGS = flags.FLAGS
-    results = {"training": [], "pipeline": None, "cpu_count": os.cpu_count()}
+    if FLAGS.against_peer:
+        from anime_gan import peer_benchmark
+
+        return peer_benchmark.main(FLAGS)
+    results = {"training": [], "pipeline": None, "cpu": cpu_name(), "cpu_count": os.cpu_count()}
     for model in FLAGS.models:
         for batch_size in map(int, FLAGS.batch_sizes):
             for precision in FLAGS.precisions:
@@ -230,6 +191,13 @@ def main(argv):
     print(table(results))
 
 
+def _underscored(argv):
+    """``--against-peer`` -> ``--against_peer``: flags may be spelled with hyphens."""
+    return [arg.split("=", 1)[0].replace("-", "_").replace("__", "--", 1)
+            + ("=" + arg.split("=", 1)[1] if "=" in arg else "")
+            if arg.startswith("--") else arg for arg in argv]
+
+
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    app.run(main, argv=_underscored(sys.argv))

@@ -14,13 +14,13 @@ are written last.
 import glob
 import json
 import os
-import platform
 import time
 
 import numpy as np
 from absl import app, flags
 from matplotlib.figure import Figure
 
+from anime_gan.measure import cpu_name
 from anime_gan.config import N_CRITIC_DEFAULTS
 from anime_gan.data.pipeline import load_images
 from anime_gan.evaluation import compare, generated_features, load_backbone, real_features
@@ -52,18 +52,6 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_string("runs_dir", "runs/compare", "Where the runs are trained.", **define)
     flags.DEFINE_boolean("table_only", False, "Only print the table of the kept results.",
                          **define)
-
-
-def cpu_name():
-    """The processor's model name (Linux), else what ``platform`` knows."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def pixel_std(images):

@@ -75,8 +75,11 @@ def input_gradients(critic, inputs):
 
 
 def gradient_penalty(critic, real, fake, alpha):
-    """The WGAN-GP penalty (without its weight lambda) on interpolates of real and fake."""
-    points = interpolate(real, ops.cast(fake, real.dtype), alpha)
+    """The WGAN-GP penalty (without its weight lambda) on interpolates of real and fake.
+
+    Taken in float32 whatever precision the images come in (augmented images come in
+    the critic's): the norm sums 12k squared gradients per sample."""
+    points = interpolate(ops.cast(real, "float32"), ops.cast(fake, "float32"), alpha)
     return gradient_penalty_from_gradients(input_gradients(critic, points))
 
 

@@ -12,6 +12,8 @@ import math
 import keras
 from keras import layers
 
+from anime_gan import fused_batch_norm
+
 SUPPORTED_IMAGE_SIZES = (64, 128)
 UPSAMPLING = ("transpose", "resize_conv")
 BASE_CHANNELS = 64
@@ -28,7 +30,7 @@ def _conv_init():
 
 def _batch_norm(name, synchronized):
     # synchronized: statistics over the global batch under a tf.distribute strategy.
-    return layers.BatchNormalization(
+    return fused_batch_norm.BatchNormalization(
         momentum=_BN_MOMENTUM,
         epsilon=_BN_EPSILON,
         synchronized=synchronized,

@@ -104,20 +104,23 @@ def load_results(results_dir):
 def table(results, reference_std=None):
     """Markdown rows: each configuration at its last budget, mean +- std over seeds."""
     lines = ["| config | seeds | real images | FD | KID x 1e3 | precision | recall | "
-             "pixel std | train minutes |", "|---|---|---|---|---|---|---|---|---|"]
+             "pixel std | train minutes | CPU minutes |", "|---|---|---|---|---|---|---|---|---|---|"]
     by_config = {}
     for result in results:
         by_config.setdefault(result["config"], []).append(result["points"][-1])
     for name, finals in sorted(by_config.items()):
         def stat(key, scale=1.0, digits=2):
-            values = np.array([p[key] for p in finals]) * scale
+            values = np.array([p[key] for p in finals if key in p]) * scale
+            if not len(values):
+                return "-"
             spread = f" +- {values.std():.{digits}f}" if len(values) > 1 else ""
             return f"{values.mean():.{digits}f}{spread}"
         lines.append(f"| {name} | {len(finals)} | {finals[0]['real_images']:,} | {stat('fid')} | "
                      f"{stat('kid_mean', 1e3, 1)} | {stat('precision')} | {stat('recall')} | "
-                     f"{stat('pixel_std', digits=3)} | {stat('train_minutes', digits=1)} |")
+                     f"{stat('pixel_std', digits=3)} | {stat('train_minutes', digits=1)} | "
+                     f"{stat('train_cpu_minutes', digits=1)} |")
     if reference_std is not None:
-        lines.append(f"| real faces | | | | | | | {reference_std:.3f} | |")
+        lines.append(f"| real faces | | | | | | | {reference_std:.3f} | | |")
     return "\n".join(lines)
 
 

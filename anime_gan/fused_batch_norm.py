@@ -39,6 +39,10 @@ class BatchNormalization(keras.layers.BatchNormalization):
                                 + mean * (1.0 - self.momentum))
         self.moving_variance.assign(self.moving_variance * self.momentum
                                     + variance * (1.0 - self.momentum))
+        # A barrier: TensorFlow's graph optimizer would otherwise fuse a following ReLU
+        # into the kernel, whose ReLU turns NaN into 0, and a diverged network would go on
+        # with finite losses instead of stopping at once (the speed is the same).
+        outputs = tf.ensure_shape(outputs, inputs.shape)
         return ops.cast(outputs, self.compute_dtype)
 
     def _can_fuse(self, inputs, training, mask):

@@ -2,9 +2,11 @@
 
 The architecture is the reference PyTorch DCGAN (Radford et al., 2016): every
 up/down-sampling layer is a 4x4 (transposed) convolution with stride 2 and no
-bias, channels doubling towards the 4x4 bottleneck.  Only built-in Keras layers
-are used, so a saved model loads with plain ``keras.models.load_model`` in a
-process that never imports ``anime_gan``.
+bias, channels doubling towards the 4x4 bottleneck.  The layers are Keras's own,
+with one measured exception: batch normalization trains with TensorFlow's fused
+kernel (``anime_gan.fused_batch_norm``), and saves as Keras's layer.  So a saved
+model loads with plain ``keras.models.load_model`` in a process that never
+imports ``anime_gan``.
 """
 
 import math

@@ -28,7 +28,7 @@ def fake_result(config, seed, fd):
         {"real_images": 100, "fid": fd * 2, "kid_mean": 0.01, "precision": 0.5, "recall": 0.4,
          "pixel_std": 0.2, "train_minutes": 1.0},
         {"real_images": 200, "fid": fd, "kid_mean": 0.02, "precision": 0.6, "recall": 0.5,
-         "pixel_std": 0.25, "train_minutes": 2.0}]}
+         "pixel_std": 0.25, "train_minutes": 2.0, "train_cpu_minutes": 3.0 + seed}]}
 
 
 def test_table_gives_mean_and_spread_over_seeds_and_the_plot_is_written(tmp_path):
@@ -37,7 +37,11 @@ def test_table_gives_mean_and_spread_over_seeds_and_the_plot_is_written(tmp_path
     text = compare.table(results, reference_std=0.242)
     assert "| dcgan | 2 | 200 | 2.00 +- 1.00 | 20.0 +- 0.0 | 0.60 +- 0.00 |" in text
     assert "| sngan | 1 | 200 | 2.00 | 20.0 |" in text
-    assert text.splitlines()[-1] == "| real faces | | | | | | | 0.242 | |"
+    assert "| 0.250 +- 0.000 | 2.0 +- 0.0 | 3.5 +- 0.5 |" in text.splitlines()[2]
+    assert text.splitlines()[-1] == "| real faces | | | | | | | 0.242 | | |"
+    older = fake_result("wgan", 0, 1.0)
+    del older["points"][-1]["train_cpu_minutes"]  # kept before CPU minutes were
+    assert compare.table([older]).splitlines()[-1].endswith("| 2.0 | - |")
     assert os.path.getsize(compare.plot(results, str(tmp_path / "fd.png"))) > 1000
 
 
@@ -54,6 +58,7 @@ def test_compare_trains_evaluates_keeps_and_skips(image_folder, tiny_backbone, t
     assert [p["real_images"] for p in kept["points"]] == [8, 16]
     assert [p["generator_steps"] for p in kept["points"]] == [2, 4]
     assert all(np.isfinite(p["fid"]) and 0 < p["pixel_std"] < 0.5 for p in kept["points"])
+    assert 0 < kept["points"][0]["train_cpu_minutes"] <= kept["points"][1]["train_cpu_minutes"]
     assert "| dcgan | 1 | 16 |" in capsys.readouterr().out
     before = (tmp_path / "results" / "dcgan-seed0-16.json").stat().st_mtime
     compare.main(["compare"], flag_values)  # kept: not trained again

@@ -77,3 +77,16 @@ def test_generator_saves_as_plain_keras_and_loads_without_anime_gan(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), generator(latents), atol=1e-6)
+
+
+def test_nan_inputs_stay_nan_through_a_following_relu_in_a_traced_step():
+    """TensorFlow's optimizer fuses batch norm with a ReLU into a kernel that turns NaN into
+    0; a diverged network must not go on with finite losses."""
+    layer = fused_batch_norm.BatchNormalization()
+    layer.build((None, 4, 4, 8))
+    x = tf.Variable(tf.fill((4, 4, 4, 8), np.nan))
+
+    @tf.function
+    def step():
+        return tf.nn.relu(layer(x, training=True))
+    assert np.all(np.isnan(step().numpy()))

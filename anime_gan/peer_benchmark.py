@@ -5,7 +5,9 @@ Each round runs, one after the other, the PyTorch DCGAN, our DCGAN in each
 precision, the PyTorch WGAN-GP and our WGAN-GP in each precision, every one in a
 fresh process.  Ours is ``anime_gan.train()`` as a user runs it (the defaults, so
 EMA and the model's DiffAugment policy, the real input pipeline over
-``--data_dir``); with ``--plain`` each is also timed without EMA and DiffAugment.
+``--data_dir``); with ``--plain`` each is also timed without EMA and DiffAugment
+(their cost is a few percent, below what separate processes on a shared machine can
+resolve: ``step_profile`` measures it, alternating the two steps in one process).
 A figure is real images per second over the median step.  Ratios are taken within
 a round, and the median over rounds is reported: a shared machine is noisy, and
 only side-by-side ratios compare across machines.  The machine's ceilings
@@ -101,10 +103,6 @@ def summary(rounds):
         peer = f"torch {name.split()[0]}" if not name.startswith("torch") else name
         ratio = np.median([r[name] / r[peer] for r in rounds])
         lines.append(f"{name:<24} {np.median([r[name] for r in rounds]):>9.1f} {ratio:>7.2f}")
-        if name.endswith(" plain"):
-            with_defaults = name[:-len(" plain")]
-            cost = np.median([r[name] / r[with_defaults] - 1 for r in rounds])
-            lines.append(f"{'':<24} EMA + DiffAugment cost {100 * cost:+.1f}% of this step")
     return "\n".join(lines)
 
 

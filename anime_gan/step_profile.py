@@ -41,27 +41,40 @@ def _synced(function):
     return lambda: float(compiled())
 
 
-def ceilings(rounds=10, size=2048):
-    """GFLOP/s of this machine with TensorFlow: a size x size matrix product in float32
-    and bfloat16, and the DCGAN discriminator's 128->256 convolution (16x16 -> 8x8,
-    batch 64) forward and backward in both."""
-    pieces, flops = {}, {}
-    for dtype in ("float32", "bfloat16"):
-        a = tf.cast(tf.random.normal((size, size)), dtype)
-        pieces[f"matmul {dtype}"] = _synced(lambda a=a: tf.matmul(a, a))
-        flops[f"matmul {dtype}"] = 2 * size ** 3
-        x = tf.cast(tf.random.normal((64, 16, 16, 128)), dtype)
-        kernel = tf.Variable(tf.cast(tf.random.normal((4, 4, 128, 256)) * 0.02, dtype))
+CEILING_CONV = "ceiling: conv 128->256 fwd+bwd"
 
-        def conv(x=x, kernel=kernel):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                y = tf.nn.conv2d(x, kernel, 2, "SAME")
-            return tape.gradient(y, [x, kernel], output_gradients=tf.ones_like(y))
-        pieces[f"conv 128->256 fwd+bwd {dtype}"] = _synced(conv)
-        flops[f"conv 128->256 fwd+bwd {dtype}"] = 3 * 2 * 64 * 8 * 8 * 16 * 128 * 256
-    times = median_times(pieces, rounds)
-    return {name: flops[name] / times[name] / 1e9 for name in pieces}
+
+def ceiling_pieces(dtype, size=2048):
+    """({name: function}, {name: FLOPs}) of this machine's ceilings in ``dtype``: a
+    size x size matrix product, and the DCGAN discriminator's 128->256 convolution
+    (16x16 -> 8x8, batch 64) forward and backward."""
+    a = tf.cast(tf.random.normal((size, size)), dtype)
+    x = tf.cast(tf.random.normal((64, 16, 16, 128)), dtype)
+    kernel = tf.Variable(tf.cast(tf.random.normal((4, 4, 128, 256)) * 0.02, dtype))
+
+    def conv():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.nn.conv2d(x, kernel, 2, "SAME")
+        # y is returned too: else the forward convolution, not needed for the
+        # gradients, would be pruned from the graph and the rate overstated by half.
+        return [y] + tape.gradient(y, [x, kernel], output_gradients=tf.ones_like(y))
+    pieces = {f"ceiling: matmul {size}": _synced(lambda: tf.matmul(a, a)),
+              CEILING_CONV: _synced(conv)}
+    flops = {f"ceiling: matmul {size}": 2 * size ** 3,
+             CEILING_CONV: 3 * 2 * 64 * 8 * 8 * 16 * 128 * 256}
+    return pieces, flops
+
+
+def ceilings(rounds=10, size=2048):
+    """{name: GFLOP/s} of ``ceiling_pieces`` in float32 and bfloat16."""
+    rates = {}
+    for dtype in ("float32", "bfloat16"):
+        pieces, flops = ceiling_pieces(dtype, size)
+        times = median_times(pieces, rounds)
+        rates.update({f"{name[len('ceiling: '):]} {dtype}": flops[name] / times[name] / 1e9
+                      for name in pieces})
+    return rates
 
 
 def layer_pieces(network, batch_size, prefix):
@@ -148,7 +161,9 @@ def _augment_both_ways(gan, images):
 def profile(config, rounds, layers=True):
     """Rows (piece, ms, GFLOP/s) and the step's figures for one precision."""
     gan, pieces = step_pieces(config, config.batch_size)
-    flops = {}
+    # Timed in the same rounds as the pieces, so that a busy spell lowers both alike.
+    pieces_of_ceiling, flops = ceiling_pieces(config.mixed_precision)
+    pieces.update(pieces_of_ceiling)
     for side, network in (("generator", gan.generator), ("discriminator", gan.discriminator)
                           ) if layers else ():
         layer_functions, layer_flops = layer_pieces(network, config.batch_size, side)
@@ -170,9 +185,10 @@ def _part(name):
     return None
 
 
-def report(precision, times, flops, counted, ceiling):
-    """Prints each piece's time and, for convolutions, its rate against ``ceiling``.
-    (Batch norm's gradients need its forward pass and include it.)"""
+def report(precision, times, flops, counted):
+    """Prints each piece's time and, for convolutions, its rate against the convolution
+    ceiling measured in the same rounds.  (Batch norm's gradients include its forward.)"""
+    ceiling = flops[CEILING_CONV] / times[CEILING_CONV] / 1e9
     print(f"\n{precision}: ceiling for convolutions {ceiling:.0f} GFLOP/s")
     print(f"{'piece':<52} {'ms':>7} {'GFLOP/s':>8} {'of ceiling':>10}")
     for name, seconds in times.items():
@@ -190,16 +206,12 @@ def report(precision, times, flops, counted, ceiling):
 
 def main(argv):
     FLAGS = flags.FLAGS
-    rates = ceilings()
-    for name, rate in rates.items():
-        print(f"ceiling: {name}: {rate:.0f} GFLOP/s")
     for precision in FLAGS.precisions:
         config = TrainConfig(model=FLAGS.model, batch_size=FLAGS.batch_size,
                              mixed_precision=precision, output_dir="unused")
         keras.utils.set_random_seed(0)
         times, flops, counted = profile(config, FLAGS.rounds, FLAGS.layers)
-        report(precision, times, flops, counted,
-               rates[f"conv 128->256 fwd+bwd {precision}"])
+        report(precision, times, flops, counted)
 
 
 if __name__ == "__main__":

@@ -35,11 +35,11 @@ def test_summary_takes_ratios_within_rounds_then_the_median():
               {"torch dcgan": 40.0, "dcgan float32": 56.0, "dcgan float32 plain": 56.0},
               {"torch dcgan": 60.0, "dcgan float32": 96.0, "dcgan float32 plain": 100.8}]
     lines = peer_benchmark.summary(rounds).splitlines()
-    # ratios 1.5, 1.4, 1.6 -> 1.5; images/s median 75; the plain step 4%, 0%, 5% faster.
+    # ratios 1.5, 1.4, 1.6 -> 1.5; images/s median 75.
     assert lines[1].split() == ["torch", "dcgan", "50.0", "1.00"]
     assert lines[2].split() == ["dcgan", "float32", "75.0", "1.50"]
     assert lines[3].split() == ["dcgan", "float32", "plain", "78.0", "1.56"]
-    assert "cost +4.0% of this step" in lines[4]
+    assert len(lines) == 4
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ def test_median_times_interleave_the_pieces_round_by_round():
 
 def test_ceilings_are_positive_rates():
     rates = step_profile.ceilings(rounds=1, size=64)
-    assert sorted(rates) == sorted(["matmul float32", "matmul bfloat16",
+    assert sorted(rates) == sorted(["matmul 64 float32", "matmul 64 bfloat16",
                                     "conv 128->256 fwd+bwd float32",
                                     "conv 128->256 fwd+bwd bfloat16"])
     assert all(rate > 0 for rate in rates.values())

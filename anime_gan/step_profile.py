@@ -129,14 +129,19 @@ DCGAN_COUNTS = {("discriminator", "forward"): 3, ("discriminator", "input gradie
 
 
 def step_pieces(config, batch_size):
-    """The whole train step with the defaults and plain, and the per-step extras."""
+    """The whole train step with the defaults, plain, with either extra alone, and the
+    per-step extras."""
     default = build_gan(config)
-    plain = build_gan(dataclasses.replace(config, ema_decay=0.0, diffaugment=""))
+    plain, ema_only, augment_only = (
+        build_gan(dataclasses.replace(config, **settings)) for settings in (
+            dict(ema_decay=0.0, diffaugment=""), dict(diffaugment=""), dict(ema_decay=0.0)))
     real = tf.random.uniform((batch_size, config.image_size, config.image_size, 3), -1, 1)
     images = tf.cast(real, default.discriminator.compute_dtype)
     pieces = {
         "step, defaults (EMA + DiffAugment)": _synced(lambda: default.train_step(real)),
         "step, plain": _synced(lambda: plain.train_step(real)),
+        "step, EMA only": _synced(lambda: ema_only.train_step(real)),
+        "step, DiffAugment only": _synced(lambda: augment_only.train_step(real)),
         "DiffAugment forward+backward": _synced(lambda: _augment_both_ways(default, images)),
         "moving average update": _synced(lambda: (default._update_ema(), tf.zeros(()))[1]),
     }
@@ -198,10 +203,12 @@ def report(precision, times, flops, counted):
             line += f" {rate:8.0f} {100 * rate / ceiling:9.0f}%"
         print(line)
     step = times["step, plain"]
-    print(f"pieces counted as the DCGAN step runs them: {1000 * counted:.0f} ms; "
-          f"the plain step measured: {1000 * step:.0f} ms")
-    extra = times["step, defaults (EMA + DiffAugment)"] / step - 1
-    print(f"EMA + DiffAugment: {100 * extra:+.1f}% of the plain step")
+    if any(name.endswith(" weight gradient") for name in times):
+        print(f"pieces counted as the DCGAN step runs them: {1000 * counted:.0f} ms; "
+              f"the plain step measured: {1000 * step:.0f} ms")
+    for name, label in (("step, defaults (EMA + DiffAugment)", "EMA + DiffAugment"),
+                        ("step, EMA only", "EMA"), ("step, DiffAugment only", "DiffAugment")):
+        print(f"{label}: {100 * (times[name] / step - 1):+.1f}% of the plain step")
 
 
 def main(argv):

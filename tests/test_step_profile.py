@@ -34,3 +34,5 @@ def test_profile_times_every_layer_three_ways_with_its_flops():
     assert flops["discriminator down2 forward"] == 4 * 2 * 16 * 16 * 16 * 64 * 128
     assert "generator up3_bn forward" not in flops
     assert times["step, plain"] > 0 and counted > 0
+    assert {"step, EMA only", "step, DiffAugment only", "step, defaults (EMA + DiffAugment)",
+            "moving average update", "ceiling: conv 128->256 fwd+bwd"} <= set(times)

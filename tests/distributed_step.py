@@ -21,7 +21,13 @@ tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfigu
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from anime_gan import TrainConfig, build_gan  # noqa: E402
+from anime_gan import TrainConfig, build_gan, fused_batch_norm  # noqa: E402
+
+# On one device batch norm trains with TensorFlow's fused kernel, under the mirrored
+# strategy with Keras's synchronized layer. Their match is tested on its own
+# (test_fused_batch_norm.py); here both runs use Keras's layer, so that only the
+# distribution differs.
+fused_batch_norm.BatchNormalization = keras.layers.BatchNormalization
 
 GLOBAL_BATCH = 8
 

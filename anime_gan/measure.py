@@ -32,18 +32,20 @@ def peak_rss_mb():
 def forward_flops(network):
     """Floating-point operations (2 per multiply-add) of one image through the network's
     convolutions; batch norm and activations add well under 1%."""
-    total = 0
-    for layer in network.layers:
-        # A wrapped convolution (spectral normalisation) costs what the convolution does.
-        conv = layer.layer if isinstance(layer, keras.layers.Wrapper) else layer
-        if isinstance(conv, keras.layers.Conv2DTranspose):  # each input pixel: K x K x C_out
-            positions, c_in = math.prod(layer.input.shape[1:3]), layer.input.shape[-1]
-        elif isinstance(conv, keras.layers.Conv2D):  # each output pixel: K x K x C_in
-            positions, c_in = math.prod(layer.output.shape[1:3]), layer.input.shape[-1]
-        else:
-            continue
-        total += 2 * positions * math.prod(conv.kernel_size) * c_in * conv.filters
-    return total
+    return sum(layer_flops(layer) for layer in network.layers)
+
+
+def layer_flops(layer):
+    """FLOPs of one image through a (transposed, or wrapped) convolution; 0 for others."""
+    # A wrapped convolution (spectral normalisation) costs what the convolution does.
+    conv = layer.layer if isinstance(layer, keras.layers.Wrapper) else layer
+    if isinstance(conv, keras.layers.Conv2DTranspose):  # each input pixel: K x K x C_out
+        positions, c_in = math.prod(layer.input.shape[1:3]), layer.input.shape[-1]
+    elif isinstance(conv, keras.layers.Conv2D):  # each output pixel: K x K x C_in
+        positions, c_in = math.prod(layer.output.shape[1:3]), layer.input.shape[-1]
+    else:
+        return 0
+    return 2 * positions * math.prod(conv.kernel_size) * c_in * conv.filters
 
 
 def median_times(functions, rounds):

@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 from absl import app, flags
 
-from anime_gan.measure import forward_flops, median_times
+from anime_gan.measure import layer_flops, median_times
 from anime_gan.config import TrainConfig
 from anime_gan.training import build_gan
 
@@ -89,7 +89,7 @@ def layer_pieces(network, batch_size, prefix):
         y_shape = (batch_size,) + tuple(layer.output.shape[1:])
         upstream = tf.cast(tf.random.normal(y_shape), layer.compute_dtype)
         name = f"{prefix} {layer.name}"
-        conv_flops = forward_flops_of_layer(layer) * batch_size
+        conv_flops = layer_flops(layer) * batch_size
 
         def forward(layer=layer, x=x):
             return layer(x, training=True)
@@ -106,18 +106,6 @@ def layer_pieces(network, batch_size, prefix):
         for part in ("forward", "input gradient", "weight gradient") if conv_flops else ():
             flops[f"{name} {part}"] = conv_flops
     return pieces, flops
-
-
-def forward_flops_of_layer(layer):
-    """The FLOPs per image of a (transposed) convolution; 0 for other layers."""
-    return forward_flops(_OneLayer(layer))
-
-
-class _OneLayer:
-    """What ``forward_flops`` reads of a network: its layers."""
-
-    def __init__(self, layer):
-        self.layers = [layer]
 
 
 # How often the DCGAN step runs each piece: D on the real and the fake batch and again
@@ -175,10 +163,8 @@ def profile(config, rounds, layers=True):
         pieces.update(layer_functions)
         flops.update(layer_flops)
     times = median_times(pieces, rounds)
-    counted = sum(seconds * DCGAN_COUNTS.get(tuple(name.split(" ", 1)[:1])
-                                             + (_part(name),), 0)
-                  for name, seconds in times.items() if name.split(" ")[0] in
-                  ("generator", "discriminator") and "optimizer" not in name)
+    counted = sum(seconds * DCGAN_COUNTS.get((name.split(" ")[0], _part(name)), 0)
+                  for name, seconds in times.items())
     counted += sum(times[f"{side} optimizer update"] for side in ("generator", "discriminator"))
     return times, flops, counted
 

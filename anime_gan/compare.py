@@ -16,6 +16,7 @@ import json
 import os
 import time
 
+import keras
 import numpy as np
 from absl import app, flags
 from matplotlib.figure import Figure
@@ -28,6 +29,7 @@ from anime_gan.files import save_json
 from anime_gan.sampling import load_generator, sample
 from anime_gan.training import train
 
+PROGRESS_FILE = "comparison_points.json"  # in the run folder, rewritten at each point
 DIFFAUGMENT = "color,translation,cutout"
 # name -> TrainConfig settings; every other setting is the model's default (EMA included).
 CONFIGS = {f"{model}{'+da' if da else ''}": {"model": model, "diffaugment": DIFFAUGMENT if da else ""}
@@ -63,21 +65,56 @@ def steps_for(images, batch_size, model):
     return max(1, images // (batch_size * N_CRITIC_DEFAULTS[model]))
 
 
-def run_one(name, seed, points, batch_size, data_dir, backbone, eval_samples, runs_dir):
-    """Trains configuration ``name`` with ``seed``, evaluating at each budget in ``points``."""
+def stretch_seconds(measured, stretch_steps, counted_steps, seconds_before, steps_before):
+    """(wall, CPU) seconds of a stretch of ``stretch_steps`` training steps, of which this
+    call trained ``counted_steps`` in ``measured`` seconds: a stretch resumed after a stop
+    is counted for all its steps at the rate measured, and one trained entirely before
+    the stop (stopped while it was evaluated) at the rate of the stretches before it."""
+    if counted_steps >= stretch_steps:
+        return measured
+    if counted_steps:
+        return tuple(t * stretch_steps / counted_steps for t in measured)
+    if steps_before:
+        return tuple(t * stretch_steps / steps_before for t in seconds_before)
+    return measured
+
+
+class StepCounter(keras.callbacks.Callback):
+    """Counts the training steps taken in this call of ``train``."""
+
+    steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+
+
+def run_one(name, seed, points, batch_size, data_dir, backbone, eval_samples, runs_dir,
+            earlier=None):
+    """Trains configuration ``name`` with ``seed``, evaluating at each budget in ``points``.
+
+    ``earlier``, a kept result of the same run whose budgets begin ``points``, is continued:
+    its run folder trains on from where it stopped, its points and minutes are kept."""
     settings = CONFIGS[name]
     out = os.path.join(runs_dir, f"{name}-seed{seed}")
     real = real_features(backbone, 64, eval_samples, data_dir, seed=0)
     results, trained_seconds, cpu_seconds, done_steps = [], 0.0, 0.0, 0
-    for images in points:
+    if earlier:
+        results = [dict(p) for p in earlier["points"]]
+        trained_seconds = results[-1]["train_minutes"] * 60
+        cpu_seconds = results[-1].get("train_cpu_minutes", 0.0) * 60
+        done_steps = results[-1]["generator_steps"]
+    for images in points[len(results):]:
         steps = steps_for(images, batch_size, settings["model"])
         started, cpu_started = time.perf_counter(), time.process_time()
+        counter = StepCounter()
         # One epoch per stretch between evaluation points; a rerun resumes the folder.
         train(output_dir=out, data_dir=data_dir, batch_size=batch_size, seed=seed,
               steps_per_epoch=max(1, steps - done_steps), epochs=len(results) + 1,
-              checkpoint_every=0, live=False, **settings)
-        trained_seconds += time.perf_counter() - started
-        cpu_seconds += time.process_time() - cpu_started
+              checkpoint_every=0, live=False, callbacks=[counter], **settings)
+        wall, cpu = stretch_seconds(
+            (time.perf_counter() - started, time.process_time() - cpu_started),
+            steps - done_steps, counter.steps, (trained_seconds, cpu_seconds), done_steps)
+        trained_seconds, cpu_seconds = trained_seconds + wall, cpu_seconds + cpu
         done_steps = steps
         generator = load_generator(out)
         fake = generated_features(generator, backbone, eval_samples, seed=1000)
@@ -87,10 +124,44 @@ def run_one(name, seed, points, batch_size, data_dir, backbone, eval_samples, ru
                         "train_cpu_minutes": cpu_seconds / 60,
                         "pixel_std": pixel_std(sample(generator, eval_samples, seed=2000)),
                         **figures})
-    return {"config": name, "settings": settings, "seed": seed, "batch_size": batch_size,
+        save_json(os.path.join(out, PROGRESS_FILE), _result(name, seed, batch_size, data_dir,
+                                                            backbone, eval_samples, results))
+    return _result(name, seed, batch_size, data_dir, backbone, eval_samples, results)
+
+
+def _result(name, seed, batch_size, data_dir, backbone, eval_samples, points):
+    return {"config": name, "settings": CONFIGS[name], "seed": seed, "batch_size": batch_size,
             "eval_samples": eval_samples, "backbone": backbone.key, "data_dir": data_dir,
             "cpu": cpu_name(), "cores": os.cpu_count(),
-            "points": results}
+            "points": points}
+
+
+def earlier_result(results_dir, runs_dir, name, seed, points, batch_size):
+    """The furthest evaluated state of run ``name``/``seed`` that ``points`` continue: the
+    run folder's own record, else a kept result (an earlier, smaller budget); None when
+    there is no run folder to continue."""
+    folder = os.path.join(runs_dir, f"{name}-seed{seed}")
+    if not os.path.isdir(folder):
+        return None
+    progress = os.path.join(folder, PROGRESS_FILE)
+    if os.path.exists(progress):
+        with open(progress) as f:
+            candidates = [json.load(f)]
+    else:
+        candidates = [r for r in load_results(results_dir)
+                      if r.get("config") == name and r.get("seed") == seed
+                      and r.get("batch_size") == batch_size]
+    model = CONFIGS[name]["model"]
+    wanted = [steps_for(images, batch_size, model) for images in points]
+    best = None
+    for candidate in candidates:
+        kept = [p["generator_steps"] for p in candidate["points"]]
+        if kept == wanted[:len(kept)] and (best is None or len(kept) > len(best["points"])):
+            best = candidate
+    if best is None and candidates:
+        raise ValueError(f"{folder} holds a run evaluated at other budgets than --images; "
+                         "move it away to train this one")
+    return best
 
 
 def load_results(results_dir):
@@ -107,8 +178,9 @@ def table(results, reference_std=None):
              "pixel std | train minutes | CPU minutes |", "|---|---|---|---|---|---|---|---|---|---|"]
     by_config = {}
     for result in results:
-        by_config.setdefault(result["config"], []).append(result["points"][-1])
-    for name, finals in sorted(by_config.items()):
+        final = result["points"][-1]
+        by_config.setdefault((result["config"], final["real_images"]), []).append(final)
+    for (name, _), finals in sorted(by_config.items()):
         def stat(key, scale=1.0, digits=2):
             values = np.array([p[key] for p in finals if key in p]) * scale
             if not len(values):
@@ -124,18 +196,31 @@ def table(results, reference_std=None):
     return "\n".join(lines)
 
 
+def fd_lines(results):
+    """config -> (real images seen, mean FD over seeds, seeds) for the plot; a run kept at
+    several budgets counts once at each of its points."""
+    fd = {}  # config -> real images -> seed -> FD
+    for result in results:
+        for point in result["points"]:
+            fd.setdefault(result["config"], {}).setdefault(point["real_images"], {})[
+                result["seed"]] = point["fid"]
+    return {name: (sorted(by_images), [float(np.mean(list(by_images[n].values())))
+                                       for n in sorted(by_images)],
+                   max(len(by_seed) for by_seed in by_images.values()))
+            for name, by_images in fd.items()}
+
+
 def plot(results, path):
-    """FD against real images seen, one line per configuration (mean over seeds)."""
+    """FD against real images seen: a colour per model, dashed with DiffAugment."""
     figure = Figure(figsize=(7, 4.5))
     ax = figure.subplots()
-    by_config = {}
-    for result in results:
-        by_config.setdefault(result["config"], []).append(result["points"])
-    for name, runs in sorted(by_config.items()):
-        images = [p["real_images"] for p in runs[0]]
-        fd = np.mean([[p["fid"] for p in points] for points in runs
-                      if len(points) == len(images)], axis=0)
-        ax.plot(images, fd, marker="o", label=f"{name} ({len(runs)} seeds)")
+    colours = {model: f"C{i}" for i, model in enumerate(dict.fromkeys(
+        settings["model"] for settings in CONFIGS.values()))}
+    for name, (images, fd, seeds) in sorted(fd_lines(results).items()):
+        settings = CONFIGS.get(name, {"model": name, "diffaugment": ""})
+        ax.plot(images, fd, marker="o", color=colours.get(settings["model"]),
+                linestyle="--" if settings["diffaugment"] else "-",
+                label=f"{name} ({seeds} seed{'s' if seeds > 1 else ''})")
     ax.set(xlabel="real images seen", ylabel="FD (RotNet features)", yscale="log",
            title="Frechet distance against real images seen")
     ax.grid(alpha=0.3)
@@ -156,8 +241,10 @@ def main(argv, flag_values=flags.FLAGS):
                 path = os.path.join(FLAGS.results_dir, f"{name}-seed{seed}-{points[-1]}.json")
                 if os.path.exists(path):
                     continue
+                earlier = earlier_result(FLAGS.results_dir, FLAGS.runs_dir, name, seed, points,
+                                         FLAGS.batch_size)
                 save_json(path, run_one(name, seed, points, FLAGS.batch_size, FLAGS.data_dir,
-                                        backbone, FLAGS.eval_samples, FLAGS.runs_dir))
+                                        backbone, FLAGS.eval_samples, FLAGS.runs_dir, earlier))
                 print(f"Wrote {path}", flush=True)
         if not os.path.exists(reference_path):
             images, count = load_images(64, FLAGS.data_dir)

@@ -45,6 +45,59 @@ def test_table_gives_mean_and_spread_over_seeds_and_the_plot_is_written(tmp_path
     assert os.path.getsize(compare.plot(results, str(tmp_path / "fd.png"))) > 1000
 
 
+def test_a_config_kept_at_two_budgets_gives_two_rows_and_its_points_count_once():
+    short = fake_result("dcgan", 0, 1.0)
+    longer = fake_result("dcgan", 0, 1.0)
+    longer["points"].append({**longer["points"][-1], "real_images": 300, "fid": 0.5})
+    other_seed = fake_result("dcgan", 1, 3.0)
+    rows = compare.table([short, longer, other_seed]).splitlines()[2:]
+    assert [row.split(" | ")[:3] for row in rows] == [["| dcgan", "2", "200"],
+                                                      ["| dcgan", "1", "300"]]
+    images, fd, seeds = compare.fd_lines([short, longer, other_seed])["dcgan"]
+    assert images == [100, 200, 300]
+    assert fd == [4.0, 2.0, 0.5]  # seed 0 once at 100 and 200 (2 and 1), seed 1 (6 and 3)
+    assert seeds == 2
+
+
+def test_stretch_seconds_counts_a_resumed_stretch_at_its_measured_rate():
+    assert compare.stretch_seconds((10.0, 20.0), 100, 100, (0.0, 0.0), 0) == (10.0, 20.0)
+    # Stopped after 60 of 100 steps: the 40 trained now took 8 s, so 100 take 20 s.
+    assert compare.stretch_seconds((8.0, 16.0), 100, 40, (50.0, 90.0), 200) == (20.0, 40.0)
+    # Trained entirely before a stop during its evaluation: the earlier rate, 0.25 s a step.
+    assert compare.stretch_seconds((1.0, 1.0), 100, 0, (50.0, 90.0), 200) == (25.0, 45.0)
+
+
+def _kept(tmp_path, name, seed, steps, batch_size=4):
+    result = {"config": name, "seed": seed, "batch_size": batch_size, "points": [
+        {"real_images": s * batch_size, "generator_steps": s, "fid": 1.0} for s in steps]}
+    path = tmp_path / "results" / f"{name}-seed{seed}-{steps[-1] * batch_size}.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(result))
+    return result
+
+
+def test_earlier_result_continues_a_kept_run_whose_folder_is_there(tmp_path):
+    results, runs = str(tmp_path / "results"), str(tmp_path / "runs")
+    kept = _kept(tmp_path, "dcgan", 0, [2, 4])
+    _kept(tmp_path, "dcgan", 1, [2, 4])
+    find = lambda points, seed=0: compare.earlier_result(results, runs, "dcgan", seed,
+                                                         points, 4)
+    assert find([8, 16, 32]) is None  # no run folder: nothing to continue
+    (tmp_path / "runs" / "dcgan-seed0").mkdir(parents=True)
+    assert find([8, 16, 32]) == kept
+    assert find([8, 16]) == kept  # the caller skips it: its result is kept
+    with pytest.raises(ValueError, match="other budgets"):
+        find([4, 16, 32])
+    # The folder's own record of later points wins over the kept result.
+    progress = {**kept, "points": kept["points"] + [{"real_images": 32,
+                                                     "generator_steps": 8, "fid": 0.5}]}
+    (tmp_path / "runs" / "dcgan-seed0" / compare.PROGRESS_FILE).write_text(
+        json.dumps(progress))
+    assert find([8, 16, 32, 64]) == progress
+    (tmp_path / "runs" / "dcgan-seed2").mkdir()
+    assert find([8, 16], seed=2) is None  # a first stretch stopped: resumed as before
+
+
 @pytest.mark.slow
 def test_compare_trains_evaluates_keeps_and_skips(image_folder, tiny_backbone, tmp_path, capsys):
     flag_values = flags.FlagValues()
@@ -63,3 +116,14 @@ def test_compare_trains_evaluates_keeps_and_skips(image_folder, tiny_backbone, t
     before = (tmp_path / "results" / "dcgan-seed0-16.json").stat().st_mtime
     compare.main(["compare"], flag_values)  # kept: not trained again
     assert (tmp_path / "results" / "dcgan-seed0-16.json").stat().st_mtime == before
+
+    # A larger budget continues the kept run: its points and minutes carry over.
+    flag_values["images"].value = ["8", "16", "24"]
+    compare.main(["compare"], flag_values)
+    longer = json.loads((tmp_path / "results" / "dcgan-seed0-24.json").read_text())
+    assert longer["points"][:2] == kept["points"]
+    assert longer["points"][2]["generator_steps"] == 6
+    assert longer["points"][2]["train_minutes"] > kept["points"][1]["train_minutes"]
+    assert (tmp_path / "results" / "dcgan-seed0-16.json").stat().st_mtime == before
+    table = capsys.readouterr().out
+    assert "| dcgan | 1 | 16 |" in table and "| dcgan | 1 | 24 |" in table

@@ -22,7 +22,7 @@ from absl import app, flags
 from matplotlib.figure import Figure
 
 from anime_gan.measure import cpu_name
-from anime_gan.config import N_CRITIC_DEFAULTS
+from anime_gan.config import DIFFAUGMENT_DEFAULTS, MODELS, N_CRITIC_DEFAULTS
 from anime_gan.data.pipeline import load_images
 from anime_gan.evaluation import compare, generated_features, load_backbone, real_features
 from anime_gan.files import save_json
@@ -44,6 +44,9 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_list("images", ["16000", "32000", "64000"],
                       "Real images seen at which each run is evaluated; the last is its budget.",
                       **define)
+    flags.DEFINE_list("longer_images", ["128000", "192000"],
+                      "Then each model's default configuration, with the first seed, trains "
+                      "on to these budgets (evaluated at each); empty: none.", **define)
     flags.DEFINE_integer("batch_size", 64, "Batch size (per discriminator update).", **define)
     flags.DEFINE_string("data_dir", None, "The real images.", **define)
     flags.DEFINE_string("backbone", None, "Feature network (a .keras file).", **define)
@@ -164,6 +167,24 @@ def earlier_result(results_dir, runs_dir, name, seed, points, batch_size):
     return best
 
 
+def default_config(model):
+    """The configuration that is ``model``'s default (with DiffAugment or without)."""
+    return f"{model}{'+da' if DIFFAUGMENT_DEFAULTS[model] else ''}"
+
+
+def plan(configs, seeds, images, longer_images):
+    """(config, seed, budgets) of every run: each configuration and seed at ``images``;
+    then, with the first seed, each model's default configuration among ``configs`` trained
+    on to each of ``longer_images`` (continuing its run at the last of ``images``)."""
+    points = sorted(images)
+    runs = [(name, seed, points) for name in configs for seed in seeds]
+    longer = sorted(n for n in longer_images if n > points[-1])
+    if longer:
+        runs += [(default_config(model), seeds[0], points + longer) for model in MODELS
+                 if default_config(model) in configs]
+    return runs
+
+
 def load_results(results_dir):
     results = []
     for path in sorted(glob.glob(os.path.join(results_dir, "*.json"))):
@@ -235,17 +256,17 @@ def main(argv, flag_values=flags.FLAGS):
     reference_path = os.path.join(FLAGS.results_dir, "reference.json")
     if not FLAGS.table_only:
         backbone = load_backbone(FLAGS.backbone)
-        points = sorted(int(n) for n in FLAGS.images)
-        for name in FLAGS.configs:
-            for seed in map(int, FLAGS.seeds):
-                path = os.path.join(FLAGS.results_dir, f"{name}-seed{seed}-{points[-1]}.json")
-                if os.path.exists(path):
-                    continue
-                earlier = earlier_result(FLAGS.results_dir, FLAGS.runs_dir, name, seed, points,
-                                         FLAGS.batch_size)
-                save_json(path, run_one(name, seed, points, FLAGS.batch_size, FLAGS.data_dir,
-                                        backbone, FLAGS.eval_samples, FLAGS.runs_dir, earlier))
-                print(f"Wrote {path}", flush=True)
+        for name, seed, points in plan(FLAGS.configs, list(map(int, FLAGS.seeds)),
+                                       list(map(int, FLAGS.images)),
+                                       list(map(int, FLAGS.longer_images))):
+            path = os.path.join(FLAGS.results_dir, f"{name}-seed{seed}-{points[-1]}.json")
+            if os.path.exists(path):
+                continue
+            earlier = earlier_result(FLAGS.results_dir, FLAGS.runs_dir, name, seed, points,
+                                     FLAGS.batch_size)
+            save_json(path, run_one(name, seed, points, FLAGS.batch_size, FLAGS.data_dir,
+                                    backbone, FLAGS.eval_samples, FLAGS.runs_dir, earlier))
+            print(f"Wrote {path}", flush=True)
         if not os.path.exists(reference_path):
             images, count = load_images(64, FLAGS.data_dir)
             real = np.concatenate([b.numpy() for b in images.take(FLAGS.eval_samples).batch(1000)])

@@ -127,3 +127,16 @@ def test_compare_trains_evaluates_keeps_and_skips(image_folder, tiny_backbone, t
     assert (tmp_path / "results" / "dcgan-seed0-16.json").stat().st_mtime == before
     table = capsys.readouterr().out
     assert "| dcgan | 1 | 16 |" in table and "| dcgan | 1 | 24 |" in table
+
+
+def test_plan_runs_every_config_and_seed_then_each_default_config_longer(monkeypatch):
+    monkeypatch.setattr(compare, "DIFFAUGMENT_DEFAULTS",
+                        {"dcgan": "color", "wgan": "", "wgan_clip": "", "sngan": ""})
+    runs = compare.plan(["dcgan", "dcgan+da", "wgan", "sngan+da"], [3, 4], [200, 100],
+                        [400, 300, 50])
+    assert runs[:8] == [(name, seed, [100, 200]) for name in
+                        ("dcgan", "dcgan+da", "wgan", "sngan+da") for seed in (3, 4)]
+    # Defaults here: the DCGAN with DiffAugment, the others without (sngan's and
+    # wgan_clip's are not among the configurations).
+    assert runs[8:] == [("dcgan+da", 3, [100, 200, 300, 400]), ("wgan", 3, [100, 200, 300, 400])]
+    assert compare.plan(["wgan"], [0], [100], []) == [("wgan", 0, [100])]

@@ -123,14 +123,16 @@ def step_pieces(config, batch_size):
     plain, ema_only, augment_only = (
         build_gan(dataclasses.replace(config, **settings)) for settings in (
             dict(ema_decay=0.0, diffaugment=""), dict(diffaugment=""), dict(ema_decay=0.0)))
+    # float32, as the step augments them: the real batch and the generator's output.
     real = tf.random.uniform((batch_size, config.image_size, config.image_size, 3), -1, 1)
-    images = tf.cast(real, default.discriminator.compute_dtype)
     pieces = {
         "step, defaults (EMA + DiffAugment)": _synced(lambda: default.train_step(real)),
         "step, plain": _synced(lambda: plain.train_step(real)),
         "step, EMA only": _synced(lambda: ema_only.train_step(real)),
         "step, DiffAugment only": _synced(lambda: augment_only.train_step(real)),
-        "DiffAugment forward+backward": _synced(lambda: _augment_both_ways(default, images)),
+        # The DCGAN step augments three batches: real and fake for D, fake again for G.
+        "DiffAugment forward+backward, one batch": _synced(
+            lambda: _augment_both_ways(default, real)),
         "moving average update": _synced(lambda: (default._update_ema(), tf.zeros(()))[1]),
     }
     for side, network, optimizer in (

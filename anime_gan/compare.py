@@ -218,34 +218,44 @@ def table(results, reference_std=None):
 
 
 def fd_lines(results):
-    """config -> (real images seen, mean FD over seeds, seeds) for the plot; a run kept at
-    several budgets counts once at each of its points."""
-    fd = {}  # config -> real images -> seed -> FD
+    """config -> (real images seen, mean FD over seeds, seeds, mean CPU minutes) for the
+    plot; a run kept at several budgets counts once at each of its points.  CPU minutes are
+    NaN at a point no run recorded them for."""
+    by_point = {}  # config -> real images -> seed -> point
     for result in results:
         for point in result["points"]:
-            fd.setdefault(result["config"], {}).setdefault(point["real_images"], {})[
-                result["seed"]] = point["fid"]
-    return {name: (sorted(by_images), [float(np.mean(list(by_images[n].values())))
-                                       for n in sorted(by_images)],
-                   max(len(by_seed) for by_seed in by_images.values()))
-            for name, by_images in fd.items()}
+            by_point.setdefault(result["config"], {}).setdefault(point["real_images"], {})[
+                result["seed"]] = point
+    lines = {}
+    for name, by_images in by_point.items():
+        images = sorted(by_images)
+        fd = [float(np.mean([p["fid"] for p in by_images[n].values()])) for n in images]
+        cpu = [float(np.mean([p["train_cpu_minutes"] for p in by_images[n].values()
+                              if "train_cpu_minutes" in p] or [np.nan])) for n in images]
+        lines[name] = (images, fd, max(len(by_seed) for by_seed in by_images.values()), cpu)
+    return lines
 
 
 def plot(results, path):
-    """FD against real images seen: a colour per model, dashed with DiffAugment."""
-    figure = Figure(figsize=(7, 4.5))
-    ax = figure.subplots()
-    colours = {model: f"C{i}" for i, model in enumerate(dict.fromkeys(
-        settings["model"] for settings in CONFIGS.values()))}
-    for name, (images, fd, seeds) in sorted(fd_lines(results).items()):
+    """FD against real images seen and against CPU minutes of training: a colour per
+    model, dashed with DiffAugment."""
+    figure = Figure(figsize=(12, 4.5))
+    by_images, by_cpu = figure.subplots(1, 2, sharey=True)
+    colours = {model: f"C{i}" for i, model in enumerate(MODELS)}
+    for name, (images, fd, seeds, cpu) in sorted(fd_lines(results).items()):
         settings = CONFIGS.get(name, {"model": name, "diffaugment": ""})
-        ax.plot(images, fd, marker="o", color=colours.get(settings["model"]),
-                linestyle="--" if settings["diffaugment"] else "-",
-                label=f"{name} ({seeds} seed{'s' if seeds > 1 else ''})")
-    ax.set(xlabel="real images seen", ylabel="FD (RotNet features)", yscale="log",
-           title="Frechet distance against real images seen")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+        style = dict(marker="o", color=colours.get(settings["model"]),
+                     linestyle="--" if settings["diffaugment"] else "-")
+        by_images.plot(images, fd, label=f"{name} ({seeds} seed{'s' if seeds > 1 else ''})",
+                       **style)
+        by_cpu.plot(cpu, fd, **style)  # NaN points (no CPU minutes recorded) are left out
+    by_images.set(xlabel="real images seen", ylabel="FD (RotNet features)", yscale="log",
+                  title="FD against real images seen")
+    by_cpu.set(xlabel="CPU minutes of training (2 cores: wall minutes x 2 at most)",
+               title="FD against CPU minutes")
+    for ax in (by_images, by_cpu):
+        ax.grid(alpha=0.3)
+    by_images.legend(fontsize=8)
     figure.savefig(path, dpi=100, bbox_inches="tight")
     return path
 

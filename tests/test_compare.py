@@ -53,10 +53,12 @@ def test_a_config_kept_at_two_budgets_gives_two_rows_and_its_points_count_once()
     rows = compare.table([short, longer, other_seed]).splitlines()[2:]
     assert [row.split(" | ")[:3] for row in rows] == [["| dcgan", "2", "200"],
                                                       ["| dcgan", "1", "300"]]
-    images, fd, seeds = compare.fd_lines([short, longer, other_seed])["dcgan"]
+    images, fd, seeds, cpu = compare.fd_lines([short, longer, other_seed])["dcgan"]
     assert images == [100, 200, 300]
     assert fd == [4.0, 2.0, 0.5]  # seed 0 once at 100 and 200 (2 and 1), seed 1 (6 and 3)
     assert seeds == 2
+    # CPU minutes: none kept at 100; seeds 0 and 1 at 200 (3 and 4); seed 0 at 300.
+    assert np.isnan(cpu[0]) and cpu[1:] == [3.5, 3.0]
 
 
 def test_stretch_seconds_counts_a_resumed_stretch_at_its_measured_rate():

@@ -37,11 +37,11 @@ def test_table_gives_mean_and_spread_over_seeds_and_the_plot_is_written(tmp_path
     text = compare.table(results, reference_std=0.242)
     assert "| dcgan | 2 | 200 | 2.00 +- 1.00 | 20.0 +- 0.0 | 0.60 +- 0.00 |" in text
     assert "| sngan | 1 | 200 | 2.00 | 20.0 |" in text
-    assert "| 0.250 +- 0.000 | 2.0 +- 0.0 | 3.5 +- 0.5 |" in text.splitlines()[2]
-    assert text.splitlines()[-1] == "| real faces | | | | | | | 0.242 | | |"
+    assert text.splitlines()[2].endswith("| 0.250 +- 0.000 | 3.5 +- 0.5 |")
+    assert text.splitlines()[-1] == "| real faces | | | | | | | 0.242 | |"
     older = fake_result("wgan", 0, 1.0)
     del older["points"][-1]["train_cpu_minutes"]  # kept before CPU minutes were
-    assert compare.table([older]).splitlines()[-1].endswith("| 2.0 | - |")
+    assert compare.table([older]).splitlines()[-1].endswith("| 0.250 | - |")
     assert os.path.getsize(compare.plot(results, str(tmp_path / "fd.png"))) > 1000
 
 

@@ -98,6 +98,9 @@ def run_one(name, seed, points, batch_size, data_dir, backbone, eval_samples, ru
     ``earlier``, a kept result of the same run whose budgets begin ``points``, is continued:
     its run folder trains on from where it stopped, its points and minutes are kept."""
     settings = CONFIGS[name]
+    about = {"config": name, "settings": settings, "seed": seed, "batch_size": batch_size,
+             "eval_samples": eval_samples, "backbone": backbone.key, "data_dir": data_dir,
+             "cpu": cpu_name(), "cores": os.cpu_count()}
     out = os.path.join(runs_dir, f"{name}-seed{seed}")
     real = real_features(backbone, 64, eval_samples, data_dir, seed=0)
     results, trained_seconds, cpu_seconds, done_steps = [], 0.0, 0.0, 0
@@ -127,16 +130,8 @@ def run_one(name, seed, points, batch_size, data_dir, backbone, eval_samples, ru
                         "train_cpu_minutes": cpu_seconds / 60,
                         "pixel_std": pixel_std(sample(generator, eval_samples, seed=2000)),
                         **figures})
-        save_json(os.path.join(out, PROGRESS_FILE), _result(name, seed, batch_size, data_dir,
-                                                            backbone, eval_samples, results))
-    return _result(name, seed, batch_size, data_dir, backbone, eval_samples, results)
-
-
-def _result(name, seed, batch_size, data_dir, backbone, eval_samples, points):
-    return {"config": name, "settings": CONFIGS[name], "seed": seed, "batch_size": batch_size,
-            "eval_samples": eval_samples, "backbone": backbone.key, "data_dir": data_dir,
-            "cpu": cpu_name(), "cores": os.cpu_count(),
-            "points": points}
+        save_json(os.path.join(out, PROGRESS_FILE), {**about, "points": results})
+    return {**about, "points": results}
 
 
 def earlier_result(results_dir, runs_dir, name, seed, points, batch_size):

@@ -107,7 +107,8 @@ def run_one(name, seed, points, batch_size, data_dir, backbone, eval_samples, ru
     if earlier:
         results = [dict(p) for p in earlier["points"]]
         trained_seconds = results[-1]["train_minutes"] * 60
-        cpu_seconds = results[-1].get("train_cpu_minutes", 0.0) * 60
+        # NaN when the kept run predates the CPU clock: its total stays unknown.
+        cpu_seconds = results[-1].get("train_cpu_minutes", float("nan")) * 60
         done_steps = results[-1]["generator_steps"]
     for images in points[len(results):]:
         steps = steps_for(images, batch_size, settings["model"])
@@ -127,7 +128,8 @@ def run_one(name, seed, points, batch_size, data_dir, backbone, eval_samples, ru
         figures = compare(real, fake, kid_subset_size=min(1000, len(real), len(fake)))
         results.append({"real_images": steps * batch_size * N_CRITIC_DEFAULTS[settings["model"]],
                         "generator_steps": steps, "train_minutes": trained_seconds / 60,
-                        "train_cpu_minutes": cpu_seconds / 60,
+                        **({"train_cpu_minutes": cpu_seconds / 60}
+                           if np.isfinite(cpu_seconds) else {}),
                         "pixel_std": pixel_std(sample(generator, eval_samples, seed=2000)),
                         **figures})
         save_json(os.path.join(out, PROGRESS_FILE), {**about, "points": results})

@@ -119,13 +119,21 @@ def test_compare_trains_evaluates_keeps_and_skips(image_folder, tiny_backbone, t
     compare.main(["compare"], flag_values)  # kept: not trained again
     assert (tmp_path / "results" / "dcgan-seed0-16.json").stat().st_mtime == before
 
-    # A larger budget continues the kept run: its points and minutes carry over.
+    # A larger budget continues the kept run: its points and minutes carry over.  This
+    # one is made as old as the first comparison runs: no record of its points in its
+    # folder and no CPU minutes, so its total CPU stays unknown.
+    (tmp_path / "runs" / "dcgan-seed0" / compare.PROGRESS_FILE).unlink()
+    for point in kept["points"]:
+        del point["train_cpu_minutes"]
+    (tmp_path / "results" / "dcgan-seed0-16.json").write_text(json.dumps(kept))
+    before = (tmp_path / "results" / "dcgan-seed0-16.json").stat().st_mtime
     flag_values["images"].value = ["8", "16", "24"]
     compare.main(["compare"], flag_values)
     longer = json.loads((tmp_path / "results" / "dcgan-seed0-24.json").read_text())
     assert longer["points"][:2] == kept["points"]
     assert longer["points"][2]["generator_steps"] == 6
     assert longer["points"][2]["train_minutes"] > kept["points"][1]["train_minutes"]
+    assert "train_cpu_minutes" not in longer["points"][2]
     assert (tmp_path / "results" / "dcgan-seed0-16.json").stat().st_mtime == before
     table = capsys.readouterr().out
     assert "| dcgan | 1 | 16 |" in table and "| dcgan | 1 | 24 |" in table

@@ -161,9 +161,9 @@ def profile(config, rounds, layers=True):
     pieces.update(pieces_of_ceiling)
     for side, network in (("generator", gan.generator), ("discriminator", gan.discriminator)
                           ) if layers else ():
-        layer_functions, layer_flops = layer_pieces(network, config.batch_size, side)
+        layer_functions, layer_piece_flops = layer_pieces(network, config.batch_size, side)
         pieces.update(layer_functions)
-        flops.update(layer_flops)
+        flops.update(layer_piece_flops)
     times = median_times(pieces, rounds)
     counted = sum(seconds * DCGAN_COUNTS.get((name.split(" ")[0], _part(name)), 0)
                   for name, seconds in times.items())

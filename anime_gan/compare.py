@@ -190,27 +190,91 @@ def load_results(results_dir):
     return results
 
 
-def table(results, reference_std=None):
-    """Markdown rows: each configuration at its last budget, mean +- std over seeds."""
-    # CPU minutes, not wall minutes: a shared machine stretches the wall clock of a run.
-    lines = ["| config | seeds | real images | FD | KID x 1e3 | precision | recall | "
-             "pixel std | CPU minutes |", "|---|---|---|---|---|---|---|---|---|"]
-    by_config = {}
+# A configuration keeps variety when its samples spread at least this much like the real
+# faces; one that wins on FD without it has won by making fewer kinds of face.
+MIN_RECALL = 0.1
+MIN_PIXEL_STD_SHARE = 0.6  # of the real faces' pixel std
+
+
+def finals_by_config(results):
+    """(config, real images) -> the final point of each seed's run at that budget."""
+    finals = {}
     for result in results:
         final = result["points"][-1]
-        by_config.setdefault((result["config"], final["real_images"]), []).append(final)
-    for (name, _), finals in sorted(by_config.items()):
+        finals.setdefault((result["config"], final["real_images"]), []).append(final)
+    return dict(sorted(finals.items()))
+
+
+def mean_of(points, key):
+    values = [p[key] for p in points if key in p]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def keeps_variety(points, reference_std=None):
+    """Whether a configuration's runs (their mean) keep the variety of the real faces:
+    recall of at least MIN_RECALL and, when the real faces' pixel std is known, a pixel
+    std of at least MIN_PIXEL_STD_SHARE of it."""
+    if mean_of(points, "recall") < MIN_RECALL:
+        return False
+    return reference_std is None or (
+        mean_of(points, "pixel_std") >= MIN_PIXEL_STD_SHARE * reference_std)
+
+
+def table(results, reference_std=None):
+    """Markdown rows: each configuration at its last budget, mean +- std over seeds, and
+    whether it keeps variety."""
+    # CPU minutes, not wall minutes: a shared machine stretches the wall clock of a run.
+    lines = ["| config | seeds | real images | FD | KID x 1e3 | precision | recall | "
+             "pixel std | CPU minutes | keeps variety |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for (name, images), finals in finals_by_config(results).items():
         def stat(key, scale=1.0, digits=2):
             values = np.array([p[key] for p in finals if key in p]) * scale
             if not len(values):
                 return "-"
             spread = f" +- {values.std():.{digits}f}" if len(values) > 1 else ""
             return f"{values.mean():.{digits}f}{spread}"
-        lines.append(f"| {name} | {len(finals)} | {finals[0]['real_images']:,} | {stat('fid')} | "
+        variety = "yes" if keeps_variety(finals, reference_std) else "no"
+        lines.append(f"| {name} | {len(finals)} | {images:,} | {stat('fid')} | "
                      f"{stat('kid_mean', 1e3, 1)} | {stat('precision')} | {stat('recall')} | "
-                     f"{stat('pixel_std', digits=3)} | {stat('train_cpu_minutes', digits=1)} |")
+                     f"{stat('pixel_std', digits=3)} | {stat('train_cpu_minutes', digits=1)} | "
+                     f"{variety} |")
     if reference_std is not None:
-        lines.append(f"| real faces | | | | | | | {reference_std:.3f} | |")
+        lines.append(f"| real faces | | | | | | | {reference_std:.3f} | | |")
+    return "\n".join(lines)
+
+
+def best_configs(results, images, reference_std=None):
+    """model -> its best configuration at ``images`` real images: the lowest mean FD among
+    its configurations that keep variety; None when none of them does (or none ran)."""
+    best = {}
+    for (name, budget), finals in finals_by_config(results).items():
+        model = CONFIGS.get(name, {"model": name})["model"]
+        best.setdefault(model, None)
+        if budget != images or not keeps_variety(finals, reference_std):
+            continue
+        fd = mean_of(finals, "fid")
+        if best[model] is None or fd < best[model][1]:
+            best[model] = (name, fd)
+    return {model: best[model] and best[model][0] for model in MODELS if model in best}
+
+
+def verdict(results, images, reference_std=None):
+    """Lines naming each model's best configuration at ``images`` real images."""
+    lines = [f"Best configuration of each model at {images:,} real images (the lowest FD "
+             f"among those that keep variety: recall >= {MIN_RECALL}"
+             + (f", pixel std >= {MIN_PIXEL_STD_SHARE:.0%} of the real faces'"
+                if reference_std is not None else "") + "):"]
+    finals = finals_by_config(results)
+    for model, name in best_configs(results, images, reference_std).items():
+        if name is None:
+            lines.append(f"  {model}: none keeps variety")
+            continue
+        points = finals[(name, images)]
+        cpu = mean_of(points, "train_cpu_minutes")
+        lines.append(f"  {model}: {name} (FD {mean_of(points, 'fid'):.2f}, CPU minutes "
+                     f"{cpu:.1f})" if np.isfinite(cpu) else
+                     f"  {model}: {name} (FD {mean_of(points, 'fid'):.2f})")
     return "\n".join(lines)
 
 
@@ -284,6 +348,7 @@ def main(argv, flag_values=flags.FLAGS):
         with open(reference_path) as f:
             reference = json.load(f)["pixel_std"]
     print(table(results, reference))
+    print(verdict(results, int(FLAGS.images[-1]), reference))
     if results:
         print("Plot:", plot(results, os.path.join(FLAGS.results_dir, "fd_by_images.png")))
 

@@ -37,11 +37,11 @@ def test_table_gives_mean_and_spread_over_seeds_and_the_plot_is_written(tmp_path
     text = compare.table(results, reference_std=0.242)
     assert "| dcgan | 2 | 200 | 2.00 +- 1.00 | 20.0 +- 0.0 | 0.60 +- 0.00 |" in text
     assert "| sngan | 1 | 200 | 2.00 | 20.0 |" in text
-    assert text.splitlines()[2].endswith("| 0.250 +- 0.000 | 3.5 +- 0.5 |")
-    assert text.splitlines()[-1] == "| real faces | | | | | | | 0.242 | |"
+    assert text.splitlines()[2].endswith("| 0.250 +- 0.000 | 3.5 +- 0.5 | yes |")
+    assert text.splitlines()[-1] == "| real faces | | | | | | | 0.242 | | |"
     older = fake_result("wgan", 0, 1.0)
     del older["points"][-1]["train_cpu_minutes"]  # kept before CPU minutes were
-    assert compare.table([older]).splitlines()[-1].endswith("| 0.250 | - |")
+    assert compare.table([older]).splitlines()[-1].endswith("| 0.250 | - | yes |")
     assert os.path.getsize(compare.plot(results, str(tmp_path / "fd.png"))) > 1000
 
 
@@ -59,6 +59,42 @@ def test_a_config_kept_at_two_budgets_gives_two_rows_and_its_points_count_once()
     assert seeds == 2
     # CPU minutes: none kept at 100; seeds 0 and 1 at 200 (3 and 4); seed 0 at 300.
     assert np.isnan(cpu[0]) and cpu[1:] == [3.5, 3.0]
+
+
+def with_final(result, **figures):
+    result["points"][-1].update(figures)
+    return result
+
+
+def test_a_config_keeps_variety_with_enough_recall_and_pixel_spread():
+    point = {"recall": 0.1, "pixel_std": 0.15}
+    assert compare.keeps_variety([point], reference_std=0.25)  # 0.15 = 60% of 0.25
+    assert not compare.keeps_variety([point], reference_std=0.26)
+    assert compare.keeps_variety([point])  # real faces' spread unknown: recall alone
+    assert not compare.keeps_variety([{**point, "recall": 0.09}])
+    # The mean over seeds decides: recall 0.05 and 0.2 average 0.125.
+    assert compare.keeps_variety([{**point, "recall": 0.05}, {**point, "recall": 0.2}])
+
+
+def test_each_model_s_best_config_is_the_closest_that_keeps_variety():
+    results = [
+        with_final(fake_result("sngan", 0, 0.4), recall=0.05),  # closest, but few faces
+        with_final(fake_result("sngan+da", 0, 0.5), recall=0.3),
+        with_final(fake_result("sngan+da", 1, 1.5), recall=0.3),  # mean FD 1.0
+        with_final(fake_result("dcgan", 0, 2.0), recall=0.3),
+        with_final(fake_result("dcgan+da", 0, 0.9), recall=0.3),
+        with_final(fake_result("dcgan+da", 0, 0.1), recall=0.3, real_images=400),  # longer
+        with_final(fake_result("wgan_clip", 0, 50.0), recall=0.0),
+    ]
+    assert compare.best_configs(results, 200, reference_std=0.3) == {
+        "dcgan": "dcgan+da", "sngan": "sngan+da", "wgan_clip": None}
+    # At 60% of 0.5 = 0.3 the pixel std of 0.25 falls short: no configuration keeps it.
+    assert set(compare.best_configs(results, 200, reference_std=0.5).values()) == {None}
+    text = compare.verdict(results, 200, reference_std=0.3)
+    assert "  dcgan: dcgan+da (FD 0.90, CPU minutes 3.0)" in text
+    assert "  sngan: sngan+da (FD 1.00, CPU minutes 3.5)" in text
+    assert "  wgan_clip: none keeps variety" in text
+    assert "wgan:" not in text  # no run of it
 
 
 def test_stretch_seconds_counts_a_resumed_stretch_at_its_measured_rate():

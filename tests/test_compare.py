@@ -186,3 +186,17 @@ def test_plan_runs_every_config_and_seed_then_each_default_config_longer(monkeyp
     # wgan_clip's are not among the configurations).
     assert runs[8:] == [("dcgan+da", 3, [100, 200, 300, 400]), ("wgan", 3, [100, 200, 300, 400])]
     assert compare.plan(["wgan"], [0], [100], []) == [("wgan", 0, [100])]
+
+
+def test_the_defaults_are_the_best_configurations_of_the_kept_comparison():
+    """DiffAugment is on by default for a model exactly when the kept table says it is
+    that model's best configuration; a model none of whose configurations keeps variety
+    keeps its paper's setting (no DiffAugment)."""
+    results_dir = os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs", "comparison")
+    results = [r for r in compare.load_results(results_dir) if "config" in r]
+    with open(os.path.join(results_dir, "reference.json")) as f:
+        reference = json.load(f)["pixel_std"]
+    best = compare.best_configs(results, 64_000, reference)
+    assert set(best) == set(compare.MODELS)
+    for model, name in best.items():
+        assert compare.default_config(model) == (name or model)

@@ -11,7 +11,6 @@ sessions.  The table (mean and spread over seeds) and a plot of FD against real 
 are written last.
 """
 
-import glob
 import json
 import os
 import time
@@ -19,10 +18,10 @@ import time
 import keras
 import numpy as np
 from absl import app, flags
-from matplotlib.figure import Figure
 
 from anime_gan.measure import cpu_name
 from anime_gan.config import DIFFAUGMENT_DEFAULTS, MODELS, N_CRITIC_DEFAULTS
+from anime_gan.comparison_report import config_name, load_results, plot, table, verdict
 from anime_gan.data.pipeline import load_images
 from anime_gan.evaluation import compare, generated_features, load_backbone, real_features
 from anime_gan.files import save_json
@@ -32,8 +31,8 @@ from anime_gan.training import train
 PROGRESS_FILE = "comparison_points.json"  # in the run folder, rewritten at each point
 DIFFAUGMENT = "color,translation,cutout"
 # name -> TrainConfig settings; every other setting is the model's default (EMA included).
-CONFIGS = {f"{model}{'+da' if da else ''}": {"model": model, "diffaugment": DIFFAUGMENT if da else ""}
-           for model in ("dcgan", "wgan", "wgan_clip", "sngan") for da in (False, True)}
+CONFIGS = {config_name(model, da): {"model": model, "diffaugment": DIFFAUGMENT if da else ""}
+           for model in MODELS for da in (False, True)}
 
 
 def define_flags(flag_values=flags.FLAGS):
@@ -166,7 +165,7 @@ def earlier_result(results_dir, runs_dir, name, seed, points, batch_size):
 
 def default_config(model):
     """The configuration that is ``model``'s default (with DiffAugment or without)."""
-    return f"{model}{'+da' if DIFFAUGMENT_DEFAULTS[model] else ''}"
+    return config_name(model, DIFFAUGMENT_DEFAULTS[model])
 
 
 def plan(configs, seeds, images, longer_images):
@@ -180,145 +179,6 @@ def plan(configs, seeds, images, longer_images):
         runs += [(default_config(model), seeds[0], points + longer) for model in MODELS
                  if default_config(model) in configs]
     return runs
-
-
-def load_results(results_dir):
-    results = []
-    for path in sorted(glob.glob(os.path.join(results_dir, "*.json"))):
-        with open(path) as f:
-            results.append(json.load(f))
-    return results
-
-
-# A configuration keeps variety when its samples spread at least this much like the real
-# faces; one that wins on FD without it has won by making fewer kinds of face.
-MIN_RECALL = 0.1
-MIN_PIXEL_STD_SHARE = 0.6  # of the real faces' pixel std
-
-
-def finals_by_config(results):
-    """(config, real images) -> the final point of each seed's run at that budget."""
-    finals = {}
-    for result in results:
-        final = result["points"][-1]
-        finals.setdefault((result["config"], final["real_images"]), []).append(final)
-    return dict(sorted(finals.items()))
-
-
-def mean_of(points, key):
-    values = [p[key] for p in points if key in p]
-    return float(np.mean(values)) if values else float("nan")
-
-
-def keeps_variety(points, reference_std=None):
-    """Whether a configuration's runs (their mean) keep the variety of the real faces:
-    recall of at least MIN_RECALL and, when the real faces' pixel std is known, a pixel
-    std of at least MIN_PIXEL_STD_SHARE of it."""
-    if mean_of(points, "recall") < MIN_RECALL:
-        return False
-    return reference_std is None or (
-        mean_of(points, "pixel_std") >= MIN_PIXEL_STD_SHARE * reference_std)
-
-
-def table(results, reference_std=None):
-    """Markdown rows: each configuration at its last budget, mean +- std over seeds, and
-    whether it keeps variety."""
-    # CPU minutes, not wall minutes: a shared machine stretches the wall clock of a run.
-    lines = ["| config | seeds | real images | FD | KID x 1e3 | precision | recall | "
-             "pixel std | CPU minutes | keeps variety |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for (name, images), finals in finals_by_config(results).items():
-        def stat(key, scale=1.0, digits=2):
-            values = np.array([p[key] for p in finals if key in p]) * scale
-            if not len(values):
-                return "-"
-            spread = f" +- {values.std():.{digits}f}" if len(values) > 1 else ""
-            return f"{values.mean():.{digits}f}{spread}"
-        variety = "yes" if keeps_variety(finals, reference_std) else "no"
-        lines.append(f"| {name} | {len(finals)} | {images:,} | {stat('fid')} | "
-                     f"{stat('kid_mean', 1e3, 1)} | {stat('precision')} | {stat('recall')} | "
-                     f"{stat('pixel_std', digits=3)} | {stat('train_cpu_minutes', digits=1)} | "
-                     f"{variety} |")
-    if reference_std is not None:
-        lines.append(f"| real faces | | | | | | | {reference_std:.3f} | | |")
-    return "\n".join(lines)
-
-
-def best_configs(results, images, reference_std=None):
-    """model -> its best configuration at ``images`` real images: the lowest mean FD among
-    its configurations that keep variety; None when none of them does (or none ran)."""
-    best = {}
-    for (name, budget), finals in finals_by_config(results).items():
-        model = CONFIGS.get(name, {"model": name})["model"]
-        best.setdefault(model, None)
-        if budget != images or not keeps_variety(finals, reference_std):
-            continue
-        fd = mean_of(finals, "fid")
-        if best[model] is None or fd < best[model][1]:
-            best[model] = (name, fd)
-    return {model: best[model] and best[model][0] for model in MODELS if model in best}
-
-
-def verdict(results, images, reference_std=None):
-    """Lines naming each model's best configuration at ``images`` real images."""
-    lines = [f"Best configuration of each model at {images:,} real images (the lowest FD "
-             f"among those that keep variety: recall >= {MIN_RECALL}"
-             + (f", pixel std >= {MIN_PIXEL_STD_SHARE:.0%} of the real faces'"
-                if reference_std is not None else "") + "):"]
-    finals = finals_by_config(results)
-    for model, name in best_configs(results, images, reference_std).items():
-        if name is None:
-            lines.append(f"  {model}: none keeps variety")
-            continue
-        points = finals[(name, images)]
-        cpu = mean_of(points, "train_cpu_minutes")
-        lines.append(f"  {model}: {name} (FD {mean_of(points, 'fid'):.2f}, CPU minutes "
-                     f"{cpu:.1f})" if np.isfinite(cpu) else
-                     f"  {model}: {name} (FD {mean_of(points, 'fid'):.2f})")
-    return "\n".join(lines)
-
-
-def fd_lines(results):
-    """config -> (real images seen, mean FD over seeds, seeds, mean CPU minutes) for the
-    plot; a run kept at several budgets counts once at each of its points.  CPU minutes are
-    NaN at a point no run recorded them for."""
-    by_point = {}  # config -> real images -> seed -> point
-    for result in results:
-        for point in result["points"]:
-            by_point.setdefault(result["config"], {}).setdefault(point["real_images"], {})[
-                result["seed"]] = point
-    lines = {}
-    for name, by_images in by_point.items():
-        images = sorted(by_images)
-        fd = [float(np.mean([p["fid"] for p in by_images[n].values()])) for n in images]
-        cpu = [float(np.mean([p["train_cpu_minutes"] for p in by_images[n].values()
-                              if "train_cpu_minutes" in p] or [np.nan])) for n in images]
-        lines[name] = (images, fd, max(len(by_seed) for by_seed in by_images.values()), cpu)
-    return lines
-
-
-def plot(results, path):
-    """FD against real images seen and against CPU minutes of training: a colour per
-    model, dashed with DiffAugment."""
-    figure = Figure(figsize=(12, 4.5))
-    by_images, by_cpu = figure.subplots(1, 2, sharey=True)
-    colours = {model: f"C{i}" for i, model in enumerate(MODELS)}
-    for name, (images, fd, seeds, cpu) in sorted(fd_lines(results).items()):
-        settings = CONFIGS.get(name, {"model": name, "diffaugment": ""})
-        style = dict(marker="o", color=colours.get(settings["model"]),
-                     linestyle="--" if settings["diffaugment"] else "-")
-        by_images.plot(images, fd, label=f"{name} ({seeds} seed{'s' if seeds > 1 else ''})",
-                       **style)
-        by_cpu.plot(cpu, fd, **style)  # NaN points (no CPU minutes recorded) are left out
-    by_images.set(xlabel="real images seen", ylabel="FD (RotNet features)", yscale="log",
-                  title="FD against real images seen")
-    by_cpu.set(xlabel="CPU minutes of training (2 cores: wall minutes x 2 at most)",
-               title="FD against CPU minutes")
-    for ax in (by_images, by_cpu):
-        ax.grid(alpha=0.3)
-    by_images.legend(fontsize=8)
-    figure.savefig(path, dpi=100, bbox_inches="tight")
-    return path
 
 
 def main(argv, flag_values=flags.FLAGS):

@@ -8,6 +8,7 @@ import pytest
 from absl import flags
 
 from anime_gan import compare
+from anime_gan import comparison_report as report
 
 
 def test_pixel_std_is_the_mean_per_pixel_spread():
@@ -34,15 +35,15 @@ def fake_result(config, seed, fd):
 def test_table_gives_mean_and_spread_over_seeds_and_the_plot_is_written(tmp_path):
     results = [fake_result("dcgan", 0, 1.0), fake_result("dcgan", 1, 3.0),
                fake_result("sngan", 0, 2.0)]
-    text = compare.table(results, reference_std=0.242)
+    text = report.table(results, reference_std=0.242)
     assert "| dcgan | 2 | 200 | 2.00 +- 1.00 | 20.0 +- 0.0 | 0.60 +- 0.00 |" in text
     assert "| sngan | 1 | 200 | 2.00 | 20.0 |" in text
     assert text.splitlines()[2].endswith("| 0.250 +- 0.000 | 3.5 +- 0.5 | yes |")
     assert text.splitlines()[-1] == "| real faces | | | | | | | 0.242 | | |"
     older = fake_result("wgan", 0, 1.0)
     del older["points"][-1]["train_cpu_minutes"]  # kept before CPU minutes were
-    assert compare.table([older]).splitlines()[-1].endswith("| 0.250 | - | yes |")
-    assert os.path.getsize(compare.plot(results, str(tmp_path / "fd.png"))) > 1000
+    assert report.table([older]).splitlines()[-1].endswith("| 0.250 | - | yes |")
+    assert os.path.getsize(report.plot(results, str(tmp_path / "fd.png"))) > 1000
 
 
 def test_a_config_kept_at_two_budgets_gives_two_rows_and_its_points_count_once():
@@ -50,10 +51,10 @@ def test_a_config_kept_at_two_budgets_gives_two_rows_and_its_points_count_once()
     longer = fake_result("dcgan", 0, 1.0)
     longer["points"].append({**longer["points"][-1], "real_images": 300, "fid": 0.5})
     other_seed = fake_result("dcgan", 1, 3.0)
-    rows = compare.table([short, longer, other_seed]).splitlines()[2:]
+    rows = report.table([short, longer, other_seed]).splitlines()[2:]
     assert [row.split(" | ")[:3] for row in rows] == [["| dcgan", "2", "200"],
                                                       ["| dcgan", "1", "300"]]
-    images, fd, seeds, cpu = compare.fd_lines([short, longer, other_seed])["dcgan"]
+    images, fd, seeds, cpu = report.fd_lines([short, longer, other_seed])["dcgan"]
     assert images == [100, 200, 300]
     assert fd == [4.0, 2.0, 0.5]  # seed 0 once at 100 and 200 (2 and 1), seed 1 (6 and 3)
     assert seeds == 2
@@ -68,12 +69,12 @@ def with_final(result, **figures):
 
 def test_a_config_keeps_variety_with_enough_recall_and_pixel_spread():
     point = {"recall": 0.1, "pixel_std": 0.15}
-    assert compare.keeps_variety([point], reference_std=0.25)  # 0.15 = 60% of 0.25
-    assert not compare.keeps_variety([point], reference_std=0.26)
-    assert compare.keeps_variety([point])  # real faces' spread unknown: recall alone
-    assert not compare.keeps_variety([{**point, "recall": 0.09}])
+    assert report.keeps_variety([point], reference_std=0.25)  # 0.15 = 60% of 0.25
+    assert not report.keeps_variety([point], reference_std=0.26)
+    assert report.keeps_variety([point])  # real faces' spread unknown: recall alone
+    assert not report.keeps_variety([{**point, "recall": 0.09}])
     # The mean over seeds decides: recall 0.05 and 0.2 average 0.125.
-    assert compare.keeps_variety([{**point, "recall": 0.05}, {**point, "recall": 0.2}])
+    assert report.keeps_variety([{**point, "recall": 0.05}, {**point, "recall": 0.2}])
 
 
 def test_each_model_s_best_config_is_the_closest_that_keeps_variety():
@@ -86,15 +87,17 @@ def test_each_model_s_best_config_is_the_closest_that_keeps_variety():
         with_final(fake_result("dcgan+da", 0, 0.1), recall=0.3, real_images=400),  # longer
         with_final(fake_result("wgan_clip", 0, 50.0), recall=0.0),
     ]
-    assert compare.best_configs(results, 200, reference_std=0.3) == {
+    assert report.best_configs(results, 200, reference_std=0.3) == {
         "dcgan": "dcgan+da", "sngan": "sngan+da", "wgan_clip": None}
     # At 60% of 0.5 = 0.3 the pixel std of 0.25 falls short: no configuration keeps it.
-    assert set(compare.best_configs(results, 200, reference_std=0.5).values()) == {None}
-    text = compare.verdict(results, 200, reference_std=0.3)
+    assert set(report.best_configs(results, 200, reference_std=0.5).values()) == {None}
+    text = report.verdict(results, 200, reference_std=0.3)
     assert "  dcgan: dcgan+da (FD 0.90, CPU minutes 3.0)" in text
     assert "  sngan: sngan+da (FD 1.00, CPU minutes 3.5)" in text
     assert "  wgan_clip: none keeps variety" in text
     assert "wgan:" not in text  # no run of it
+    assert [report.model_of(name) for name in compare.CONFIGS] == [
+        model for model in compare.MODELS for _ in range(2)]
 
 
 def test_stretch_seconds_counts_a_resumed_stretch_at_its_measured_rate():
@@ -193,10 +196,10 @@ def test_the_defaults_are_the_best_configurations_of_the_kept_comparison():
     that model's best configuration; a model none of whose configurations keeps variety
     keeps its paper's setting (no DiffAugment)."""
     results_dir = os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs", "comparison")
-    results = [r for r in compare.load_results(results_dir) if "config" in r]
+    results = [r for r in report.load_results(results_dir) if "config" in r]
     with open(os.path.join(results_dir, "reference.json")) as f:
         reference = json.load(f)["pixel_std"]
-    best = compare.best_configs(results, 64_000, reference)
+    best = report.best_configs(results, 64_000, reference)
     assert set(best) == set(compare.MODELS)
     for model, name in best.items():
         assert compare.default_config(model) == (name or model)

@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from anime_gan.config import MODELS
 
@@ -150,6 +151,7 @@ def plot(results, path):
         by_cpu.plot(cpu, fd, **style)  # NaN points (no CPU minutes recorded) are left out
     by_images.set(xlabel="real images seen", ylabel="FD (RotNet features)", yscale="log",
                   title="FD against real images seen")
+    by_images.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
     by_cpu.set(xlabel="CPU minutes of training (2 cores: wall minutes x 2 at most)",
                title="FD against CPU minutes")
     for ax in (by_images, by_cpu):

@@ -130,9 +130,8 @@ def fd_lines(results):
     lines = {}
     for name, by_images in by_point.items():
         images = sorted(by_images)
-        fd = [float(np.mean([p["fid"] for p in by_images[n].values()])) for n in images]
-        cpu = [float(np.mean([p["train_cpu_minutes"] for p in by_images[n].values()
-                              if "train_cpu_minutes" in p] or [np.nan])) for n in images]
+        fd = [mean_of(by_images[n].values(), "fid") for n in images]
+        cpu = [mean_of(by_images[n].values(), "train_cpu_minutes") for n in images]
         lines[name] = (images, fd, max(len(by_seed) for by_seed in by_images.values()), cpu)
     return lines
 

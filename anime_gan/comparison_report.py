@@ -5,6 +5,7 @@ plot of FD against real images seen and CPU minutes."""
 import glob
 import json
 import os
+import re
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -36,11 +37,18 @@ MIN_RECALL = 0.1
 MIN_PIXEL_STD_SHARE = 0.6  # of the real faces' pixel std
 
 
+def cpu_label(name):
+    """A CPU's model name without trademarks, "Processor" or its clock: "Intel Xeon"."""
+    name = re.sub(r"\((R|TM)\)|\b(Processor|CPU)\b|@.*", " ", name or "unknown")
+    return " ".join(name.split())
+
+
 def finals_by_config(results):
-    """(config, real images) -> the final point of each seed's run at that budget."""
+    """(config, real images) -> the final point of each seed's run at that budget, with
+    the CPU it trained on under "cpu"."""
     finals = {}
     for result in results:
-        final = result["points"][-1]
+        final = {**result["points"][-1], "cpu": cpu_label(result.get("cpu"))}
         finals.setdefault((result["config"], final["real_images"]), []).append(final)
     return dict(sorted(finals.items()))
 
@@ -62,11 +70,12 @@ def keeps_variety(points, reference_std=None):
 
 def table(results, reference_std=None):
     """Markdown rows: each configuration at its last budget, mean +- std over seeds, and
-    whether it keeps variety."""
+    whether it keeps variety.  CPU minutes compare only between runs on the same CPU, so
+    each row names its runs' CPUs."""
     # CPU minutes, not wall minutes: a shared machine stretches the wall clock of a run.
     lines = ["| config | seeds | real images | FD | KID x 1e3 | precision | recall | "
-             "pixel std | CPU minutes | keeps variety |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "pixel std | CPU minutes | CPU | keeps variety |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (name, images), finals in finals_by_config(results).items():
         def stat(key, scale=1.0, digits=2):
             values = np.array([p[key] for p in finals if key in p]) * scale
@@ -78,10 +87,21 @@ def table(results, reference_std=None):
         lines.append(f"| {name} | {len(finals)} | {images:,} | {stat('fid')} | "
                      f"{stat('kid_mean', 1e3, 1)} | {stat('precision')} | {stat('recall')} | "
                      f"{stat('pixel_std', digits=3)} | {stat('train_cpu_minutes', digits=1)} | "
-                     f"{variety} |")
+                     f"{cpus(finals)} | {variety} |")
     if reference_std is not None:
-        lines.append(f"| real faces | | | | | | | {reference_std:.3f} | | |")
+        lines.append(f"| real faces | | | | | | | {reference_std:.3f} | | | |")
     return "\n".join(lines)
+
+
+def cpus(points):
+    """The CPUs of ``points``, each with its count of runs when they differ: "AMD EPYC x1,
+    Intel Xeon x2"."""
+    counts = {}
+    for point in points:
+        counts[point["cpu"]] = counts.get(point["cpu"], 0) + 1
+    if len(counts) == 1:
+        return next(iter(counts))
+    return ", ".join(f"{cpu} x{count}" for cpu, count in sorted(counts.items()))
 
 
 def best_configs(results, images, reference_std=None):

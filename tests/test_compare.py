@@ -24,8 +24,8 @@ def test_steps_for_a_budget_of_real_images():
     assert compare.steps_for(10, 64, "sngan") == 1
 
 
-def fake_result(config, seed, fd):
-    return {"config": config, "seed": seed, "points": [
+def fake_result(config, seed, fd, cpu="Intel(R) Xeon(R) Processor"):
+    return {"config": config, "seed": seed, "cpu": cpu, "points": [
         {"real_images": 100, "fid": fd * 2, "kid_mean": 0.01, "precision": 0.5, "recall": 0.4,
          "pixel_std": 0.2, "train_minutes": 1.0},
         {"real_images": 200, "fid": fd, "kid_mean": 0.02, "precision": 0.6, "recall": 0.5,
@@ -38,12 +38,21 @@ def test_table_gives_mean_and_spread_over_seeds_and_the_plot_is_written(tmp_path
     text = report.table(results, reference_std=0.242)
     assert "| dcgan | 2 | 200 | 2.00 +- 1.00 | 20.0 +- 0.0 | 0.60 +- 0.00 |" in text
     assert "| sngan | 1 | 200 | 2.00 | 20.0 |" in text
-    assert text.splitlines()[2].endswith("| 0.250 +- 0.000 | 3.5 +- 0.5 | yes |")
-    assert text.splitlines()[-1] == "| real faces | | | | | | | 0.242 | | |"
+    assert text.splitlines()[2].endswith("| 0.250 +- 0.000 | 3.5 +- 0.5 | Intel Xeon | yes |")
+    assert text.splitlines()[-1] == "| real faces | | | | | | | 0.242 | | | |"
     older = fake_result("wgan", 0, 1.0)
     del older["points"][-1]["train_cpu_minutes"]  # kept before CPU minutes were
-    assert report.table([older]).splitlines()[-1].endswith("| 0.250 | - | yes |")
+    assert report.table([older]).splitlines()[-1].endswith("| 0.250 | - | Intel Xeon | yes |")
     assert os.path.getsize(report.plot(results, str(tmp_path / "fd.png"))) > 1000
+
+
+def test_each_row_names_the_cpus_its_runs_trained_on():
+    assert report.cpu_label("Intel(R) Core(TM) i7-8700 CPU @ 3.20GHz") == "Intel Core i7-8700"
+    assert report.cpu_label(None) == "unknown"
+    results = [fake_result("wgan", 0, 1.0, cpu="AMD EPYC"), fake_result("wgan", 1, 1.0),
+               fake_result("wgan", 2, 1.0), fake_result("sngan", 0, 1.0, cpu="AMD EPYC")]
+    rows = report.table(results).splitlines()[2:]
+    assert [row.split(" | ")[-2] for row in rows] == ["AMD EPYC", "AMD EPYC x1, Intel Xeon x2"]
 
 
 def test_a_config_kept_at_two_budgets_gives_two_rows_and_its_points_count_once():

@@ -1,0 +1,58 @@
+"""The weight gradient of a 4x4, stride-2 convolution from 8x8x256 to 4x4x512 (the
+discriminator's `down4`; the generator's `up1` has the same one), two ways: TensorFlow's
+Conv2DBackpropFilter, and patches times a matrix product.  Prints the median of 15 calls
+in float32 and bfloat16, for each of --rounds rounds, and the largest difference.
+
+    python docs/speed/weight_gradient_patches.py --rounds=3
+"""
+
+import argparse
+import time
+
+import numpy as np
+import tensorflow as tf
+
+
+def tensorflow_weight_gradient(x, dy):
+    return tf.compat.v1.nn.conv2d_backprop_filter(x, [4, 4, 256, 512], dy, [1, 2, 2, 1], "SAME")
+
+
+def patches_weight_gradient(x, dy):
+    padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])  # SAME, 8 -> 4 with a 4x4 kernel
+    patches = tf.image.extract_patches(padded, [1, 4, 4, 1], [1, 2, 2, 1], [1, 1, 1, 1], "VALID")
+    product = tf.matmul(tf.reshape(patches, (-1, 4 * 4 * 256)), tf.reshape(dy, (-1, 512)),
+                        transpose_a=True)
+    return tf.reshape(product, (4, 4, 256, 512))
+
+
+def median_ms(function, *args, calls=15):
+    function = tf.function(function)
+    result = function(*args).numpy()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        function(*args).numpy()
+        times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times)), result.astype("float32")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    rounds = parser.parse_args().rounds
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 8, 8, 256)).astype("float32")
+    dy = rng.standard_normal((64, 4, 4, 512)).astype("float32")
+    for round_ in range(1, rounds + 1):
+        for dtype in ("float32", "bfloat16"):
+            args = tf.cast(x, dtype), tf.cast(dy, dtype)
+            ours, expected = median_ms(tensorflow_weight_gradient, *args)
+            patches, got = median_ms(patches_weight_gradient, *args)
+            error = np.abs(got - expected).max() / np.abs(expected).max()
+            print(f"round {round_} {dtype}: TensorFlow {ours:.1f} ms, patches x matmul "
+                  f"{patches:.1f} ms ({ours / patches:.2f}x), largest difference "
+                  f"{error:.1e} of the largest value", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import re
+from collections import Counter
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -96,9 +97,7 @@ def table(results, reference_std=None):
 def cpus(points):
     """The CPUs of ``points``, each with its count of runs when they differ: "AMD EPYC x1,
     Intel Xeon x2"."""
-    counts = {}
-    for point in points:
-        counts[point["cpu"]] = counts.get(point["cpu"], 0) + 1
+    counts = Counter(point["cpu"] for point in points)
     if len(counts) == 1:
         return next(iter(counts))
     return ", ".join(f"{cpu} x{count}" for cpu, count in sorted(counts.items()))

@@ -1,16 +1,18 @@
 """The weight gradient of a 4x4, stride-2 convolution from 8x8x256 to 4x4x512 (the
 discriminator's `down4`; the generator's `up1` has the same one), two ways: TensorFlow's
-Conv2DBackpropFilter, and patches times a matrix product.  Prints the median of 15 calls
-in float32 and bfloat16, for each of --rounds rounds, and the largest difference.
+Conv2DBackpropFilter, and patches times a matrix product.  Prints the median of 15
+interleaved calls (``anime_gan.measure.median_times``) in float32 and bfloat16, for each of
+--rounds rounds, and the largest difference.
 
     python docs/speed/weight_gradient_patches.py --rounds=3
 """
 
 import argparse
-import time
 
 import numpy as np
 import tensorflow as tf
+
+from anime_gan.measure import median_times
 
 
 def tensorflow_weight_gradient(x, dy):
@@ -25,17 +27,6 @@ def patches_weight_gradient(x, dy):
     return tf.reshape(product, (4, 4, 256, 512))
 
 
-def median_ms(function, *args, calls=15):
-    function = tf.function(function)
-    result = function(*args).numpy()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        function(*args).numpy()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times)), result.astype("float32")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -46,8 +37,12 @@ def main():
     for round_ in range(1, rounds + 1):
         for dtype in ("float32", "bfloat16"):
             args = tf.cast(x, dtype), tf.cast(dy, dtype)
-            ours, expected = median_ms(tensorflow_weight_gradient, *args)
-            patches, got = median_ms(patches_weight_gradient, *args)
+            ways = {"tensorflow": tf.function(tensorflow_weight_gradient),
+                    "patches": tf.function(patches_weight_gradient)}
+            seconds = median_times({name: lambda way=way: way(*args).numpy()
+                                    for name, way in ways.items()}, rounds=15)
+            ours, patches = (1000 * seconds[name] for name in ways)
+            expected, got = (ways[name](*args).numpy().astype("float32") for name in ways)
             error = np.abs(got - expected).max() / np.abs(expected).max()
             print(f"round {round_} {dtype}: TensorFlow {ours:.1f} ms, patches x matmul "
                   f"{patches:.1f} ms ({ours / patches:.2f}x), largest difference "

@@ -3,10 +3,12 @@
 The architecture is the reference PyTorch DCGAN (Radford et al., 2016): every
 up/down-sampling layer is a 4x4 (transposed) convolution with stride 2 and no
 bias, channels doubling towards the 4x4 bottleneck.  The layers are Keras's own,
-with one measured exception: batch normalization trains with TensorFlow's fused
-kernel (``anime_gan.fused_batch_norm``), and saves as Keras's layer.  So a saved
-model loads with plain ``keras.models.load_model`` in a process that never
-imports ``anime_gan``.
+with two measured exceptions, each saved as the Keras layer it computes the same as:
+batch normalization trains with TensorFlow's fused kernel
+(``anime_gan.fused_batch_norm``), and in bfloat16 the two convolutions next to the
+bottleneck take their weight gradient as patches times a matrix product
+(``anime_gan.patches_conv``).  So a saved model loads with plain
+``keras.models.load_model`` in a process that never imports ``anime_gan``.
 """
 
 import math
@@ -14,7 +16,7 @@ import math
 import keras
 from keras import layers
 
-from anime_gan import fused_batch_norm
+from anime_gan import fused_batch_norm, patches_conv
 
 SUPPORTED_IMAGE_SIZES = (64, 128)
 UPSAMPLING = ("transpose", "resize_conv")
@@ -55,7 +57,7 @@ def _upsample(x, channels, upsampling, name):
     nearest-neighbour upsampling then a 3x3 convolution, which avoids the checkerboard
     artifacts of uneven kernel overlap (Odena et al., 2016)."""
     if upsampling == "transpose":
-        return layers.Conv2DTranspose(
+        return patches_conv.Conv2DTranspose(
             channels, 4, strides=2, padding="same", use_bias=False,
             kernel_initializer=_conv_init(), name=name,
         )(x)
@@ -98,7 +100,7 @@ def build_generator(latent_dim=128, image_size=64, name="generator", upsampling=
 def _conv(spectral, *args, name, **kwargs):
     """A Conv2D, wrapped in spectral normalisation (its kernel divided by its largest
     singular value, estimated by one power iteration a step) when ``spectral``."""
-    conv = layers.Conv2D(*args, kernel_initializer=_conv_init(), name=name, **kwargs)
+    conv = patches_conv.Conv2D(*args, kernel_initializer=_conv_init(), name=name, **kwargs)
     return layers.SpectralNormalization(conv, name=f"{name}_sn") if spectral else conv
 
 

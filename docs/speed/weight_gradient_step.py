@@ -1,0 +1,62 @@
+"""Does the whole training step gain from ``anime_gan.patches_conv`` (the bfloat16 weight
+gradients next to the 4x4 bottleneck as patches times a matrix product)?
+(``weight_gradient_patches.py`` times the one gradient alone.)  Builds a model with its
+defaults twice from one seed, once with Keras's own convolutions, and prints the median
+step of each (for the critics, the
+n_critic updates and the generator's), timed interleaved (``anime_gan.measure.median_times``), --repeats times.
+
+    python docs/speed/weight_gradient_step.py --model=dcgan --precision=bfloat16 --rounds=15
+"""
+
+import argparse
+
+import keras
+import tensorflow as tf
+
+from anime_gan import patches_conv
+from anime_gan.config import TrainConfig
+from anime_gan.measure import median_times
+from anime_gan.training import build_gan
+
+KERAS_CLASSES = {patches_conv.Conv2D: keras.layers.Conv2D,
+                 patches_conv.Conv2DTranspose: keras.layers.Conv2DTranspose}
+
+
+def with_keras_convolutions(gan):
+    for network in (gan.generator, gan.discriminator):
+        for layer in network._flatten_layers():
+            layer.__class__ = KERAS_CLASSES.get(type(layer), type(layer))
+    return gan
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="dcgan")
+    parser.add_argument("--precision", default="bfloat16")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    config = TrainConfig(model=args.model, batch_size=64, mixed_precision=args.precision,
+                         output_dir="unused")
+    batches = config.n_critic  # a critic's step takes n_critic real batches
+    real = tf.random.uniform((64,) + (batches,) * (batches > 1) + (64, 64, 3), -1, 1)
+    steps = {}
+    for name, change in (("Keras's convolutions", with_keras_convolutions),
+                         ("patches at the bottleneck", lambda gan: gan)):
+        keras.utils.set_random_seed(0)
+        gan = change(build_gan(config))
+        step = tf.function(lambda gan=gan: tf.add_n(
+            [tf.reduce_sum(tf.cast(v, tf.float32))
+             for v in tf.nest.flatten(gan.train_step(real))]))
+        steps[name] = lambda step=step: float(step())
+    for repeat in range(1, args.repeats + 1):
+        times = median_times(steps, args.rounds)
+        keras_step, ours = times.values()
+        print(f"repeat {repeat}, {args.model} {args.precision}, median of {args.rounds} "
+              f"interleaved steps: Keras's convolutions {1000 * keras_step:.0f} ms, patches "
+              f"at the bottleneck {1000 * ours:.0f} ms ({100 * (keras_step / ours - 1):+.1f}% "
+              "speed)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,5 +1,5 @@
-"""Batch normalization by TensorFlow's fused kernel: the networks' one exception to
-plain Keras layers, made because it pays (see the README's speed section).
+"""Batch normalization by TensorFlow's fused kernel: the first of the networks'
+two exceptions to plain Keras layers, made because it pays (see the README's speed section).
 
 Keras's ``BatchNormalization`` computes a training step's statistics and
 normalisation in separate passes, in float32 even under a mixed policy, and

@@ -8,7 +8,7 @@ and the generator's first upsampling, its mirror image) runs at under a third of
 machine's convolution rate; gathering each output position's 4x4 input patch and
 multiplying the patches by the output gradient in one matrix product computes the same
 sum 2.7 to 2.9 times faster (``docs/speed/weight_gradient_patches.py``), and the DCGAN's
-whole bfloat16 step 14 to 21% faster (``docs/speed/weight_gradient_step.py``).  On the
+whole bfloat16 step 10 to 22% faster (``docs/speed/weight_gradient_step.py``).  On the
 larger layers the patches cost more than they save, and in float32 TensorFlow's own
 kernel is as fast, so there (and on any other backend) the layers are Keras's own.  So
 are convolutions with a bias (the WGAN-GP and SNGAN critics'): beside them TensorFlow's

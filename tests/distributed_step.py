@@ -3,7 +3,8 @@
 Run as a script (the logical devices must be set up before TensorFlow starts);
 prints JSON: for each network, the largest weight change of the single-device
 step and the largest difference between the two runs' updated weights, and
-both runs' logged metrics.  Usage: python distributed_step.py dcgan|wgan
+both runs' logged metrics, and how often the bfloat16 weight gradients by patches were
+built.  Usage: python distributed_step.py dcgan|wgan|wgan_clip|sngan [float32|bfloat16]
 """
 
 import json
@@ -21,7 +22,7 @@ tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfigu
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from anime_gan import TrainConfig, build_gan, fused_batch_norm  # noqa: E402
+from anime_gan import TrainConfig, build_gan, fused_batch_norm, patches_conv  # noqa: E402
 
 # On one device batch norm trains with TensorFlow's fused kernel, under the mirrored
 # strategy with Keras's synchronized layer. Their match is tested on its own
@@ -30,12 +31,17 @@ from anime_gan import TrainConfig, build_gan, fused_batch_norm  # noqa: E402
 fused_batch_norm.BatchNormalization = keras.layers.BatchNormalization
 
 GLOBAL_BATCH = 8
+PATCHES_BUILT = []
+for _name in ("_downsample", "_upsample"):
+    _original = getattr(patches_conv, _name)
+    setattr(patches_conv, _name, lambda x, kernel, f=_original: (
+        PATCHES_BUILT.append(tuple(x.shape)), f(x, kernel))[1])
 
 
-def one_step(model, strategy, initial_weights=None):
+def one_step(model, strategy, initial_weights=None, precision="float32"):
     # Without DiffAugment: it draws its transformations per replica (see the README).
     config = TrainConfig(model=model, batch_size=GLOBAL_BATCH, n_critic=1, latent_dim=16,
-                         diffaugment="", output_dir="unused")
+                         diffaugment="", mixed_precision=precision, output_dir="unused")
     keras.utils.set_random_seed(0)
     gan = build_gan(config, strategy)
     if initial_weights is not None:
@@ -52,12 +58,15 @@ def max_abs_difference(a, b):
     return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
 
 
-def main(model):
-    single, initial, single_logs = one_step(model, tf.distribute.get_strategy())
+def main(model, precision="float32"):
+    single, initial, single_logs = one_step(model, tf.distribute.get_strategy(),
+                                            precision=precision)
+    PATCHES_BUILT.clear()
     mirrored_strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    mirrored, _, mirrored_logs = one_step(model, mirrored_strategy, initial)
+    mirrored, _, mirrored_logs = one_step(model, mirrored_strategy, initial, precision)
     report = {"replicas": mirrored_strategy.num_replicas_in_sync,
-              "single_logs": single_logs, "mirrored_logs": mirrored_logs}
+              "single_logs": single_logs, "mirrored_logs": mirrored_logs,
+              "mirrored_patches_built": PATCHES_BUILT}
     for index, network in enumerate(("generator", "discriminator")):
         after_single = getattr(single, network).get_weights()
         after_mirrored = getattr(mirrored, network).get_weights()
@@ -69,4 +78,4 @@ def main(model):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:])

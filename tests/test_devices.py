@@ -20,8 +20,9 @@ CRITIC_TOLERANCE = 5e-6
 DCGAN_TOLERANCE = 1e-4
 
 
-def distributed_step(model):
-    result = run_python([os.path.join(REPO_ROOT, "tests", "distributed_step.py"), model])
+def distributed_step(model, precision="float32"):
+    result = run_python([os.path.join(REPO_ROOT, "tests", "distributed_step.py"), model,
+                         precision])
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -44,6 +45,21 @@ def test_mirrored_dcgan_step_matches_with_synchronized_batch_norm():
     for network in ("generator", "discriminator"):
         assert report[network]["largest_update"] > 1e-3
         assert report[network]["largest_difference"] < DCGAN_TOLERANCE
+
+
+@pytest.mark.slow
+def test_mirrored_bfloat16_dcgan_step_uses_the_patches_on_each_replica_and_matches():
+    report = distributed_step("dcgan", "bfloat16")
+    # Each replica's half batch (4) through the generator's up1 and, three times a step
+    # (real, fake, fake again for G), the discriminator's down4.
+    built = sorted(map(tuple, report["mirrored_patches_built"]))
+    assert set(built) == {(4, 4, 4, 512), (4, 8, 8, 256)}
+    assert built.count((4, 8, 8, 256)) == 3 * built.count((4, 4, 4, 512))
+    for network in ("generator", "discriminator"):
+        assert report[network]["largest_update"] > 1e-3
+        assert report[network]["largest_difference"] < 5e-3  # bfloat16 rounding
+    for name, value in report["single_logs"].items():
+        assert report["mirrored_logs"][name] == pytest.approx(value, rel=1e-2)
 
 
 def free_port():

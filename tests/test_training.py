@@ -86,7 +86,10 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(model, interrupt_at_s
     The data stream, latent seed generator, optimizers and batch-norm statistics are
     all restored, so the two runs take the same steps on the same images. They agree
     to float32 round-off (atol 1e-5): oneDNN's threaded kernels need not add in the
-    same order in two processes or two traces.
+    same order in two processes or two traces.  Adam turns that round-off into a whole
+    step (up to the learning rate) where a gradient is near zero and its sign flips, so
+    a few elements may differ by that much: at most 2% of each weight, and at most 1e-3
+    (a resumed run that took other steps differs in most elements).
     """
     settings = resume_settings(model, session_data)
     unbroken = unbroken_run(model)
@@ -100,7 +103,9 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(model, interrupt_at_s
     assert int(resumed.d_optimizer.iterations) == int(unbroken.d_optimizer.iterations)
     for network in ("generator", "discriminator"):
         for a, b in zip(getattr(unbroken, network).weights, getattr(resumed, network).weights):
-            np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5, err_msg=a.path)
+            difference = np.abs(a.numpy() - b.numpy())
+            assert np.mean(difference > 1e-5) <= 0.02, a.path
+            assert difference.max() <= 1e-3, a.path
     # A stop between an epoch's last step and its end loses that epoch's history row.
     expected_history = [2] if interrupt_at_step == 3 else [1, 2]
     assert history_epochs(tmp_path / "resumed") == expected_history

@@ -75,7 +75,7 @@ def _downsample(x, kernel):
     def convolution(x, kernel):
         def gradient(dy):
             return (tf.nn.conv2d_transpose(dy, kernel, tf.shape(x), STRIDE, "SAME"),
-                    _weight_gradient(x, dy, kernel.shape))
+                    weight_gradient_by_patches(x, dy, kernel.shape))
         return tf.nn.conv2d(x, kernel, STRIDE, "SAME"), gradient
     return convolution(x, tf.convert_to_tensor(kernel))  # read in the compute dtype
 
@@ -89,13 +89,13 @@ def _upsample(x, kernel):
     def transposed_convolution(x, kernel):
         def gradient(dy):
             return (tf.nn.conv2d(dy, kernel, STRIDE, "SAME"),
-                    _weight_gradient(dy, x, kernel.shape))
+                    weight_gradient_by_patches(dy, x, kernel.shape))
         shape = (tf.shape(x)[0], 2 * x.shape[1], 2 * x.shape[2], kernel.shape[2])
         return tf.nn.conv2d_transpose(x, kernel, shape, STRIDE, "SAME"), gradient
     return transposed_convolution(x, tf.convert_to_tensor(kernel))
 
 
-def _weight_gradient(x, dy, kernel_shape):
+def weight_gradient_by_patches(x, dy, kernel_shape):
     """The weight gradient of a 4x4 stride-2 SAME convolution of ``x`` whose output has
     the gradient ``dy``: every output position's 4x4 input patch times its gradient,
     summed over positions and batch in one matrix product."""

@@ -70,7 +70,7 @@ def test_weight_gradient_is_the_sum_of_patches_times_output_gradients():
     side) and a 2x2 output, so each kernel tap's gradient is a sum of four products."""
     x = tf.reshape(tf.range(1.0, 17.0), (1, 4, 4, 1))
     dy = tf.constant([1.0, -2.0, 0.5, 3.0], shape=(1, 2, 2, 1))
-    got = patches_conv._weight_gradient(x, dy, (4, 4, 1, 1))[..., 0, 0].numpy()
+    got = patches_conv.weight_gradient_by_patches(x, dy, (4, 4, 1, 1))[..., 0, 0].numpy()
     padded = np.pad(x.numpy()[0, ..., 0], 1)
     expected = sum(dy.numpy()[0, i, j, 0] * padded[2 * i:2 * i + 4, 2 * j:2 * j + 4]
                    for i in range(2) for j in range(2))

@@ -1,8 +1,8 @@
 """The weight gradient of a 4x4, stride-2 convolution from 8x8x256 to 4x4x512 (the
 discriminator's `down4`; the generator's `up1` has the same one), two ways: TensorFlow's
-Conv2DBackpropFilter, and patches times a matrix product.  Prints the median of 15
-interleaved calls (``anime_gan.measure.median_times``) in float32 and bfloat16, for each of
---rounds rounds, and the largest difference.
+Conv2DBackpropFilter, and patches times a matrix product (``anime_gan.patches_conv``).
+Prints the median of 15 interleaved calls (``anime_gan.measure.median_times``) in
+float32 and bfloat16, for each of --rounds rounds, and the largest difference.
 
     python docs/speed/weight_gradient_patches.py --rounds=3
 """
@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from anime_gan.measure import median_times
+from anime_gan.patches_conv import weight_gradient_by_patches
 
 
 def tensorflow_weight_gradient(x, dy):
@@ -20,11 +21,7 @@ def tensorflow_weight_gradient(x, dy):
 
 
 def patches_weight_gradient(x, dy):
-    padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])  # SAME, 8 -> 4 with a 4x4 kernel
-    patches = tf.image.extract_patches(padded, [1, 4, 4, 1], [1, 2, 2, 1], [1, 1, 1, 1], "VALID")
-    product = tf.matmul(tf.reshape(patches, (-1, 4 * 4 * 256)), tf.reshape(dy, (-1, 512)),
-                        transpose_a=True)
-    return tf.reshape(product, (4, 4, 256, 512))
+    return weight_gradient_by_patches(x, dy, (4, 4, 256, 512))
 
 
 def main():

@@ -2,8 +2,8 @@
 gradients next to the 4x4 bottleneck as patches times a matrix product)?
 (``weight_gradient_patches.py`` times the one gradient alone.)  Builds a model with its
 defaults twice from one seed, once with Keras's own convolutions, and prints the median
-step of each (for the critics, the
-n_critic updates and the generator's), timed interleaved (``anime_gan.measure.median_times``), --repeats times.
+step of each (for the critics: the n_critic updates and the generator's), timed
+interleaved (``anime_gan.measure.median_times``), --repeats times.
 
     python docs/speed/weight_gradient_step.py --model=dcgan --precision=bfloat16 --rounds=15
 """
@@ -24,7 +24,7 @@ KERAS_CLASSES = {patches_conv.Conv2D: keras.layers.Conv2D,
 
 def with_keras_convolutions(gan):
     for network in (gan.generator, gan.discriminator):
-        for layer in network._flatten_layers():
+        for layer in network.layers:  # (a wrapped convolution has a bias: never patches)
             layer.__class__ = KERAS_CLASSES.get(type(layer), type(layer))
     return gan
 

@@ -28,11 +28,11 @@ BOTTLENECK_POSITIONS = 4 * 4  # the largest low-resolution side computed by patc
 
 def _pays(layer, high_resolution_shape, low_resolution_shape):
     """Whether this (transposed) convolution computes its weight gradient by patches:
-    4x4 stride 2 SAME in bfloat16, from a low-resolution side of the bottleneck's size to
-    one twice as high and wide."""
+    4x4 stride 2 SAME without bias in bfloat16, from a low-resolution side of the
+    bottleneck's size to one twice as high and wide."""
     height, width = low_resolution_shape[1:3]
     return (keras.backend.backend() == "tensorflow" and layer.compute_dtype == "bfloat16"
-            and layer.kernel_size == KERNEL and layer.strides == STRIDE
+            and not layer.use_bias and layer.kernel_size == KERNEL and layer.strides == STRIDE
             and layer.padding == "same" and layer.dilation_rate == (1, 1)
             and layer.data_format == "channels_last"
             and height is not None and width is not None
@@ -46,7 +46,7 @@ class Conv2D(keras.layers.Conv2D):
 
     def convolution_op(self, inputs, kernel):
         output_shape = self.compute_output_shape(inputs.shape)
-        if self.groups != 1 or self.use_bias or not _pays(self, inputs.shape, output_shape):
+        if self.groups != 1 or not _pays(self, inputs.shape, output_shape):
             return super().convolution_op(inputs, kernel)
         return _downsample(inputs, kernel)
 
@@ -57,8 +57,7 @@ class Conv2DTranspose(keras.layers.Conv2DTranspose):
 
     def call(self, inputs):
         output_shape = self.compute_output_shape(inputs.shape)
-        if (self.use_bias or self.activation is not keras.activations.linear
-                or self.output_padding is not None
+        if (self.activation is not keras.activations.linear or self.output_padding is not None
                 or not _pays(self, output_shape, inputs.shape)):
             return super().call(inputs)
         return _upsample(inputs, self.kernel)

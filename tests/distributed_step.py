@@ -22,7 +22,8 @@ tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfigu
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from anime_gan import TrainConfig, build_gan, fused_batch_norm, patches_conv  # noqa: E402
+from anime_gan import TrainConfig, build_gan, fused_batch_norm  # noqa: E402
+from patch_uses import record_patch_uses  # noqa: E402
 
 # On one device batch norm trains with TensorFlow's fused kernel, under the mirrored
 # strategy with Keras's synchronized layer. Their match is tested on its own
@@ -31,12 +32,7 @@ from anime_gan import TrainConfig, build_gan, fused_batch_norm, patches_conv  # 
 fused_batch_norm.BatchNormalization = keras.layers.BatchNormalization
 
 GLOBAL_BATCH = 8
-PATCHES_BUILT = []
-for _name in ("_downsample", "_upsample"):
-    _original = getattr(patches_conv, _name)
-    setattr(patches_conv, _name, lambda x, kernel, f=_original: (
-        PATCHES_BUILT.append(tuple(x.shape)), f(x, kernel))[1])
-
+PATCHES_BUILT = record_patch_uses()  # (which, input shape) of each use
 
 def one_step(model, strategy, initial_weights=None, precision="float32"):
     # Without DiffAugment: it draws its transformations per replica (see the README).

@@ -52,7 +52,7 @@ def test_mirrored_bfloat16_dcgan_step_uses_the_patches_on_each_replica_and_match
     report = distributed_step("dcgan", "bfloat16")
     # Each replica's half batch (4) through the generator's up1 and, three times a step
     # (real, fake, fake again for G), the discriminator's down4.
-    built = sorted(map(tuple, report["mirrored_patches_built"]))
+    built = sorted(tuple(shape) for _, shape in report["mirrored_patches_built"])
     assert set(built) == {(4, 4, 4, 512), (4, 8, 8, 256)}
     assert built.count((4, 8, 8, 256)) == 3 * built.count((4, 4, 4, 512))
     for network in ("generator", "discriminator"):

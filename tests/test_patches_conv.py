@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from anime_gan import build_critic, build_discriminator, build_generator, patches_conv
 from anime_gan.devices import precision
+from patch_uses import record_patch_uses
 
 CASES = {  # layer classes, keyword arguments, input shape
     "conv": (keras.layers.Conv2D, patches_conv.Conv2D,
@@ -44,12 +45,7 @@ def outputs_and_gradients(layer, x, upstream):
 @pytest.fixture
 def spy(monkeypatch):
     """Records each use of the patches: (which, input shape)."""
-    used = []
-    for which in ("_downsample", "_upsample"):
-        original = getattr(patches_conv, which)
-        monkeypatch.setattr(patches_conv, which, lambda x, kernel, which=which, f=original: (
-            used.append((which, tuple(x.shape))), f(x, kernel))[1])
-    return used
+    return record_patch_uses(monkeypatch.setattr)
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -3,11 +3,12 @@
 The architecture is the reference PyTorch DCGAN (Radford et al., 2016): every
 up/down-sampling layer is a 4x4 (transposed) convolution with stride 2 and no
 bias, channels doubling towards the 4x4 bottleneck.  The layers are Keras's own,
-with two measured exceptions, each saved as the Keras layer it computes the same as:
+with three measured exceptions, each saved as the Keras layer it computes the same as:
 batch normalization trains with TensorFlow's fused kernel
-(``anime_gan.fused_batch_norm``), and in bfloat16 the two convolutions next to the
+(``anime_gan.fused_batch_norm``), in bfloat16 the two convolutions next to the
 bottleneck take their weight gradient as patches times a matrix product
-(``anime_gan.patches_conv``).  So a saved model loads with plain
+(``anime_gan.patches_conv``), and the WGAN-GP critic's LeakyReLU does not differentiate
+its zero second derivative (``anime_gan.penalty_leaky_relu``).  So a saved model loads with plain
 ``keras.models.load_model`` in a process that never imports ``anime_gan``.
 """
 
@@ -16,7 +17,7 @@ import math
 import keras
 from keras import layers
 
-from anime_gan import fused_batch_norm, patches_conv
+from anime_gan import fused_batch_norm, patches_conv, penalty_leaky_relu
 
 SUPPORTED_IMAGE_SIZES = (64, 128)
 UPSAMPLING = ("transpose", "resize_conv")
@@ -104,7 +105,7 @@ def _conv(spectral, *args, name, **kwargs):
     return layers.SpectralNormalization(conv, name=f"{name}_sn") if spectral else conv
 
 
-def _downsampling_body(x, stages, normalization, use_bias, sync_batch_norm):
+def _downsampling_body(x, stages, normalization, use_bias, sync_batch_norm, leaky_relu):
     channels = BASE_CHANNELS
     for i in range(stages):
         x = _conv(normalization == "spectral", channels, 4, strides=2, padding="same",
@@ -112,16 +113,18 @@ def _downsampling_body(x, stages, normalization, use_bias, sync_batch_norm):
         # As in the reference, the first layer has no batch normalisation.
         if normalization == "batch" and i > 0:
             x = _batch_norm(f"down{i + 1}_bn", sync_batch_norm)(x)
-        x = layers.LeakyReLU(negative_slope=0.2, name=f"down{i + 1}_lrelu")(x)
+        x = leaky_relu(negative_slope=0.2, name=f"down{i + 1}_lrelu")(x)
         channels *= 2
     return x
 
 
 def _build_image_classifier(image_size, normalization, use_bias, output_name, name,
-                            sync_batch_norm=False, score_bias=False):
+                            sync_batch_norm=False, score_bias=False,
+                            leaky_relu=layers.LeakyReLU):
     stages = num_resolution_stages(image_size)
     images = keras.Input(shape=(image_size, image_size, 3), name="images")
-    x = _downsampling_body(images, stages, normalization, use_bias, sync_batch_norm)
+    x = _downsampling_body(images, stages, normalization, use_bias, sync_batch_norm,
+                           leaky_relu)
     # No bias on the score where the losses only compare scores (it would never learn);
     # the hinge loss compares them with fixed margins, so there it has one.
     x = _conv(normalization == "spectral", 1, 4, strides=1, padding="valid",
@@ -148,10 +151,13 @@ def build_critic(image_size=64, name="critic"):
     No batch normalisation: the gradient penalty is taken per sample, and batch
     norm would make each score depend on the rest of the batch (Gulrajani et al.,
     2017, section 4).  We use no normalisation at all rather than layer norm;
-    with nothing to absorb a bias, the hidden convolutions keep theirs.
+    with nothing to absorb a bias, the hidden convolutions keep theirs.  Its input
+    gradient is differentiated (the penalty), so its activations are
+    ``penalty_leaky_relu``'s.
     """
     return _build_image_classifier(
-        image_size, normalization="none", use_bias=True, output_name="scores", name=name
+        image_size, normalization="none", use_bias=True, output_name="scores", name=name,
+        leaky_relu=penalty_leaky_relu.LeakyReLU,
     )
 
 

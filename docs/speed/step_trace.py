@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from anime_gan.config import TrainConfig
 from anime_gan.training import build_gan
+from weight_gradient_step import synced_step
 
 CONVOLUTIONS = ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter")
 
@@ -33,16 +34,12 @@ def trace_steps(model, precision, steps, log_dir):
     config = TrainConfig(model=model, batch_size=64, mixed_precision=precision,
                          output_dir="unused")
     keras.utils.set_random_seed(0)
-    gan = build_gan(config)
-    batches = config.n_critic if model != "dcgan" else 1
-    real = tf.random.uniform((64,) + (batches,) * (batches > 1) + (64, 64, 3), -1, 1)
-    step = tf.function(lambda: tf.add_n([tf.reduce_sum(tf.cast(v, tf.float32))
-                                         for v in tf.nest.flatten(gan.train_step(real))]))
+    step = synced_step(build_gan(config))
     for _ in range(3):
-        float(step())
+        step()
     tf.profiler.experimental.start(log_dir)
     for _ in range(steps):
-        float(step())
+        step()
     tf.profiler.experimental.stop()
 
 
@@ -70,8 +67,9 @@ def worker_busy_fractions(log_dir):
     names = {(e["pid"], e["tid"]): e["args"]["name"] for e in events
              if e.get("ph") == "M" and e.get("name") == "thread_name"}
     spans = [e for e in events if e.get("ph") == "X"]
+    # Each traced step is one call of its tf.function from Python.
     steps = sorted((e for e in spans if names.get((e["pid"], e["tid"])) == "python"
-                    and e["name"] == "<lambda>"), key=lambda e: e["ts"])
+                    and e["name"].startswith("EagerLocalExecute")), key=lambda e: e["ts"])
     fractions = collections.defaultdict(list)
     for step in steps:
         start, length = step["ts"], step["dur"]

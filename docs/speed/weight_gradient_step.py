@@ -30,6 +30,21 @@ def with_keras_layers(gan, keras_classes):
     return gan
 
 
+def synced_step(gan, batch_size=64, image_size=64):
+    """``gan``'s ``train_step`` on one random step's real images, as a call that returns
+    when all of the step's work is done."""
+    per_step = gan.real_batches_per_step  # a critic's step takes n_critic real batches
+    real = tf.random.uniform((batch_size,) + (per_step,) * (per_step > 1)
+                             + (image_size, image_size, 3), -1, 1)
+
+    @tf.function
+    def step():
+        return tf.add_n([tf.reduce_sum(tf.cast(v, tf.float32))
+                         for v in tf.nest.flatten(gan.train_step(real))])
+
+    return lambda: float(step())
+
+
 def compare_steps(description, keras_classes, ours_name, default_model):
     """Times the step of a model built with Keras's layers against ours, interleaved."""
     parser = argparse.ArgumentParser(description=description)
@@ -40,17 +55,11 @@ def compare_steps(description, keras_classes, ours_name, default_model):
     args = parser.parse_args()
     config = TrainConfig(model=args.model, batch_size=64, mixed_precision=args.precision,
                          output_dir="unused")
-    batches = config.n_critic  # a critic's step takes n_critic real batches
-    real = tf.random.uniform((64,) + (batches,) * (batches > 1) + (64, 64, 3), -1, 1)
     steps = {}
     for name, change in (("Keras's layers", lambda gan: with_keras_layers(gan, keras_classes)),
                          (ours_name, lambda gan: gan)):
         keras.utils.set_random_seed(0)
-        gan = change(build_gan(config))
-        step = tf.function(lambda gan=gan: tf.add_n(
-            [tf.reduce_sum(tf.cast(v, tf.float32))
-             for v in tf.nest.flatten(gan.train_step(real))]))
-        steps[name] = lambda step=step: float(step())
+        steps[name] = synced_step(change(build_gan(config)))
     for repeat in range(1, args.repeats + 1):
         times = median_times(steps, args.rounds)
         keras_step, ours = times.values()

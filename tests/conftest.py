@@ -73,6 +73,17 @@ def run_python(args, cwd=REPO_ROOT, env=None, **kwargs):
                           capture_output=True, text=True, timeout=600, **kwargs)
 
 
+ONE_THREAD = ("import tensorflow as tf\n"
+              "tf.config.threading.set_intra_op_parallelism_threads(1)\n"
+              "tf.config.threading.set_inter_op_parallelism_threads(1)\n")
+
+
+def run_on_one_thread(code, *args, env=None):
+    """Runs Python ``code`` with ``args`` in a child process whose TensorFlow uses one
+    intra-op and one inter-op thread, so that its float sums repeat bit for bit."""
+    return run_python(["-c", ONE_THREAD + code, *args], env=env)
+
+
 def run_main(*flags):
     return run_python([os.path.join(REPO_ROOT, "main.py"), *flags])
 

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from anime_gan import losses, networks
-from conftest import run_python
+from conftest import run_on_one_thread
 
 
 def softplus(x):
@@ -97,8 +97,6 @@ XLA_CHECK = textwrap.dedent("""
     import keras, numpy as np, tensorflow as tf
     from anime_gan import losses, networks
     keras.utils.set_random_seed(0)
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
     critic = networks.build_critic(64)
     rng = np.random.default_rng(0)
     real, fake = (tf.constant(rng.uniform(-1, 1, (4, 64, 64, 3)), tf.float32) for _ in range(2))
@@ -126,7 +124,7 @@ def test_critic_gradients_with_the_penalty_are_the_same_under_xla():
     one was) gave differences from 1.2e-6 to 2.1e-6, and once 1.2e-3 under load: probably
     a pre-activation so near 0 that the two round-offs gave it opposite signs, a LeakyReLU
     kink apart."""
-    result = run_python(["-c", XLA_CHECK], env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS="0"))
+    result = run_on_one_thread(XLA_CHECK, env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS="0"))
     assert result.returncode == 0, result.stderr[-3000:]
     # XLA fuses and orders the float sums differently: compare each gradient as a whole.
     assert float(result.stdout.strip().splitlines()[-1]) < 1e-4  # measured: 1.6e-6

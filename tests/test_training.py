@@ -14,7 +14,7 @@ import anime_gan
 from anime_gan import train
 from anime_gan.errors import ArtifactWriteError, NonFiniteLossError
 from anime_gan.images import to_uint8
-from conftest import AtStep, history_epochs, restored_state, run_python
+from conftest import AtStep, history_epochs, restored_state, run_on_one_thread
 
 def test_train_is_one_python_call(image_folder, tmp_path):
     gan = train(model="wgan", epochs=1, steps_per_epoch=1, batch_size=4, n_critic=2,
@@ -99,9 +99,7 @@ def unbroken_run(session_data, tmp_path_factory):
 
 ONE_THREAD_RUNS = textwrap.dedent("""
     import sys
-    import numpy as np, tensorflow as tf
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    import numpy as np
     sys.path.insert(0, "tests")
     from anime_gan import train
     from test_training import final_state, resume_settings, resumed_run
@@ -116,8 +114,8 @@ ONE_THREAD_RUNS = textwrap.dedent("""
 def one_thread_runs(model, interrupt_at_step, data_dir, out):
     """(unbroken, resumed) final states, both trained in one child process on one thread,
     where the arithmetic is the same from run to run, bit for bit."""
-    result = run_python(["-c", ONE_THREAD_RUNS, model, str(interrupt_at_step), data_dir,
-                         str(out)])
+    result = run_on_one_thread(ONE_THREAD_RUNS, model, str(interrupt_at_step), data_dir,
+                               str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     return [dict(np.load(out / f"{run}.npz")) for run in ("unbroken", "resumed")]
 

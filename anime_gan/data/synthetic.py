@@ -5,6 +5,8 @@ varies in head shape, skin tone, hair colour and fringe, eye size, colour and
 spacing, mouth and background; the same seed always draws the same faces.
 """
 
+import math
+
 import numpy as np
 
 SKIN_TONES = np.array(
@@ -25,18 +27,40 @@ def _ellipse(x, y, cx, cy, rx, ry):
     return ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1.0
 
 
-def _paint(canvas, mask, colour):
-    canvas[mask] = colour
+def _span(n, centre, radius):
+    """The slice of the n pixels whose coordinate is within ``radius`` of ``centre``, a
+    pixel wider on each side (pixel i's coordinate is i / (n - 1) * 2 - 1)."""
+    first = math.floor((centre - radius + 1) / 2 * (n - 1)) - 1
+    last = math.ceil((centre + radius + 1) / 2 * (n - 1)) + 1
+    return slice(max(first, 0), max(last + 1, 0))
+
+
+def _paint_ellipse(canvas, x, y, cx, cy, rx, ry, colour, above=None):
+    """Paints the ellipse's pixels (those with y < ``above`` too, if given) in ``colour``.
+
+    ``canvas`` is channels first [3, n, n], ``x`` a row [1, n] and ``y`` a column [n, 1] of
+    coordinates.  Only the ellipse's bounding box is computed: the same pixels as over the
+    whole canvas, several times faster for the small shapes (eyes, mouth).
+    """
+    rows, cols = _span(len(y), cy, ry), _span(x.shape[1], cx, rx)
+    y, x = y[rows], x[:, cols]
+    mask = _ellipse(x, y, cx, cy, rx, ry)
+    if above is not None:
+        mask &= y < (above[:, cols] if np.ndim(above) else above)
+    np.copyto(canvas[:, rows, cols], np.reshape(colour, (3, 1, 1)), where=mask)
 
 
 def draw_face(rng, size):
     """One face as a uint8 array [size, size, 3]."""
     n = size * _SUPERSAMPLE
-    # Coordinates in [-1, 1], y pointing down.
-    y, x = np.mgrid[0:n, 0:n].astype(np.float32) / (n - 1) * 2.0 - 1.0
+    # Coordinates in [-1, 1], y pointing down: x a row, y a column.
+    coordinates = np.arange(n).astype(np.float32) / (n - 1) * 2.0 - 1.0
+    x, y = coordinates[None, :], coordinates[:, None]
 
     top, bottom = rng.uniform(120, 255, size=(2, 3))
-    canvas = top + (bottom - top) * ((y + 1) / 2)[..., None]
+    # Channels first, so that each operation's innermost loop runs along a row.
+    top, bottom = top[:, None, None], bottom[:, None, None]
+    canvas = np.repeat(top + (bottom - top) * ((y + 1) / 2), n, axis=2)
 
     hair = HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))] * rng.uniform(0.85, 1.1)
     skin = SKIN_TONES[rng.integers(len(SKIN_TONES))]
@@ -47,17 +71,15 @@ def draw_face(rng, size):
 
     # Back hair: a larger ellipse behind the face, cut at a random length.
     hair_length = rng.uniform(0.3, 1.0)
-    back = _ellipse(x, y, face_cx, face_cy - 0.1, face_rx * 1.35, face_ry * 1.25)
-    _paint(canvas, back & (y < hair_length), hair)
-
-    face = _ellipse(x, y, face_cx, face_cy, face_rx, face_ry)
-    _paint(canvas, face, skin)
+    _paint_ellipse(canvas, x, y, face_cx, face_cy - 0.1, face_rx * 1.35, face_ry * 1.25, hair,
+                   above=hair_length)
+    _paint_ellipse(canvas, x, y, face_cx, face_cy, face_rx, face_ry, skin)
 
     # Fringe: hair over the forehead down to a wavy line.
     fringe_line = (face_cy - face_ry * rng.uniform(0.1, 0.45)
                    + 0.07 * np.sin(x * rng.uniform(8, 16) + rng.uniform(0, 6.3)))
-    crown = _ellipse(x, y, face_cx, face_cy - 0.05, face_rx * 1.12, face_ry * 1.08)
-    _paint(canvas, crown & (y < fringe_line), hair)
+    _paint_ellipse(canvas, x, y, face_cx, face_cy - 0.05, face_rx * 1.12, face_ry * 1.08, hair,
+                   above=fringe_line)
 
     eye_colour = EYE_COLOURS[rng.integers(len(EYE_COLOURS))]
     eye_y = face_cy + rng.uniform(0.0, 0.12)
@@ -66,28 +88,28 @@ def draw_face(rng, size):
     eye_ry = eye_rx * rng.uniform(1.2, 1.6)
     for side in (-1, 1):
         cx = face_cx + side * eye_dx
-        _paint(canvas, _ellipse(x, y, cx, eye_y, eye_rx, eye_ry), (250, 250, 250))
-        _paint(canvas, _ellipse(x, y, cx, eye_y + eye_ry * 0.1, eye_rx * 0.8, eye_ry * 0.85),
-               eye_colour)
-        _paint(canvas, _ellipse(x, y, cx, eye_y + eye_ry * 0.15, eye_rx * 0.4, eye_ry * 0.45),
-               eye_colour * 0.35)
-        _paint(canvas, _ellipse(x, y, cx - eye_rx * 0.3, eye_y - eye_ry * 0.3,
-                                eye_rx * 0.25, eye_rx * 0.25), (255, 255, 255))
+        _paint_ellipse(canvas, x, y, cx, eye_y, eye_rx, eye_ry, (250, 250, 250))
+        _paint_ellipse(canvas, x, y, cx, eye_y + eye_ry * 0.1, eye_rx * 0.8, eye_ry * 0.85,
+                       eye_colour)
+        _paint_ellipse(canvas, x, y, cx, eye_y + eye_ry * 0.15, eye_rx * 0.4, eye_ry * 0.45,
+                       eye_colour * 0.35)
+        _paint_ellipse(canvas, x, y, cx - eye_rx * 0.3, eye_y - eye_ry * 0.3,
+                       eye_rx * 0.25, eye_rx * 0.25, (255, 255, 255))
         # Upper lid.
-        lid = (_ellipse(x, y, cx, eye_y, eye_rx * 1.1, eye_ry * 1.05)
-               & (y < eye_y - eye_ry * 0.75))
-        _paint(canvas, lid, (45, 30, 35))
+        _paint_ellipse(canvas, x, y, cx, eye_y, eye_rx * 1.1, eye_ry * 1.05, (45, 30, 35),
+                       above=eye_y - eye_ry * 0.75)
 
     mouth_y = face_cy + face_ry * rng.uniform(0.5, 0.65)
     mouth_w = face_rx * rng.uniform(0.1, 0.25)
-    _paint(canvas, _ellipse(x, y, face_cx, mouth_y, mouth_w, mouth_w * rng.uniform(0.25, 0.6)),
-           (200, 80, 90))
+    _paint_ellipse(canvas, x, y, face_cx, mouth_y, mouth_w, mouth_w * rng.uniform(0.25, 0.6),
+                   (200, 80, 90))
 
     # Each output pixel averages its supersamples: four strided views added, five times
-    # faster than mean() over the reshaped axes (the same faces, checked on 8,000).
-    canvas = sum(canvas[i::_SUPERSAMPLE, j::_SUPERSAMPLE]
+    # faster than mean() over the reshaped axes.
+    canvas = sum(canvas[:, i::_SUPERSAMPLE, j::_SUPERSAMPLE]
                  for i in range(_SUPERSAMPLE) for j in range(_SUPERSAMPLE)) / _SUPERSAMPLE ** 2
-    return np.clip(np.round(canvas), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(
+        np.clip(np.round(canvas), 0, 255).astype(np.uint8).transpose(1, 2, 0))
 
 
 def cartoon_faces(num_images=5000, size=64, seed=0):

@@ -73,6 +73,32 @@ def run_python(args, cwd=REPO_ROOT, env=None, **kwargs):
                           capture_output=True, text=True, timeout=600, **kwargs)
 
 
+@pytest.hookimpl(trylast=True)  # after the deselection of slow tests
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist, puts the ``long`` tests at the start of each worker's block.
+
+    The scheduler (``--dist worksteal``) first gives each of the N workers an equal,
+    contiguous block of the collected tests, and a worker that runs out takes over the end
+    of another's block.  A long test left near the end would run alone while the other
+    workers wait; started first, in turns across the blocks, the long tests leave only
+    short ones for the end, which the workers share.
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    long_tests = [item for item in items if item.get_closest_marker("long")]
+    if workers < 2 or not long_tests:
+        return
+    others = [item for item in items if not item.get_closest_marker("long")]
+    ordered, remaining = [], len(items)
+    for block in range(workers):
+        size = remaining // (workers - block)  # as the scheduler splits the collection
+        firsts = long_tests[block::workers]
+        fill = max(size - len(firsts), 0)
+        ordered += firsts + others[:fill]
+        others = others[fill:]
+        remaining -= size
+    items[:] = ordered + others
+
+
 ONE_THREAD = ("import tensorflow as tf\n"
               "tf.config.threading.set_intra_op_parallelism_threads(1)\n"
               "tf.config.threading.set_inter_op_parallelism_threads(1)\n")

@@ -45,6 +45,7 @@ def test_step_flops_follow_the_algorithm_and_stay_under_the_profiled_graph(
     assert 0.8 * profiled < counted < profiled
 
 
+@pytest.mark.long
 def test_pipeline_and_training_figures(image_folder):
     pipeline = benchmark.time_pipeline(image_folder, batch_size=4, cached_batches=3)
     assert pipeline["images"] == 24

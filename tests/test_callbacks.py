@@ -1,6 +1,7 @@
 """The training callbacks: TensorBoard logs, the --eval_every KID."""
 
 import numpy as np
+import pytest
 
 import anime_gan
 from conftest import history_epochs, tensorboard_tags
@@ -13,6 +14,7 @@ def test_tensorboard_logs_step_and_epoch_metrics_and_samples(shared_run):
     assert "samples" in tensorboard_tags(shared_run / "logs" / "samples")
 
 
+@pytest.mark.long
 def test_eval_every_logs_kid_to_history_and_tensorboard(image_folder, tiny_backbone, tmp_path):
     out = tmp_path / "run"
     anime_gan.train(model="dcgan", epochs=2, steps_per_epoch=1, batch_size=4,

@@ -69,6 +69,7 @@ def test_main_trains_dcgan_and_writes_every_output(session_main, session_data):
     check_every_output("dcgan", out, result, session_data)
 
 
+@pytest.mark.long
 def test_main_trains_wgan_and_writes_every_output(image_folder, tmp_path):
     out = tmp_path / "run"
     result = run_main("--model=wgan", "--epochs=2", "--steps_per_epoch=1", "--batch_size=4",
@@ -86,6 +87,7 @@ def test_same_seed_repeats_the_run(image_folder, tmp_path):
     np.testing.assert_array_equal(weights(tmp_path / "a"), weights(tmp_path / "b"))
 
 
+@pytest.mark.long
 def test_main_defaults_to_builtin_faces(tmp_path):
     out = tmp_path / "run"
     result = run_main("--epochs=1", "--steps_per_epoch=1", "--batch_size=4",
@@ -217,6 +219,7 @@ def test_main_reports_unusable_data_in_one_line(tmp_path, run_cli):
 
 # --- Stopping and resuming --------------------------------------------------------
 
+@pytest.mark.long
 def test_sigkill_mid_run_then_resume_finishes(image_folder, tmp_path):
     out = tmp_path / "run"
     flags = ["--model=dcgan", "--epochs=3", "--steps_per_epoch=6", "--batch_size=4",
@@ -241,9 +244,12 @@ def test_sigkill_mid_run_then_resume_finishes(image_folder, tmp_path):
     assert sorted(os.listdir(out / "samples")) == [f"epoch_{i:04d}.png" for i in (1, 2, 3)]
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("sig, status, said", [
     (signal.SIGINT, 130, "Interrupted: saved"),   # Ctrl-C
-    (signal.SIGTERM, 143, "Terminated: saved"),   # kill, schedulers, container stops
+    # kill, schedulers, container stops (slow: the default suite keeps one signal, to stay
+    # within its time budget)
+    pytest.param(signal.SIGTERM, 143, "Terminated: saved", marks=pytest.mark.slow),
 ])
 def test_a_stop_signal_saves_a_checkpoint_and_exits_even_if_sigint_was_ignored(
         sig, status, said, image_folder, tmp_path):

@@ -265,6 +265,7 @@ def test_unknown_name_or_config_is_one_line(name, message, tmp_path):
     assert str(error.value) == message
 
 
+@pytest.mark.long
 def test_cli_missing_manual_folder_exits_2_in_one_line(tmp_path):
     result = run_main("--dataset=tfds:anime_faces", f"--tfds_data_dir={tmp_path / 'tfds'}",
                       f"--output_dir={tmp_path / 'run'}", "--epochs=1")

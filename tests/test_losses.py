@@ -117,6 +117,7 @@ XLA_CHECK = textwrap.dedent("""
 """)
 
 
+@pytest.mark.long
 def test_critic_gradients_with_the_penalty_are_the_same_under_xla():
     """A seeded critic, in a process with TensorFlow's own kernels (TF_ENABLE_ONEDNN_OPTS=0)
     on one thread, so that the check is the same every run: oneDNN's threaded convolutions

@@ -29,6 +29,7 @@ def damage(prefix, how):
             f.write(b"not a checkpoint index")
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("how", ["truncated data",
                                  pytest.param("lost data", marks=pytest.mark.slow),
                                  pytest.param("garbage index", marks=pytest.mark.slow)])
@@ -122,6 +123,7 @@ def test_output_dir_that_cannot_be_a_folder_is_one_line(make_target, tmp_path, r
     assert result.stderr.startswith(f"error: --output_dir={target}: ")
 
 
+@pytest.mark.long
 def test_run_folder_works_after_its_data_moved(trained_run, session_data, tmp_path, run_cli,
                                                tiny_backbone):
     config = json.loads((trained_run / "config.json").read_text())
@@ -173,6 +175,7 @@ def test_ema_decay_can_be_turned_off_and_on_when_resuming(trained_run, session_d
                                gan.ema_generator(latents), atol=1e-5)
 
 
+@pytest.mark.long
 def test_learning_rates_given_on_resume_take_effect(trained_run, session_data):
     gan = anime_gan.train(model="dcgan", epochs=3, steps_per_epoch=1, batch_size=4, seed=3,
                           g_lr=5e-5, d_lr=7e-5, data_dir=session_data,

@@ -16,6 +16,8 @@ from anime_gan.errors import ArtifactWriteError, NonFiniteLossError
 from anime_gan.images import to_uint8
 from conftest import AtStep, history_epochs, restored_state, run_on_one_thread
 
+
+@pytest.mark.long
 def test_train_is_one_python_call(image_folder, tmp_path):
     gan = train(model="wgan", epochs=1, steps_per_epoch=1, batch_size=4, n_critic=2,
                 data_dir=image_folder, output_dir=str(tmp_path / "run"))
@@ -25,6 +27,7 @@ def test_train_is_one_python_call(image_folder, tmp_path):
     assert (tmp_path / "run" / "samples" / "epoch_0001.png").is_file()
 
 
+@pytest.mark.long
 def test_ema_run_samples_exports_and_reloads_the_average(image_folder, tmp_path):
     out = tmp_path / "run"
     gan = anime_gan.train(model="dcgan", epochs=1, steps_per_epoch=2, batch_size=4,
@@ -42,6 +45,7 @@ def test_ema_run_samples_exports_and_reloads_the_average(image_folder, tmp_path)
     assert np.abs(served.astype(int) - np.asarray(to_uint8(expected)).astype(int)).max() <= 1
 
 
+@pytest.mark.long
 def test_resize_conv_run_trains_and_reloads(image_folder, tmp_path):
     out = tmp_path / "run"
     gan = anime_gan.train(model="wgan", epochs=1, steps_per_epoch=1, batch_size=4, n_critic=1,
@@ -120,8 +124,11 @@ def one_thread_runs(model, interrupt_at_step, data_dir, out):
     return [dict(np.load(out / f"{run}.npz")) for run in ("unbroken", "resumed")]
 
 
-# Mid-epoch (dcgan 4, wgan 2) and after an epoch's last step, before its end (dcgan 3).
-@pytest.mark.parametrize("model, interrupt_at_step", [("dcgan", 4), ("wgan", 2), ("dcgan", 3)])
+# Mid-epoch (dcgan 4, wgan 2) and after an epoch's last step, before its end (dcgan 3,
+# slow: the default suite keeps a DCGAN and a WGAN-GP case within its time budget).
+@pytest.mark.long
+@pytest.mark.parametrize("model, interrupt_at_step", [
+    ("dcgan", 4), ("wgan", 2), pytest.param("dcgan", 3, marks=pytest.mark.slow)])
 def test_interrupted_and_resumed_run_matches_uninterrupted(model, interrupt_at_step, session_data,
                                                            unbroken_run, tmp_path):
     """Same seed: the resumed run ends with the same weights as an unbroken one.
@@ -172,6 +179,7 @@ def settings(image_folder, tmp_path, **overrides):
                 data_dir=image_folder, output_dir=str(tmp_path / "run"), **overrides)
 
 
+@pytest.mark.long
 def test_nan_loss_stops_naming_the_step_and_keeps_good_artifacts(image_folder, tmp_path):
     run = tmp_path / "run"
     with pytest.raises(NonFiniteLossError, match=r"training stopped at step 4: .*nan"):
@@ -186,6 +194,7 @@ def test_nan_loss_stops_naming_the_step_and_keeps_good_artifacts(image_folder, t
     assert sorted(os.listdir(run / "samples")) == ["epoch_0001.png"]
 
 
+@pytest.mark.long
 def test_checkpoint_refuses_nan_weights(image_folder, tmp_path):
     # With a checkpoint due at the poisoned step itself, the save is refused.
     with pytest.raises(NonFiniteLossError, match="NaN or infinite at step 3; not saving"):
@@ -194,6 +203,7 @@ def test_checkpoint_refuses_nan_weights(image_folder, tmp_path):
     assert restored_state(tmp_path / "run").step == 2
 
 
+@pytest.mark.long
 def test_full_disk_while_writing_a_sample_keeps_earlier_files(image_folder, tmp_path,
                                                                monkeypatch):
     run = tmp_path / "run"
@@ -216,6 +226,7 @@ def test_full_disk_while_writing_a_sample_keeps_earlier_files(image_folder, tmp_
     assert restored_state(run).step == 2
 
 
+@pytest.mark.long
 def test_failed_checkpoint_write_is_reported(image_folder, tmp_path, monkeypatch):
     def failing_save(self, *args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")

@@ -1,16 +1,23 @@
 """Shared fixtures and helpers.
 
-End-to-end tests share one trained run per session (``session_run``); a test that
-changes a run works on its own copy (``trained_run``).
+End-to-end tests share one trained run per test run, across pytest-xdist workers too
+(``session_main``); a test that changes a run works on its own copy (``trained_run``).
 """
 
 import csv
 import glob
+import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
 import time
+
+try:
+    import fcntl
+except ImportError:  # Windows: each xdist worker makes its own shared run
+    fcntl = None
 
 # First, as for a user: keeps TensorFlow's start-up lines out of the test output.
 import anime_gan  # noqa: E402, F401, I001
@@ -121,20 +128,47 @@ def start_main(*flags, stdout=None, **kwargs):
                             stderr=subprocess.STDOUT, **kwargs)
 
 
+def made_once(tmp_path_factory, name, make):
+    """``make(folder)``'s result (JSON), made in a new folder once for the whole test run.
+
+    Under pytest-xdist every worker has its own session, so a session fixture would be
+    made once per worker; here the first worker to need it makes it while holding a lock
+    (the others wait for it), and all read the same result.
+    """
+    if "PYTEST_XDIST_WORKER" not in os.environ or fcntl is None:
+        return make(tmp_path_factory.mktemp(name))
+    root = tmp_path_factory.getbasetemp().parent  # shared by the workers
+    folder, result = root / name, root / f"{name}.json"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        if not result.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # left by a failed attempt
+            folder.mkdir()
+            result.write_text(json.dumps(make(folder)))
+        return json.loads(result.read_text())
+
+
 @pytest.fixture(scope="session")
 def session_data(tmp_path_factory):
     """The image folder of the session's shared run (do not change it)."""
-    return make_image_folder(tmp_path_factory.mktemp("session") / "faces")
+    return made_once(tmp_path_factory, "session",
+                     lambda folder: make_image_folder(folder / "faces"))
 
 
 @pytest.fixture(scope="session")
 def session_main(session_data, tmp_path_factory):
-    """The shared run, trained once per session by main.py in a subprocess:
+    """The shared run, trained once per test run by main.py in a subprocess:
     (run folder, CompletedProcess).  Tests must not change it: use ``trained_run``."""
-    out = tmp_path_factory.mktemp("session_run") / "run"
-    result = run_main(*SESSION_RUN_FLAGS, f"--data_dir={session_data}", f"--output_dir={out}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out, result
+    def train(folder):
+        out = folder / "run"
+        result = run_main(*SESSION_RUN_FLAGS, f"--data_dir={session_data}",
+                          f"--output_dir={out}")
+        assert result.returncode == 0, result.stderr[-3000:]
+        return {"out": str(out), "args": result.args, "returncode": result.returncode,
+                "stdout": result.stdout, "stderr": result.stderr}
+
+    made = made_once(tmp_path_factory, "session_run", train)
+    return pathlib.Path(made.pop("out")), subprocess.CompletedProcess(**made)
 
 
 @pytest.fixture

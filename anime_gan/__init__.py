@@ -6,6 +6,8 @@ as a SavedModel; in Jupyter, ``LiveView`` shows training live and ``show_history
 metrics (``anime_gan.notebook``).  The networks are plain Keras models (``build_generator``...).
 """
 
+__version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
+
 # First: hides TensorFlow's C++ log lines (TF_CPP_MIN_LOG_LEVEL) before TensorFlow loads.
 from anime_gan import tensorflow_logs  # noqa: F401, I001
 from anime_gan.commands import evaluate_run, export_run, generate_run
@@ -22,6 +24,7 @@ from anime_gan.sampling import interpolation_grid, load_generator, sample, show_
 from anime_gan.training import build_gan, train
 
 __all__ = [
+    "__version__",
     "ConfigError", "DataError", "TrainingFault", "TrainConfig", "RunFolder", "make_dataset",
     "DCGAN", "GAN", "WGANGP", "WGANClip", "SNGAN", "build_critic", "build_discriminator", "build_generator",
     "build_gan", "train", "export_generator", "export_run", "generate_run", "evaluate_run",

@@ -1,11 +1,12 @@
-"""The command line: one absl flag per ``TrainConfig`` field, and the exit statuses.
+"""The command line: one absl flag per ``TrainConfig`` field (``flag_files``), and the
+exit statuses.
 
 ``anime-gan``, ``python -m anime_gan`` and ``python main.py`` are this same command.
 A setting that does not fit the run folder or its data exits with status 2, a
 training fault (NaN loss, a file that cannot be written) with 1, Ctrl-C with 130 and
 SIGTERM with 143 (both after saving a checkpoint).
 ``--help`` lists the project's flags by group and exits 0; ``--helpfull`` lists
-every flag, absl's and TensorFlow's too.
+every flag, absl's and TensorFlow's too; ``--version`` prints the version.
 """
 
 import dataclasses
@@ -15,18 +16,14 @@ import shutil
 import signal
 import sys
 import textwrap
-import typing
 
 from absl import app, flags
 
-from anime_gan import commands, progress
-from anime_gan.config import TrainConfig
+from anime_gan import __version__, commands, progress
+from anime_gan.config import MODELS, MODES, TrainConfig
 from anime_gan.errors import ConfigError, Terminated, TrainingFault
-
-_DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float,
-           str: flags.DEFINE_string, bool: flags.DEFINE_boolean}
-
-EXPERIMENTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "experiments")
+from anime_gan.flag_files import (EXPERIMENTS_DIR, define_flags,  # noqa: F401 (cli's API)
+                                  experiment_names, experiment_path)
 
 # The --help groups, in the order they are listed.  A field missing here is listed as "other".
 GROUPS = {
@@ -43,38 +40,11 @@ GROUPS = {
 
 _HELP_FLAGS = ("-h", "--help", "-help", "--helpshort", "-helpshort", "-?")
 _HELPFULL_FLAGS = ("--helpfull", "-helpfull")
+_VERSION_FLAGS = ("--version", "-version", "-V")
 
 # Libraries that log routine INFO through Python logging (TensorFlow's SavedModel export
 # through absl's logger): their warnings and errors only, unless --logger_levels names them.
 _QUIET_LOGGERS = ("absl", "tensorflow")
-
-
-def experiment_names():
-    """The documented experiments shipped in ``anime_gan/experiments/``, by name."""
-    return sorted(name[:-len(".flags")] for name in os.listdir(EXPERIMENTS_DIR)
-                  if name.endswith(".flags"))
-
-
-def experiment_path(name):
-    return os.path.join(EXPERIMENTS_DIR, f"{name}.flags")
-
-
-def _base_type(annotation):
-    """int for Optional[int], and so on."""
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    return args[0] if args else annotation
-
-
-def define_flags(flag_values=flags.FLAGS):
-    for field in dataclasses.fields(TrainConfig):
-        _DEFINE[_base_type(field.type)](
-            field.name, field.default, field.metadata["help"], flag_values=flag_values
-        )
-    flags.DEFINE_string(
-        "experiment", None,
-        f"A documented experiment's flags: {', '.join(experiment_names())}. Flags after it "
-        "override it. --flagfile=PATH reads flags from a file of your own the same way.",
-        flag_values=flag_values)
 
 
 def prog_name(argv0):
@@ -168,6 +138,9 @@ def parse_flags(argv, flag_values=flags.FLAGS):
         print(f"usage: {prog_name(argv[0])} [--flag=value ...]\n")
         print(flag_values.get_help())
         sys.exit(0)
+    if any(arg in _VERSION_FLAGS for arg in argv[1:]):
+        print(f"anime-gan {__version__}")
+        sys.exit(0)
     argv, expanded = _expand_experiments(argv)
     try:
         remaining = flag_values(argv)
@@ -236,9 +209,17 @@ def run(config, prog="anime-gan"):
     return result
 
 
+def _unexpected_arguments(arguments):
+    """The one-line error for words that are not flags (``anime-gan generate``)."""
+    hints = [f"--mode={word}" for word in arguments if word in MODES]
+    hints += [f"--model={word}" for word in arguments if word in MODELS]
+    hint = f" (did you mean {' '.join(hints)}?)" if hints else "; flags take the form --name=value"
+    return f"unexpected argument{'s' if len(arguments) > 1 else ''}: {' '.join(arguments)}{hint}"
+
+
 def _main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        _fail(_unexpected_arguments(argv[1:]))
     run(config_from_flags(), prog_name(argv[0]))
 
 

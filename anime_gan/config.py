@@ -2,7 +2,10 @@
 
 import dataclasses
 import datetime
+import difflib
+import numbers
 import os
+import typing
 from typing import Optional
 
 from anime_gan.augment import parse_policy
@@ -39,6 +42,35 @@ OPTIMIZER_DEFAULTS = {
 
 def _field(default, help):
     return dataclasses.field(default=default, metadata={"help": help})
+
+
+_KINDS = {int: (numbers.Integral, "an integer"), float: (numbers.Real, "a number"),
+          str: (str, "a string"), bool: (bool, "true or false")}
+
+
+def _check_names(settings):
+    names = [field.name for field in dataclasses.fields(TrainConfig)]
+    for name in settings:
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"{name}: no such setting{hint}; the settings are the "
+                              "command line's flags (anime-gan --help)")
+
+
+def _check_types(config):
+    """Keyword settings of the wrong type fail here, naming the flag, not deep in training;
+    numbers of the right kind become Python's int and float."""
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        args = typing.get_args(field.type)
+        if value is None and type(None) in args:
+            continue
+        kind, words = _KINDS[next((a for a in args if a is not type(None)), field.type)]
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise ConfigError(f"--{field.name}={value!r}: must be {words}")
+        if kind in (numbers.Integral, numbers.Real):  # numpy's numbers as Python's
+            setattr(config, field.name, int(value) if kind is numbers.Integral else float(value))
 
 
 @dataclasses.dataclass
@@ -127,7 +159,20 @@ class TrainConfig:
         DEFAULT_MAX_PIXELS, "Image files declaring more pixels (width x height) than this are "
                     "skipped, with their size, before they are decoded.")
 
+    @classmethod
+    def from_settings(cls, **settings):
+        """``TrainConfig(**settings)``; a name that is no setting is refused as the command
+        line refuses an unknown flag."""
+        _check_names(settings)
+        return cls(**settings)
+
+    def replace(self, **settings):
+        """A copy with ``settings`` changed, checked as ``from_settings`` checks them."""
+        _check_names(settings)
+        return dataclasses.replace(self, **settings)
+
     def __post_init__(self):
+        _check_types(self)
         for name in ("data_dir", "output_dir", "cache_dir", "tfds_data_dir"):
             if getattr(self, name):
                 setattr(self, name, os.path.expanduser(getattr(self, name)))

@@ -22,7 +22,7 @@ import weakref
 import numpy as np
 from matplotlib.figure import Figure
 
-from anime_gan.images import image_grid, square_grid_rows
+from anime_gan.images import image_grid, square_grid_rows, to_uint8
 
 
 def ipython_shell():
@@ -94,10 +94,27 @@ def show(figure):
     return figure
 
 
-def grid_figure(images, rows=None, title=None):
-    """An ``InlineFigure`` of uint8 images [N, H, W, 3] (or one image [H, W, 3]) as a grid,
-    one figure pixel per image pixel."""
+def grid_pixels(images):
+    """Images to show as uint8 [N, H, W, 3] (or [H, W, 3]): uint8 as given, float images
+    (a generator's output, tensors too) read on the networks' [-1, 1] scale, grey
+    ([..., 1]) repeated into RGB."""
     images = np.asarray(images)
+    if images.ndim not in (3, 4) or images.shape[-1] not in (1, 3):
+        raise ValueError("expected images [N, H, W, 3] or one image [H, W, 3] (or grey, "
+                         f"[..., 1]); got an array of shape {images.shape}")
+    if images.size == 0:
+        raise ValueError(f"no images to show (an array of shape {images.shape})")
+    if np.issubdtype(images.dtype, np.floating):
+        images = np.asarray(to_uint8(images))
+    elif images.dtype != np.uint8:
+        images = np.clip(images, 0, 255).astype(np.uint8)
+    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
+
+
+def grid_figure(images, rows=None, title=None):
+    """An ``InlineFigure`` of images [N, H, W, 3] (or one image [H, W, 3]) as a grid,
+    one figure pixel per image pixel; see ``grid_pixels`` for the scales taken."""
+    images = grid_pixels(images)
     grid = images if images.ndim == 3 else image_grid(
         images, rows=rows or square_grid_rows(len(images)))
     figure = InlineFigure(figsize=(grid.shape[1] / 100, grid.shape[0] / 100), dpi=100)

@@ -108,8 +108,11 @@ def interpolation_grid(generator, rows=8, steps=8, seed=0):
 
 
 def show_grid(images, rows=None, title=None):
-    """Shows uint8 images [N, H, W, 3] (or one image [H, W, 3], like an
+    """Shows images [N, H, W, 3] (or one image [H, W, 3], like an
     ``interpolation_grid``) as one grid in the notebook; returns the ``Figure``.
+
+    uint8 images are shown as they are; float images (a generator's output, such as
+    ``generator.predict(latents)``) are read on the networks' [-1, 1] scale.
 
     In Jupyter the grid is displayed once, whether or not the call is the cell's last
     line; the returned figure shows again only in a later cell.  In a script nothing is

@@ -12,8 +12,8 @@ import threading
 
 import keras
 
-from anime_gan import (augment, callbacks, devices, export, history, networks, notebook,
-                       progress)
+from anime_gan import (augment, callbacks, devices, export, flag_files, history, networks,
+                       notebook, progress)
 from anime_gan.config import TrainConfig
 from anime_gan.data import make_stream
 from anime_gan.errors import ConfigError, Terminated
@@ -132,20 +132,27 @@ def _fit_remaining_epochs(gan, stream, state, steps_per_epoch, epochs, fit_callb
             break
 
 
-def train(config=None, callbacks=(), live=None, **overrides):
+def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
     """Train (or continue training) the GAN that ``config`` or keyword settings describe.
 
-    Returns the fitted GAN.  ``callbacks`` are extra Keras callbacks.  ``live`` adds a
+    The keywords are the command line's flag names; ``experiment`` names a documented
+    experiment (``--experiment``), whose settings the other keywords override.  Returns
+    the fitted GAN.  ``callbacks`` are extra Keras callbacks.  ``live`` adds a
     ``notebook.LiveView`` of samples and losses; None: only in a notebook (never on the
     command line), and not when ``callbacks`` hold one.  The run folder is locked while
     training: a second process that would train into it is refused.
 
     >>> gan = train(model="dcgan", epochs=1, steps_per_epoch=10, output_dir="runs/try")
+    >>> gan = train(experiment="wgan_gp_64", data_dir="~/data/anime-faces", epochs=5)
     """
+    if experiment is not None:
+        if config is not None:
+            raise ConfigError("give either a config or an experiment, not both")
+        overrides = {**flag_files.experiment_settings(experiment), **overrides}
     if config is None:
-        config = TrainConfig(**overrides)
+        config = TrainConfig.from_settings(**overrides)
     elif overrides:
-        config = dataclasses.replace(config, **overrides)
+        config = config.replace(**overrides)
     config.check_paths()
     strategy = devices.make_strategy(config.strategy)
     # Non-chief workers of a multi-worker run write (and resume from) a scratch folder.
@@ -173,7 +180,11 @@ def _train(config, strategy, extra_callbacks, live):
     folder.write_config(config)
     history.truncate(folder.history, int(state.epoch))
 
-    logger.info("Training %s; writing the run to %s", config.model, config.output_dir)
+    if int(state.epoch) >= config.epochs:
+        logger.info("%s has finished its %d epoch(s): nothing to train (a higher --epochs "
+                    "trains it further)", config.output_dir, int(state.epoch))
+    else:
+        logger.info("Training %s; writing the run to %s", config.model, config.output_dir)
     extra = list(extra_callbacks)
     if (notebook.in_notebook() if live is None else live) and not any(
             isinstance(c, notebook.LiveView) for c in extra):
@@ -199,8 +210,9 @@ def _resume(config, gan, state, folder):
         # flags' values apply from here on.
         gan.d_optimizer.learning_rate = config.d_lr
         gan.g_optimizer.learning_rate = config.g_lr
-        logger.info("Resuming %s at epoch %d, step %d", config.output_dir,
-                    int(state.epoch) + 1, state.step)
+        if int(state.epoch) < config.epochs:
+            logger.info("Resuming %s at epoch %d, step %d", config.output_dir,
+                        int(state.epoch) + 1, state.step)
     elif state.skipped or history.read_rows(folder.history):
         raise ConfigError(
             f"--output_dir={config.output_dir}: no checkpoint there reads back "

@@ -3,7 +3,9 @@ flag parsing and exit statuses in-process."""
 
 import csv
 import dataclasses
+import importlib.metadata
 import json
+import logging
 import os
 import signal
 import textwrap
@@ -13,6 +15,7 @@ import pytest
 from absl import flags
 from PIL import Image
 
+import anime_gan
 from anime_gan import cli
 from anime_gan.config import MODELS, TrainConfig
 from anime_gan.errors import NonFiniteLossError
@@ -148,6 +151,23 @@ def test_saved_generator_reloads_without_anime_gan(shared_run, tmp_path):
     grid_from_training = np.asarray(Image.open(out / "samples" / "epoch_0002.png"))
     difference = np.abs(image_grid(pixels).astype(int) - grid_from_training.astype(int))
     assert difference.max() <= 1  # float round-off may move a pixel by one level
+
+
+def test_version_is_the_package_version(run_cli):
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"anime-gan {anime_gan.__version__}"
+    assert anime_gan.__version__ == importlib.metadata.version("anime-gan")
+
+
+def test_words_that_are_not_flags_exit_2_in_one_line_with_a_hint(tmp_path):
+    """``anime-gan generate wgan``: absl would print its usage and exit 1."""
+    result = run_main("generate", "wgan", f"--output_dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: unexpected arguments: generate wgan (did you mean --mode=generate --model=wgan?)")
+    assert "Traceback" not in result.stderr and "USAGE" not in result.stderr
+    assert not (tmp_path / "run").exists()
 
 
 def test_bad_flag_exits_with_status_2(capsys):
@@ -291,10 +311,15 @@ def test_resume_refuses_a_different_architecture(trained_run, flag, saved, run_c
     assert "Traceback" not in result.stderr
 
 
-def test_finished_run_is_not_trained_further(trained_run, session_data, run_cli):
+def test_finished_run_is_not_trained_further(trained_run, session_data, run_cli, caplog):
     before = restored_state(trained_run).step
-    result = run_cli("--model=dcgan", "--epochs=2", "--steps_per_epoch=1", "--batch_size=4",
-                     "--seed=3", f"--output_dir={trained_run}", f"--data_dir={session_data}")
+    with caplog.at_level(logging.INFO, logger="anime_gan"):
+        result = run_cli("--model=dcgan", "--epochs=2", "--steps_per_epoch=1",
+                         "--batch_size=4", "--seed=3", f"--output_dir={trained_run}",
+                         f"--data_dir={session_data}")
     assert result.returncode == 0, result.stderr[-3000:]
+    # It says so, rather than "Resuming at epoch 3" and "Training dcgan".
+    assert f"{trained_run} has finished its 2 epoch(s): nothing to train" in caplog.text
+    assert "Resuming" not in caplog.text and "Training dcgan" not in caplog.text
     assert restored_state(trained_run).step == before
     assert history_epochs(trained_run) == [1, 2]

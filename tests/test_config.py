@@ -2,10 +2,15 @@
 
 import os
 
+import numpy as np
 import pytest
 
+from anime_gan import training
+from anime_gan.flag_files import experiment_settings
 from anime_gan.config import TrainConfig
 from anime_gan.errors import ConfigError
+
+
 def test_defaults_per_model():
     dcgan = TrainConfig(model="dcgan")
     wgan = TrainConfig(model="wgan")
@@ -56,3 +61,62 @@ def test_diffaugment_defaults_per_model_and_turns_off_when_empty():
     assert TrainConfig(output_dir="x").diffaugment == "color,translation,cutout"
     assert TrainConfig(model="wgan", output_dir="x").diffaugment == ""
     assert TrainConfig(diffaugment="", output_dir="x").diffaugment == ""
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"epochs": "3"}, "--epochs='3': must be an integer"),
+    ({"steps_per_epoch": 2.5}, "--steps_per_epoch=2.5: must be an integer"),
+    ({"batch_size": True}, "--batch_size=True: must be an integer"),
+    ({"g_lr": "fast"}, "--g_lr='fast': must be a number"),
+    ({"jit_compile": 1}, "--jit_compile=1: must be true or false"),
+    ({"data_dir": 3}, "--data_dir=3: must be a string"),
+])
+def test_settings_of_the_wrong_type_name_their_flag(settings, message):
+    """A notebook's train(epochs="3") fails at once, not inside TensorFlow."""
+    with pytest.raises(ConfigError) as error:
+        TrainConfig(output_dir="x", **settings)
+    assert str(error.value) == message
+
+
+def test_numbers_of_the_right_kind_become_python_numbers():
+    config = TrainConfig(output_dir="x", epochs=np.int64(3), g_lr=1, gp_weight=np.float32(5))
+    assert (config.epochs, config.g_lr, config.gp_weight) == (3, 1.0, 5.0)
+    assert [type(v) for v in (config.epochs, config.g_lr, config.gp_weight)] == [int, float, float]
+    assert config.steps_per_epoch is None  # optional settings may stay unset
+
+
+def test_an_unknown_setting_is_refused_with_the_nearest_name():
+    with pytest.raises(ConfigError, match=r"^epoch: no such setting \(did you mean epochs\?\)"):
+        TrainConfig.from_settings(epoch=1)
+    with pytest.raises(ConfigError, match=r"^colour: no such setting;"):
+        TrainConfig(output_dir="x").replace(colour="red")
+    assert TrainConfig(output_dir="x").replace(epochs=2).epochs == 2
+
+
+def test_an_experiment_gives_the_settings_of_its_flag_file():
+    settings = experiment_settings("wgan_gp_64")
+    assert (settings["model"], settings["n_critic"], settings["gp_weight"]) == ("wgan", 5, 10.0)
+    assert (settings["g_lr"], settings["g_beta1"], settings["g_beta2"]) == (1e-4, 0.0, 0.9)
+    assert "data_dir" not in settings  # only what the file sets
+    with pytest.raises(ConfigError, match="^--experiment=nope: must be one of .*wgan_gp_64"):
+        experiment_settings("nope")
+
+
+def test_train_by_experiment_name_with_overrides(monkeypatch):
+    """train(experiment=NAME, ...) trains the experiment's config with the keywords on top."""
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def stop_before_training(config):
+        seen.append(config)
+        raise Stop
+
+    monkeypatch.setattr(training.TrainConfig, "check_paths", stop_before_training)
+    with pytest.raises(Stop):
+        training.train(experiment="wgan_gp_64", epochs=3, output_dir="x")
+    assert (seen[0].model, seen[0].n_critic, seen[0].epochs, seen[0].output_dir) == (
+        "wgan", 5, 3, "x")
+    with pytest.raises(ConfigError, match="^epoch: no such setting"):
+        training.train(experiment="wgan_gp_64", epoch=3)

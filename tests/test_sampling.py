@@ -1,10 +1,12 @@
 """The notebook API: loading a run's generator, sampling, grids, interpolation."""
 
+import re
 import shutil
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import anime_gan
 
@@ -31,6 +33,34 @@ def test_show_grid_returns_a_figure():
     images = np.zeros((6, 64, 64, 3), np.uint8)
     figure = anime_gan.show_grid(images, title="six")
     assert figure.axes[0].get_images()[0].get_array().shape == (2 * 64, 3 * 64, 3)
+
+
+def test_show_grid_reads_float_images_on_the_networks_scale():
+    """A generator's output ([-1, 1] floats, tensors too) shows as sample()'s pixels would."""
+    floats = np.array([-1.0, 0.0, 1.0, 0.5], np.float32).reshape(4, 1, 1, 1) * np.ones(
+        (4, 2, 2, 3), np.float32)
+    for images in (floats, tf.constant(floats)):
+        shown = anime_gan.show_grid(images, rows=1).axes[0].get_images()[0].get_array()
+        assert shown.dtype == np.uint8
+        # (x + 1) * 127.5, rounded: -1 -> 0, 0 -> 128 (127.5 rounds to even), 1 -> 255, 0.5 -> 191
+        np.testing.assert_array_equal(shown[0, ::2, 0], [0, 128, 255, 191])
+
+
+def test_show_grid_shows_grey_images_in_rgb():
+    grey = np.arange(4, dtype=np.uint8).reshape(1, 2, 2, 1)
+    shown = anime_gan.show_grid(grey).axes[0].get_images()[0].get_array()
+    assert shown.shape == (2, 2, 3)
+    np.testing.assert_array_equal(shown[..., 2], [[0, 1], [2, 3]])
+
+
+@pytest.mark.parametrize("images, message", [
+    (np.zeros((0, 64, 64, 3), np.uint8), "no images to show"),
+    (np.zeros((2, 64, 64, 4), np.uint8), "got an array of shape (2, 64, 64, 4)"),
+    (np.zeros((64, 64), np.uint8), "got an array of shape (64, 64)"),
+])
+def test_show_grid_refuses_what_is_not_images_in_one_line(images, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        anime_gan.show_grid(images)
 
 
 def test_slerp_endpoints_and_midpoint():

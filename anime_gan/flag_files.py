@@ -1,0 +1,60 @@
+"""The documented experiments: flag files shipped in ``anime_gan/experiments/``, read by name.
+
+``anime-gan --experiment=NAME`` and ``train(experiment=NAME)`` both start from the
+settings a file gives; the command line's flags are defined here, one per
+``TrainConfig`` field, so that a flag file means the same everywhere.
+"""
+
+import dataclasses
+import os
+import typing
+
+from absl import flags
+
+from anime_gan.config import TrainConfig
+from anime_gan.errors import ConfigError
+
+EXPERIMENTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "experiments")
+
+_DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float,
+           str: flags.DEFINE_string, bool: flags.DEFINE_boolean}
+
+
+def experiment_names():
+    """The documented experiments shipped in ``anime_gan/experiments/``, by name."""
+    return sorted(name[:-len(".flags")] for name in os.listdir(EXPERIMENTS_DIR)
+                  if name.endswith(".flags"))
+
+
+def experiment_path(name):
+    return os.path.join(EXPERIMENTS_DIR, f"{name}.flags")
+
+
+def experiment_settings(name):
+    """The settings a documented experiment's flag file gives, as ``TrainConfig``
+    keywords (what ``train(experiment=NAME)`` starts from)."""
+    if name not in experiment_names():
+        raise ConfigError(f"--experiment={name}: must be one of {', '.join(experiment_names())}")
+    flag_values = flags.FlagValues()
+    define_flags(flag_values)
+    flag_values(["anime-gan", f"--flagfile={experiment_path(name)}"])
+    return {field.name: flag_values[field.name].value for field in dataclasses.fields(TrainConfig)
+            if flag_values[field.name].present}
+
+
+def _base_type(annotation):
+    """int for Optional[int], and so on."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if args else annotation
+
+
+def define_flags(flag_values=flags.FLAGS):
+    for field in dataclasses.fields(TrainConfig):
+        _DEFINE[_base_type(field.type)](
+            field.name, field.default, field.metadata["help"], flag_values=flag_values
+        )
+    flags.DEFINE_string(
+        "experiment", None,
+        f"A documented experiment's flags: {', '.join(experiment_names())}. Flags after it "
+        "override it. --flagfile=PATH reads flags from a file of your own the same way.",
+        flag_values=flag_values)

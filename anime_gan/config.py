@@ -39,6 +39,10 @@ OPTIMIZER_DEFAULTS = {
     "sngan": {"optimizer": "adam", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
 }
 
+# Adam's betas for a model whose paper uses RMSProp (the WGAN's critic): WGAN-GP's, which
+# has the same Wasserstein critic.
+ADAM_BETAS_FOR_CRITICS = {"beta1": 0.0, "beta2": 0.9}
+
 
 def _field(default, help):
     return dataclasses.field(default=default, metadata={"help": help})
@@ -186,6 +190,8 @@ class TrainConfig:
         defaults = dict(OPTIMIZER_DEFAULTS[self.model])
         if self.optimizer is None:
             self.optimizer = defaults["optimizer"]
+        if self.optimizer == "adam" and defaults["optimizer"] != "adam":
+            defaults.update(ADAM_BETAS_FOR_CRITICS)  # RMSProp's model, trained with Adam
         for net in ("g", "d"):
             for key in ("lr", "beta1", "beta2"):
                 if getattr(self, f"{net}_{key}") is None:
@@ -196,7 +202,8 @@ class TrainConfig:
 
     def validate(self):
         def fail(flag, message):
-            raise ConfigError(f"--{flag}={getattr(self, flag)}: {message}")
+            value = getattr(self, flag)
+            raise ConfigError(f"--{flag}{'' if value is None else f'={value}'}: {message}")
 
         if self.mode not in MODES:
             fail("mode", f"must be one of {', '.join(MODES)}")
@@ -225,6 +232,8 @@ class TrainConfig:
                     fail(f"{net}_{beta}", "must be in [0, 1)")
         if self.checkpoint_every is not None and self.checkpoint_every < 0:
             fail("checkpoint_every", "must be 0 (epoch ends only) or more")
+        if not 0 <= self.seed < 2**31:  # the SavedModel's generate() takes an int32 seed
+            fail("seed", f"must be in [0, {2**31 - 1}]")
         if self.num_images < 1:
             fail("num_images", "must be at least 1")
         if self.mixed_precision not in PRECISIONS:

@@ -51,7 +51,22 @@ def test_evaluate_mode_writes_eval_json(trained_run, image_folder, tiny_backbone
     settings = report["settings"]
     assert settings["real_images"] == settings["generated_images"] == 20
     assert settings["backbone"] == tiny_backbone and settings["image_size"] == 64
+    assert settings["num_samples"] == 20
     assert '"fid"' in result.stdout
+
+
+def test_evaluate_with_too_few_real_images_fails_in_one_line(trained_run, tmp_path,
+                                                            tiny_backbone, run_cli):
+    few = tmp_path / "few"
+    few.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((64, 64, 3), 40 * i, np.uint8)).save(few / f"{i}.png")
+    result = run_cli("--mode=evaluate", f"--output_dir={trained_run}", "--num_samples=20",
+                     f"--backbone={tiny_backbone}", f"--data_dir={few}")
+    assert result.returncode == 2
+    assert f"--data_dir={few}: only 3 usable real image(s); the evaluation needs at least 10" \
+        in result.stderr
+    assert "Traceback" not in result.stderr and not (trained_run / "eval.json").exists()
 
 
 def test_generate_streams_batch_by_batch_with_a_progress_bar(trained_run, monkeypatch, capsys):

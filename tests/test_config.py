@@ -51,6 +51,8 @@ def test_home_is_expanded_in_paths(tmp_path, monkeypatch):
     ({"num_samples": 5}, "--num_samples"),
     ({"backbone": "resnet"}, "--backbone"),
     ({"data_dir": ".", "dataset": "tfds:mnist"}, "--dataset"),
+    ({"seed": -1}, "--seed"),
+    ({"seed": 2**31}, "--seed"),
 ])
 def test_invalid_settings_name_their_flag(settings, flag):
     with pytest.raises(ConfigError, match=f"^{flag}="):
@@ -120,3 +122,18 @@ def test_train_by_experiment_name_with_overrides(monkeypatch):
         "wgan", 5, 3, "x")
     with pytest.raises(ConfigError, match="^epoch: no such setting"):
         training.train(experiment="wgan_gp_64", epoch=3)
+
+
+def test_an_unset_flag_is_named_without_none():
+    with pytest.raises(ConfigError) as error:
+        TrainConfig(mode="generate")
+    assert str(error.value) == "--output_dir: --mode=generate needs the run folder as --output_dir"
+
+
+def test_wgan_clip_with_adam_takes_wgan_gps_betas_unless_given():
+    config = TrainConfig(model="wgan_clip", optimizer="adam", output_dir="x")
+    assert (config.g_lr, config.d_lr) == (5e-5, 5e-5)  # the model's own learning rate
+    assert (config.g_beta1, config.g_beta2, config.d_beta1, config.d_beta2) == (0.0, 0.9, 0.0, 0.9)
+    given = TrainConfig(model="wgan_clip", optimizer="adam", d_beta2=0.99, output_dir="x")
+    assert (given.d_beta2, given.g_beta2) == (0.99, 0.9)
+    assert TrainConfig(model="dcgan", optimizer="adam", output_dir="x").g_beta1 == 0.5

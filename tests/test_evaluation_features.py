@@ -1,7 +1,9 @@
 """Evaluation backbones and the real-feature cache. Nothing is downloaded."""
 
 import os
+import re
 
+import keras
 import numpy as np
 import pytest
 
@@ -20,9 +22,48 @@ def test_inception_backbone_pools_2048_features_at_299():
 
 def test_missing_inception_weights_say_how_to_get_them(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    with pytest.raises(ConfigError, match="InceptionV3 ImageNet weights are not at .*"
-                                          "--backbone_weights=PATH"):
+    with pytest.raises(ConfigError, match="^--backbone_weights: the InceptionV3 ImageNet "
+                                          "weights are not at .*--backbone_weights=PATH"):
         evaluation.load_backbone("inception")
+
+
+def _saved(path, inputs, outputs):
+    keras.Model(inputs, outputs).save(path)
+    return str(path)
+
+
+def test_unsuitable_backbone_files_are_refused_in_one_line(tmp_path):
+    rgb = keras.Input((32, 32, 3))
+    grey = keras.Input((32, 32, 1))
+    pooled = keras.layers.GlobalAveragePooling2D()
+    cases = {
+        "grey.keras": ([grey], pooled(keras.layers.Conv2D(4, 3)(grey)),
+                       r"must take RGB images \[N, H, W, 3\]; its input is \[\(None, 32, 32, 1\)\]"),
+        "vector.keras": ([keras.Input((16,))], None, "must take RGB images"),
+        "two.keras": ([rgb], [pooled(rgb), keras.layers.Flatten()(rgb)],
+                      "must give one output of features"),
+        "map.keras": ([rgb], keras.layers.Conv2D(4, 3)(rgb),
+                      r"must give one output of features \[N, d\]; its output is "
+                      r"\[\(None, 30, 30, 4\)\] \(pool or flatten"),
+    }
+    for name, (inputs, outputs, message) in cases.items():
+        if outputs is None:
+            outputs = keras.layers.Dense(2)(inputs[0])
+        path = _saved(tmp_path / name, inputs, outputs)
+        with pytest.raises(ConfigError, match=f"^--backbone={re.escape(path)}: {message}"):
+            evaluation.load_backbone(path)
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(ConfigError, match=f"^--backbone={re.escape(str(junk))}: cannot be loaded"):
+        evaluation.load_backbone(str(junk))
+
+
+def test_a_weights_file_that_is_not_inception_is_refused_in_one_line(tmp_path):
+    junk = tmp_path / "weights.h5"
+    junk.write_bytes(b"not weights")
+    with pytest.raises(ConfigError, match=f"^--backbone_weights={re.escape(str(junk))}: "
+                                          f"{re.escape(str(junk))} is not InceptionV3's no-top"):
+        evaluation.load_backbone("inception", str(junk))
 
 
 def test_keras_file_backbone_features(tiny_backbone):

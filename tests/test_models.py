@@ -1,5 +1,7 @@
 """The GAN models' train_steps: what one step updates, computes and reports."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -66,6 +68,23 @@ def test_wgan_takes_n_critic_critic_updates_per_generator_update():
     assert int(gan.d_optimizer.iterations) == 3
     assert int(gan.g_optimizer.iterations) == 1
     assert gan.real_batches_per_step == 3
+
+
+@pytest.mark.parametrize("shape", [(BATCH,), (BATCH, 2)])
+def test_a_critic_loop_step_refuses_too_few_real_batches_saying_the_shape_it_takes(shape):
+    """A Keras user's WGANGP.fit on plain [N, H, W, 3] batches gets told what to give."""
+    gan = small_gan("wgan", n_critic=3)
+    with pytest.raises(ValueError, match=r"WGANGP with n_critic=3 takes 3 real batches a "
+                                         r"step, shaped \[N, 3, H, W, 3\]; got "
+                                         + re.escape(str(shape + (64, 64, 3)))):
+        gan.train_step(real_images(*shape))
+    assert int(gan.d_optimizer.iterations) == 0
+
+
+def test_a_critic_loop_step_with_one_critic_update_takes_plain_batches():
+    gan = small_gan("sngan")
+    gan.train_step(real_images(BATCH))
+    assert int(gan.d_optimizer.iterations) == int(gan.g_optimizer.iterations) == 1
 
 
 def test_wgan_penalty_is_weighted_into_critic_loss():

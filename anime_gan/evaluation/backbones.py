@@ -59,22 +59,44 @@ def inception_backbone(backbone_weights=None, weights="imagenet"):
     if weights is None:
         return Backbone(model, INCEPTION_SIZE, "inception-random")
     path = backbone_weights or os.path.join(keras_cache_dir(), INCEPTION_WEIGHTS_FILE)
+    flag = f"--backbone_weights={backbone_weights}" if backbone_weights else "--backbone_weights"
     if not os.path.isfile(path):
         raise ConfigError(
-            f"--backbone_weights={backbone_weights}: the InceptionV3 ImageNet weights are not "
+            f"{flag}: the InceptionV3 ImageNet weights are not "
             f"at {path}. On a machine with internet, run python -c \"import keras; "
             "keras.applications.InceptionV3(include_top=False, weights='imagenet')\" and copy "
             f"{os.path.join('~/.keras/models', INCEPTION_WEIGHTS_FILE)} here, or pass "
             "--backbone_weights=PATH; or evaluate with another network, --backbone=PATH.keras")
-    model.load_weights(path)
+    try:
+        model.load_weights(path)
+    except Exception as error:  # h5py's OSError, Keras's ValueError for other networks
+        raise ConfigError(f"{flag}: {path} is not InceptionV3's no-top ImageNet weights "
+                          f"({INCEPTION_WEIGHTS_FILE}): {first_line(error)}") from None
     return Backbone(model, INCEPTION_SIZE, f"inception-{file_digest(path)}")
 
 
+def first_line(error):
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
 def keras_file_backbone(path):
-    """Features from the output of any Keras model file (loaded in safe mode)."""
+    """Features from the output of any Keras model file (loaded in safe mode): it must
+    take RGB images [N, H, W, 3] and give one output of [N, d] features."""
     if not os.path.isfile(path):
         raise ConfigError(f"--backbone={path}: no such file")
-    model = keras.models.load_model(path, compile=False, safe_mode=True)
+    try:
+        model = keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # not a Keras file, or a layer that cannot load
+        raise ConfigError(f"--backbone={path}: cannot be loaded as a Keras model: "
+                          f"{first_line(error)}") from None
+    inputs, outputs = model.inputs or [], model.outputs or []
+    if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[-1] != 3:
+        raise ConfigError(f"--backbone={path}: must take RGB images [N, H, W, 3]; its input "
+                          f"is {[tuple(i.shape) for i in inputs]}")
+    if len(outputs) != 1 or len(outputs[0].shape) != 2:
+        raise ConfigError(f"--backbone={path}: must give one output of features [N, d]; its "
+                          f"output is {[tuple(o.shape) for o in outputs]} (pool or flatten "
+                          "a feature map into a vector)")
     size = model.input_shape[1]
     return Backbone(model, size, f"{os.path.basename(path)}-{file_digest(path)}")
 

@@ -1,8 +1,10 @@
 """``evaluate_run``: FID, KID and precision/recall of a run's generator, written to eval.json."""
 
+import logging
 import os
 import time
 
+from anime_gan.errors import DataError
 from anime_gan.evaluation import metrics
 from anime_gan.evaluation.backbones import load_backbone
 from anime_gan.evaluation.features import generated_features, real_features
@@ -11,8 +13,11 @@ from anime_gan.run_folder import RunFolder
 from anime_gan.run_folder.lock import run_lock
 from anime_gan.sampling import load_generator
 
+logger = logging.getLogger(__name__)
+
 KID_SUBSETS = 100
 PR_K = 3
+MIN_REAL_IMAGES = 10  # as --num_samples: fewer make the statistics meaningless
 
 
 def compare(real, fake, kid_subsets=KID_SUBSETS, kid_subset_size=1000, k=PR_K):
@@ -49,6 +54,7 @@ def _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone, backbone_we
     network = load_backbone(backbone, backbone_weights)
     real = real_features(network, config.image_size, num_samples, data_dir, dataset, seed,
                          tfds_data_dir)
+    _check_real_count(len(real), num_samples, data_dir or dataset)
     fake = generated_features(load_generator(run_dir), network, num_samples, seed)
     subset_size = min(1000, len(real), len(fake))
     report = {
@@ -57,9 +63,20 @@ def _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone, backbone_we
                      "real_images": len(real), "generated_images": len(fake),
                      "image_size": config.image_size, "backbone": backbone,
                      "backbone_key": network.key, "backbone_weights": backbone_weights,
+                     "num_samples": num_samples, "tfds_data_dir": tfds_data_dir,
                      "seed": seed, "kid_subsets": KID_SUBSETS,
                      "kid_subset_size": subset_size, "pr_k": PR_K},
         "seconds": round(time.perf_counter() - started, 1),
     }
     save_json(folder.eval_report, report)
     return report
+
+
+def _check_real_count(count, num_samples, source):
+    if count < MIN_REAL_IMAGES:
+        flag = "--dataset" if str(source).startswith("tfds:") else "--data_dir"
+        raise DataError(f"{flag}={source}: only {count} usable real image(s); the evaluation "
+                        f"needs at least {MIN_REAL_IMAGES}")
+    if count < num_samples:
+        logger.warning("%s has %d usable real images, fewer than --num_samples=%d: the "
+                       "figures compare %d real images", source, count, num_samples, count)

@@ -30,8 +30,15 @@ class CriticLoopGAN(GAN):
         return self.n_critic
 
     def train_step(self, real_images):
-        if len(real_images.shape) == 4:
+        if len(real_images.shape) == 4 and self.n_critic == 1:
             real_images = real_images[:, None]
+        if len(real_images.shape) != 5 or real_images.shape[1] != self.n_critic:
+            raise ValueError(
+                f"{type(self).__name__} with n_critic={self.n_critic} takes {self.n_critic} "
+                f"real batches a step, shaped [N, {self.n_critic}, H, W, 3]; got "
+                f"{tuple(real_images.shape)}. make_dataset(..., batches_per_step="
+                f"{self.n_critic}) gives such batches (or reshape [{self.n_critic}N, H, W, 3] "
+                f"to [N, {self.n_critic}, H, W, 3])")
         batch_size = ops.shape(real_images)[0]
 
         # 1. n_critic discriminator updates, each on a fresh real batch and fresh fakes.

@@ -1,3 +1,4 @@
+import json
 import os
 
 import numpy as np
@@ -7,7 +8,7 @@ from PIL import Image
 
 from anime_gan.data import pipeline as data
 from anime_gan.images import to_float, to_uint8
-from conftest import write_image
+from conftest import run_python, write_image
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 
@@ -139,6 +140,63 @@ def test_stream_started_at_step_k_continues_the_same_sequence(image_folder):
     first, second = images[:24], images[24:48]
     assert not np.array_equal(first, second)
     assert sorted(map(bytes, first)) == sorted(map(bytes, second))
+
+
+def test_every_iterator_of_a_stream_gives_the_same_batches(image_folder):
+    """Keras's fit under a distribution strategy opens one iterator to look at a batch,
+    then trains on another: both must start the same sequence."""
+    batches = data.make_stream(64, batch_size=5, data_dir=image_folder, seed=3).batches()
+    first = [b.numpy() for b in batches.take(11)]  # more than two passes of 24 images
+    second = [b.numpy() for b in batches.take(11)]
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+FIT_UNDER_A_STRATEGY = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+from anime_gan.data import pipeline
+
+class Recorder(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(1)
+        self.seen = self.add_weight(shape=(), initializer="zeros", trainable=False)
+
+    def call(self, images):
+        return self.dense(tf.reshape(images, [-1, 64 * 64 * 3]))
+
+    def train_step(self, images):
+        total = tf.reduce_sum(images)
+        replica = tf.distribute.get_replica_context()
+        self.seen.assign(replica.all_reduce("sum", total) if replica else total)
+        return {"total": total}
+
+def first_step_sum(strategy):
+    stream = pipeline.make_stream(64, batch_size=4, data_dir=sys.argv[1], seed=3)
+    with strategy.scope():
+        model = Recorder()
+        model.compile()
+    model.fit(stream.batches(), epochs=1, steps_per_epoch=1, verbose=0)
+    return float(model.seen.numpy())
+
+expected = float(tf.reduce_sum(next(iter(pipeline.make_stream(
+    64, batch_size=4, data_dir=sys.argv[1], seed=3).batches()))))
+print(json.dumps([expected, first_step_sum(tf.distribute.get_strategy()),
+                  first_step_sum(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))]))
+"""
+
+
+@pytest.mark.slow
+def test_fit_under_a_mirrored_strategy_trains_on_the_streams_first_batch(image_folder):
+    result = run_python(["-c", FIT_UNDER_A_STRATEGY, str(image_folder)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected, one_device, mirrored = json.loads(result.stdout.strip().splitlines()[-1])
+    assert one_device == pytest.approx(expected, rel=1e-6)
+    assert mirrored == pytest.approx(expected, rel=1e-6)
 
 
 def test_disk_cache_is_filled_once_and_reused(image_folder, tmp_path, monkeypatch):

@@ -21,6 +21,8 @@ from anime_gan.images import to_float
 logger = logging.getLogger(__name__)
 
 SHUFFLE_BUFFER = 10_000
+MAX_PASSES = 2**40  # endless in practice
+PASS_SEED_STRIDE = 1_000_003  # keeps the passes' shuffle seeds of nearby --seed values apart
 SYNTHETIC_IMAGES = 5000
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -198,8 +200,8 @@ def load_images(image_size, data_dir=None, dataset=None, seed=0, cache_dir=None,
 class TrainingStream:
     """An endless, seeded stream of training batches that can start at any step.
 
-    The cached images are reshuffled on every pass by one seeded shuffle,
-    so the whole sequence of batches is fixed by the seed: step ``k`` always
+    The cached images are reshuffled on every pass, each pass by a seed made from
+    ``seed`` and the pass's number, so the whole sequence of batches is fixed by the seed: step ``k`` always
     sees the same images, and a resumed run picks up exactly where it stopped
     by skipping the images already consumed (cheap once the cache is full).
 
@@ -214,6 +216,15 @@ class TrainingStream:
         self.batches_per_step = batches_per_step
         self.seed = seed
 
+    def _one_pass(self, index):
+        """Pass ``index`` over the images, shuffled by a seed of its own.  Every iterator
+        of the stream gives the same passes (a shuffle reshuffling each iteration would
+        not: Keras's ``fit`` under a distribution strategy opens an iterator to look at
+        one batch before it trains on a second one)."""
+        seed = tf.cast(self.seed, tf.int64) * PASS_SEED_STRIDE + index
+        return self.images.shuffle(min(SHUFFLE_BUFFER, self.count), seed=seed,
+                                   reshuffle_each_iteration=False)
+
     @property
     def images_per_step(self):
         return self.batch_size * self.batches_per_step
@@ -224,10 +235,7 @@ class TrainingStream:
 
     def batches(self, start_step=0):
         """Float batches in [-1, 1] for steps ``start_step``, ``start_step + 1``, ..."""
-        dataset = (self.images
-                   .shuffle(min(SHUFFLE_BUFFER, self.count), seed=self.seed,
-                            reshuffle_each_iteration=True)
-                   .repeat()
+        dataset = (tf.data.Dataset.range(MAX_PASSES).flat_map(self._one_pass)
                    .skip(start_step * self.images_per_step)
                    .batch(self.batch_size, drop_remainder=True)
                    .map(to_float, num_parallel_calls=AUTOTUNE))

@@ -27,8 +27,8 @@ def read_rows(csv_path):
     """The rows of ``history.csv`` as dicts; a missing file or a damaged row yields nothing."""
     if not os.path.isfile(csv_path):
         return []
-    with open(csv_path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    with open(csv_path, newline="", errors="replace") as f:  # bytes that are no text
+        rows = list(csv.DictReader(line.replace("\0", "") for line in f))
     return [row for row in rows if None not in row.values() and row.get("epoch", "").isdigit()]
 
 

@@ -6,7 +6,9 @@ with the same ``output_dir`` resumes from the newest checkpoint.
 
 import contextlib
 import dataclasses
+import glob
 import logging
+import os
 import signal
 import threading
 
@@ -213,12 +215,23 @@ def _resume(config, gan, state, folder):
         if int(state.epoch) < config.epochs:
             logger.info("Resuming %s at epoch %d, step %d", config.output_dir,
                         int(state.epoch) + 1, state.step)
-    elif state.skipped or history.read_rows(folder.history):
+    elif state.skipped or _epochs_on_record(folder) > 1:
         raise ConfigError(
             f"--output_dir={config.output_dir}: no checkpoint there reads back "
             f"({len(state.skipped)} damaged), so the run cannot continue; training again "
             "from step 0 would overwrite it. Move the folder away to keep it, then start "
             "a new run, or use another --output_dir")
+    elif _epochs_on_record(folder):
+        # Its first epoch ended, but its first checkpoint was never written (a full disk):
+        # the same seed makes the same epoch again.
+        logger.warning("%s: the run's first epoch ended without a checkpoint; training "
+                       "starts again from step 0, which repeats that epoch", config.output_dir)
+
+
+def _epochs_on_record(folder):
+    """How many epochs the run's history rows and sample grids show were finished."""
+    grids = glob.glob(os.path.join(glob.escape(folder.samples), "epoch_*.png"))
+    return max(len(history.read_rows(folder.history)), len(grids))
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import anime_gan
+from anime_gan import history
 from anime_gan.run_folder.checkpoints import checkpoint_prefixes
 from conftest import history_epochs, restored_state
 
@@ -59,13 +60,20 @@ def test_every_mode_uses_the_newest_checkpoint_that_reads_back(how, trained_run,
     assert history_epochs(trained_run) == [1, 2, 3]
 
 
-@pytest.mark.slow
-def test_a_damaged_checkpoint_index_file_is_not_a_fresh_start(trained_run, session_data, run_cli):
-    (trained_run / "checkpoints" / "checkpoint").write_text("garbage {{{")
-    result = run_cli(*RESUME, "--epochs=3", f"--data_dir={session_data}",
+@pytest.mark.parametrize("index", [b"", pytest.param(b"garbage {{{", marks=pytest.mark.slow),
+                                   pytest.param(b"\xe3\x81\xff\xfe garbage", marks=pytest.mark.slow)])
+def test_a_damaged_checkpoint_index_file_is_not_a_fresh_start(index, trained_run, session_data,
+                                                              run_cli):
+    """An empty (a crash, a full disk), text or binary index: every mode reads the ckpt-N
+    files, and training rewrites the index so that only the newest 3 are kept."""
+    (trained_run / "checkpoints" / "checkpoint").write_bytes(index)
+    result = run_cli("--mode=generate", "--num_images=2", f"--output_dir={trained_run}")
+    assert result.returncode == 0, result.stderr
+    result = run_cli(*RESUME, "--epochs=5", f"--data_dir={session_data}",
                      f"--output_dir={trained_run}")
     assert result.returncode == 0, result.stderr
-    assert restored_state(trained_run).step == 3 and history_epochs(trained_run) == [1, 2, 3]
+    assert restored_state(trained_run).step == 5 and history_epochs(trained_run) == [1, 2, 3, 4, 5]
+    assert restored_state_step_files(trained_run) == ["ckpt-3", "ckpt-4", "ckpt-5"]
 
 
 def test_training_refuses_when_no_checkpoint_is_left(trained_run, session_data, run_cli):
@@ -85,6 +93,53 @@ def test_training_refuses_when_no_checkpoint_is_left(trained_run, session_data, 
                      f"--output_dir={trained_run}")
     assert result.returncode == 2 and "cannot continue" in result.stderr
     assert (trained_run / "history.csv").read_text() == history
+
+
+def test_a_run_past_its_first_epoch_without_checkpoints_or_history_is_not_trained_over(
+        trained_run, session_data, run_cli):
+    """Its sample grids still show two epochs: the networks beside them are kept."""
+    shutil.rmtree(trained_run / "checkpoints")
+    os.remove(trained_run / "history.csv")
+    generator = (trained_run / "generator.keras").read_bytes()
+    result = run_cli(*RESUME, "--epochs=3", f"--data_dir={session_data}",
+                     f"--output_dir={trained_run}")
+    assert result.returncode == 2 and "cannot continue" in result.stderr
+    assert (trained_run / "generator.keras").read_bytes() == generator
+
+
+def test_a_first_epoch_whose_checkpoint_was_never_written_is_trained_again(
+        trained_run, session_data, run_cli, caplog):
+    """A full disk at the first epoch's end: the history row and grid were written, the
+    checkpoint was not; the same command repeats that epoch and goes on."""
+    shutil.rmtree(trained_run / "checkpoints")
+    os.remove(trained_run / "samples" / "epoch_0002.png")
+    rows = (trained_run / "history.csv").read_text().splitlines()
+    (trained_run / "history.csv").write_text("\n".join(rows[:2]) + "\n")  # epoch 1 only
+    caplog.set_level(logging.WARNING)
+    result = run_cli(*RESUME, "--epochs=2", f"--data_dir={session_data}",
+                     f"--output_dir={trained_run}")
+    assert result.returncode == 0, result.stderr
+    assert "first epoch ended without a checkpoint; training starts again from step 0" \
+        in caplog.text
+    assert restored_state(trained_run).step == 2 and history_epochs(trained_run) == [1, 2]
+
+
+def test_a_history_file_of_binary_garbage_is_read_as_no_rows(trained_run):
+    (trained_run / "history.csv").write_bytes(bytes(range(256)) * 4)
+    assert history.read_rows(str(trained_run / "history.csv")) == []
+
+
+def test_config_json_with_values_of_the_wrong_type_is_damaged_in_one_line(
+        trained_run, session_data, run_cli):
+    for key, value in [("ema_decay", None), ("latent_dim", 128.5), ("epochs", -1)]:
+        saved = json.loads((trained_run / "config.json").read_text())
+        (trained_run / "config.json").write_text(json.dumps({**saved, key: value}))
+        result = run_cli(*RESUME, "--epochs=3", f"--data_dir={session_data}",
+                         f"--output_dir={trained_run}")
+        assert result.returncode == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"config.json is damaged (--{key}=" in lines[0]
+        (trained_run / "config.json").write_text(json.dumps(saved))
 
 
 def test_damaged_config_is_one_line_and_generate_falls_back_to_the_keras_file(

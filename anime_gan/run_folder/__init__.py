@@ -80,7 +80,12 @@ class RunFolder:
         known = {field.name for field in dataclasses.fields(TrainConfig)}
         # Runs from before --ema_decay existed, when there was no average, have no such key.
         saved.setdefault("ema_decay", 0.0)
-        return TrainConfig(**{k: v for k, v in saved.items() if k in known})
+        try:
+            return TrainConfig(**{k: v for k, v in saved.items() if k in known})
+        except ConfigError as error:  # a value of the wrong type, or out of range
+            raise ConfigError(
+                f"--output_dir={self.path}: config.json is damaged ({error}); restore it "
+                "from a copy, or train into a new --output_dir") from None
 
     def write_config(self, config):
         os.makedirs(self.path, exist_ok=True)

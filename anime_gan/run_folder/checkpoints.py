@@ -12,13 +12,13 @@ import glob
 import logging
 import os
 import re
+import shutil
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from anime_gan.errors import ArtifactWriteError, NonFiniteLossError
-from anime_gan.files import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +29,33 @@ def all_finite(variables):
     return all(np.all(np.isfinite(keras.ops.convert_to_numpy(v))) for v in variables)
 
 
+def index_state(directory):
+    """The ``checkpoint`` index file's contents, or None if it is missing or unreadable
+    (empty or binary after a crash or a full disk: the ``ckpt-N`` files still count)."""
+    try:
+        return tf.train.get_checkpoint_state(directory)
+    except (ValueError, UnicodeDecodeError, tf.errors.OpError) as error:
+        logger.warning("The checkpoint index %s is damaged (%s); using the ckpt-N files",
+                       os.path.join(directory, "checkpoint"), _reason(error))
+        return None
+
+
+def write_index(directory, newest):
+    """Rewrites the index: ``newest`` first, then every ``ckpt-N`` there, each with its
+    file's time, so that CheckpointManager keeps the newest and deletes the oldest."""
+    prefixes = [p for p in reversed(checkpoint_prefixes(directory))  # oldest first
+                if os.path.exists(p + ".index")]
+    times = [os.path.getmtime(p + ".index") for p in prefixes]
+    tf.compat.v1.train.update_checkpoint_state(
+        directory, os.path.basename(newest), [os.path.basename(p) for p in prefixes],
+        all_model_checkpoint_timestamps=times, last_preserved_timestamp=0.0)
+
+
 def checkpoint_prefixes(directory):
     """The checkpoints in ``directory``, newest first: those its index lists and any
     ``ckpt-N`` whose files are there (the index itself may be damaged)."""
     prefixes = set()
-    state = tf.train.get_checkpoint_state(directory)
+    state = index_state(directory)
     if state:
         listed = [*state.all_model_checkpoint_paths, state.model_checkpoint_path]
         prefixes.update(os.path.join(directory, os.path.basename(p)) for p in listed if p)
@@ -95,6 +117,9 @@ class TrainingState:
                                             name="epoch_start_step")
         self.fixed_latents = tf.Variable(fixed_latents, trainable=False, name="fixed_latents")
         self.checkpoint = tf.train.Checkpoint(**self._objects())
+        index = os.path.join(directory, "checkpoint")
+        if os.path.exists(index) and index_state(directory) is None:
+            self._rebuild_index()
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep)
         self.skipped = []  # (prefix, reason) of the damaged checkpoints passed over
 
@@ -160,15 +185,20 @@ class TrainingState:
         for prefix, _ in self.skipped:
             for path in glob.glob(glob.escape(prefix) + ".*"):
                 os.replace(path, os.path.join(damaged, os.path.basename(path)))
-        # The index, in the text format CheckpointManager reads.
-        lines = [f'model_checkpoint_path: "{os.path.basename(restored)}"'] + [
-            f'all_model_checkpoint_paths: "{os.path.basename(p)}"'
-            for p in reversed(checkpoint_prefixes(self.directory))]
-        with atomic_path(os.path.join(self.directory, "checkpoint")) as tmp, open(tmp, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        write_index(self.directory, restored)
         logger.warning("Moved %d damaged checkpoint(s) to %s", len(self.skipped), damaged)
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory,
                                                   self.max_to_keep)
+
+    def _rebuild_index(self):
+        """A damaged index, rewritten from the ``ckpt-N`` files (or removed if there are
+        none), before CheckpointManager reads it."""
+        prefixes = checkpoint_prefixes(self.directory)
+        if prefixes:
+            write_index(self.directory, prefixes[0])
+            logger.warning("Rewrote the checkpoint index from %d checkpoint(s)", len(prefixes))
+        else:
+            os.remove(os.path.join(self.directory, "checkpoint"))
 
     def save(self):
         """Writes a checkpoint; refuses if the weights are no longer finite."""
@@ -182,6 +212,8 @@ class TrainingState:
         try:
             path = self.manager.save()
         except (OSError, tf.errors.OpError) as error:
+            for temporary in glob.glob(os.path.join(glob.escape(self.directory), "ckpt-*_temp*")):
+                shutil.rmtree(temporary, ignore_errors=True)  # the half-written checkpoint
             raise ArtifactWriteError(
                 f"could not write a checkpoint in {self.manager.directory}: {error}; the "
                 "earlier checkpoints are intact") from error

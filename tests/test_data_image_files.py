@@ -240,3 +240,38 @@ def test_data_smaller_than_one_batch_fails_with_advice(tmp_path):
     with pytest.raises(DataError, match=r"few: 3 images, fewer than one training step needs "
                                         r"\(1 x --batch_size=8\); use a smaller --batch_size"):
         data.make_stream(64, batch_size=8, data_dir=str(folder))
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "GIF", "WEBP", "JPEG", "BMP"])
+def test_a_file_cut_anywhere_in_its_header_is_skipped_not_a_crash(tmp_path, fmt):
+    """Every prefix of a real file: the scan (with its header-size check) gives a reason."""
+    whole = encode(rgb_image(), fmt)
+    for length in range(1, 64):
+        path = tmp_path / f"cut_{length}.img"
+        path.write_bytes(whole[:length])
+        assert isinstance(image_files.classify(str(path), max_pixels=10**8), str), length
+    (tmp_path / "fill.jpg").write_bytes(b"\xff\xd8\xff\xff")  # fill bytes up to the end
+    assert image_files.classify(str(tmp_path / "fill.jpg"), 10**8) == "truncated JPEG"
+
+
+@pytest.mark.parametrize("fmt, trailer", [("JPEG", b"x" * 2048), ("PNG", bytes(100))])
+def test_bytes_after_the_end_marker_leave_the_image_usable(tmp_path, fmt, trailer):
+    """Phones' "motion photos" append data after a JPEG's end: the image is still used."""
+    (tmp_path / f"trailer.{fmt.lower()}").write_bytes(encode(rgb_image(GREEN), fmt) + trailer)
+    for i in range(3):
+        (tmp_path / f"plain_{i}.png").write_bytes(encode(rgb_image(RED), "PNG"))
+    scan = image_files.scan_folder(str(tmp_path))
+    assert scan.skipped == {} and len(scan.usable) == 4
+    images, count = data.folder_images(str(tmp_path), 32)
+    greens = [image for image in images.as_numpy_iterator() if image[..., 1].mean() > 200]
+    assert count == 4 and len(greens) == 1
+
+
+def test_a_named_pipe_is_skipped_without_waiting_on_it(tmp_path):
+    for i in range(2):
+        (tmp_path / f"face_{i}.png").write_bytes(encode(rgb_image(), "PNG"))
+    os.mkfifo(tmp_path / "pipe.jpg")
+    scan = image_files.scan_folder(str(tmp_path))
+    assert len(scan.usable) == 2
+    assert scan.skipped == {"not a regular file (a pipe, socket or device)":
+                            [str(tmp_path / "pipe.jpg")]}

@@ -14,6 +14,8 @@ import hashlib
 import json
 import logging
 import os
+import stat
+import struct
 
 from anime_gan.data.image_headers import image_size
 from anime_gan.errors import DataError
@@ -61,16 +63,18 @@ def _format(head):
     return None
 
 
+_END_MARKERS = {"jpeg": b"\xff\xd9", "png": b"IEND"}
+
+
 def _is_complete(kind, head, tail, size):
-    """Whether the file ends as its format requires (a cut-short download does not)."""
-    if kind == "jpeg":
-        return b"\xff\xd9" in tail
-    if kind == "png":
-        return b"IEND" in tail[-16:]
+    """Whether the file ends as its format requires (a cut-short download does not);
+    ``tail`` is the file's end, or the whole file (JPEG, PNG) to find the end marker."""
+    if kind in _END_MARKERS:
+        return _END_MARKERS[kind] in tail
     if kind == "gif":
         return tail.rstrip(b"\x00\r\n ")[-1:] == b";"
-    if kind == "bmp":
-        return size >= int.from_bytes(head[2:6], "little")
+    if kind == "bmp":  # the file and its headers' sizes
+        return len(head) >= 26 and size >= int.from_bytes(head[2:6], "little")
     if kind == "webp":
         return size >= int.from_bytes(head[4:8], "little") + 8
     return True
@@ -84,13 +88,22 @@ def classify(path, max_pixels=None):
     unusable like a broken file.
     """
     try:
-        size = os.path.getsize(path)
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode):  # opening a named pipe would wait forever
+            return "not a regular file (a pipe, socket or device)"
+        size = status.st_size
         with open(path, "rb") as f:
             head = f.read(_HEAD)
             kind = _format(head)
-            dimensions = image_size(kind, head, f) if kind and max_pixels else None
+            try:
+                dimensions = image_size(kind, head, f) if kind and max_pixels else None
+            except (struct.error, IndexError):  # the header ends before its fields
+                return f"truncated {kind.upper()}"
             f.seek(max(0, size - _TAIL))
             tail = f.read(_TAIL)
+            if not _is_complete(kind, head, tail, size) and kind in _END_MARKERS:
+                f.seek(0)  # bytes after the end marker (a "motion photo") are harmless
+                tail = f.read()
     except FileNotFoundError:
         return "broken link (its target does not exist)" if os.path.islink(path) else (
             "vanished while reading")

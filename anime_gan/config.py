@@ -3,6 +3,7 @@
 import dataclasses
 import datetime
 import difflib
+import math
 import numbers
 import os
 import typing
@@ -18,6 +19,7 @@ from anime_gan.networks import SUPPORTED_IMAGE_SIZES, UPSAMPLING
 MODELS = ("dcgan", "wgan", "wgan_clip", "sngan")
 MODES = ("train", "export", "generate", "evaluate")
 OPTIMIZERS = ("adam", "rmsprop")
+MAX_LATENT_DIM = 4096  # the generator's first layer holds latent_dim x 8192 weights
 
 # DiffAugment by model: measured much better for the DCGAN (README); not yet measured for
 # the others.
@@ -73,6 +75,8 @@ def _check_types(config):
         kind, words = _KINDS[next((a for a in args if a is not type(None)), field.type)]
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             raise ConfigError(f"--{field.name}={value!r}: must be {words}")
+        if kind is numbers.Real and not math.isfinite(value):
+            raise ConfigError(f"--{field.name}={value!r}: must be a finite number")
         if kind in (numbers.Integral, numbers.Real):  # numpy's numbers as Python's
             setattr(config, field.name, int(value) if kind is numbers.Integral else float(value))
 
@@ -214,6 +218,8 @@ class TrainConfig:
         for flag in ("epochs", "batch_size", "latent_dim", "n_critic"):
             if getattr(self, flag) is not None and getattr(self, flag) < 1:
                 fail(flag, "must be at least 1")
+        if self.latent_dim > MAX_LATENT_DIM:
+            fail("latent_dim", f"must be at most {MAX_LATENT_DIM}")
         if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
             fail("optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
         if not self.clip_value > 0:

@@ -38,7 +38,14 @@ def make_strategy(name="default"):
         if "TF_CONFIG" not in os.environ:
             raise ConfigError("--strategy=multiworker: set TF_CONFIG to describe the cluster "
                               "and this worker (see the README)")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        try:
+            tf_config = json.loads(os.environ["TF_CONFIG"])
+            if not isinstance(tf_config, dict):
+                raise ValueError("not a JSON object")
+            return tf.distribute.MultiWorkerMirroredStrategy()
+        except ValueError as error:  # bad JSON, or a task that is not in the cluster
+            raise ConfigError(f"--strategy=multiworker: TF_CONFIG does not describe a cluster "
+                              f"and this worker in it ({error})") from None
     if name == "tpu":
         try:
             resolver = tf.distribute.cluster_resolver.TPUClusterResolver()

@@ -62,13 +62,24 @@ def load_generator(run_dir):
         if path:
             logger.info("Loaded the generator from %s", path)
             return generator
-    for path in (folder.ema_generator, folder.generator):
-        if os.path.isfile(path):
-            logger.info("Loaded the generator from %s", path)
+    files = [folder.ema_generator, folder.generator]
+    if config is not None and not config.ema_decay:  # an average left from before is stale
+        files.reverse()
+    problems = []
+    for path in filter(os.path.isfile, files):
+        try:
             # Safe mode: a file that would run code when loaded (a Lambda layer) is refused.
-            return keras.models.load_model(path, safe_mode=True)
+            generator = keras.models.load_model(path, safe_mode=True)
+        except Exception as error:  # a damaged file: Keras raises ValueError, zipfile...
+            problems.append(f"{path} does not load: "
+                            + (str(error).strip().splitlines() or [type(error).__name__])[0])
+            logger.warning("Skipped %s", problems[-1])
+            continue
+        logger.info("Loaded the generator from %s", path)
+        return generator
     raise ConfigError(f"--output_dir={run_dir}: no run here (no readable checkpoint, "
-                      "generator_ema.keras or generator.keras)")
+                      "generator_ema.keras or generator.keras)"
+                      + "".join(f"; {problem}" for problem in problems))
 
 
 def images_from_latents(generator, latents, batch_size=256):

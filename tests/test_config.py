@@ -52,6 +52,10 @@ def test_home_is_expanded_in_paths(tmp_path, monkeypatch):
     ({"backbone": "resnet"}, "--backbone"),
     ({"data_dir": ".", "dataset": "tfds:mnist"}, "--dataset"),
     ({"seed": -1}, "--seed"),
+    ({"latent_dim": 100_000}, "--latent_dim"),
+    ({"model": "wgan", "gp_weight": float("nan")}, "--gp_weight"),
+    ({"gp_weight": float("inf")}, "--gp_weight"),
+    ({"g_lr": float("inf")}, "--g_lr"),
     ({"seed": 2**31}, "--seed"),
 ])
 def test_invalid_settings_name_their_flag(settings, flag):

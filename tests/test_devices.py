@@ -104,6 +104,13 @@ def test_multiworker_without_tf_config_is_a_config_error(monkeypatch):
         devices.make_strategy("multiworker")
 
 
+@pytest.mark.parametrize("tf_config", ["{bad", "[1, 2]"])
+def test_a_tf_config_that_is_not_a_cluster_is_one_line(tf_config, monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", tf_config)
+    with pytest.raises(ConfigError, match="^--strategy=multiworker: TF_CONFIG does not describe"):
+        devices.make_strategy("multiworker")
+
+
 def test_batch_must_split_evenly_between_replicas():
     class TwoReplicas:
         num_replicas_in_sync = 2

@@ -1,5 +1,7 @@
 """The notebook API: loading a run's generator, sampling, grids, interpolation."""
 
+import json
+import os
 import re
 import shutil
 
@@ -19,6 +21,32 @@ def test_load_generator_prefers_newest_checkpoint(trained_run):
                                np.asarray(from_keras_file(latents)), atol=1e-5)
     shutil.rmtree(trained_run / "checkpoints")
     assert anime_gan.load_generator(str(trained_run)).input_shape == (None, 128)
+
+
+def test_load_generator_passes_over_a_damaged_keras_file(trained_run, caplog):
+    """A run copied without its checkpoints, whose generator_ema.keras was cut short."""
+    shutil.rmtree(trained_run / "checkpoints")
+    ema = trained_run / "generator_ema.keras"
+    ema.write_bytes(ema.read_bytes()[:100_000])
+    generator = anime_gan.load_generator(str(trained_run))
+    expected = keras.models.load_model(trained_run / "generator.keras")
+    latents = np.random.default_rng(2).normal(size=(2, 128)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(generator(latents)), np.asarray(expected(latents)))
+    assert f"Skipped {ema} does not load: " in caplog.text
+    os.remove(trained_run / "generator.keras")
+    with pytest.raises(anime_gan.ConfigError, match="no run here"):
+        anime_gan.load_generator(str(trained_run))
+
+
+def test_load_generator_without_an_average_prefers_generator_keras(trained_run):
+    """After a resume with --ema_decay=0, an old generator_ema.keras is stale."""
+    shutil.rmtree(trained_run / "checkpoints")
+    config = json.loads((trained_run / "config.json").read_text())
+    (trained_run / "config.json").write_text(json.dumps({**config, "ema_decay": 0.0}))
+    generator = anime_gan.load_generator(str(trained_run))
+    expected = keras.models.load_model(trained_run / "generator.keras")
+    latents = np.random.default_rng(2).normal(size=(2, 128)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(generator(latents)), np.asarray(expected(latents)))
 
 
 def test_sample_is_uint8_and_seeded():

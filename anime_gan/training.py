@@ -196,9 +196,9 @@ def _train(config, strategy, extra_callbacks, live):
                               run_callbacks(config, state, extra))
     except KeyboardInterrupt as interrupt:
         path = state.save()  # refuses non-finite weights
-        logger.warning("%s: saved %s. Run the same command again to resume.",
+        logger.warning("%s: saved %s. Run the same %s again to resume.",
                        "Terminated" if isinstance(interrupt, Terminated) else "Interrupted",
-                       path)
+                       path, "train() call" if notebook.in_notebook() else "command")
         raise
     export.export_generator(gan.sampling_generator, folder.export)
     return gan

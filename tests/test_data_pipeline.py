@@ -1,12 +1,15 @@
 import json
 import os
+import pathlib
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
+from anime_gan.data import file_cache
 from anime_gan.data import pipeline as data
+from anime_gan.errors import DataError
 from anime_gan.images import to_float, to_uint8
 from conftest import run_python, write_image
 
@@ -197,6 +200,47 @@ def test_fit_under_a_mirrored_strategy_trains_on_the_streams_first_batch(image_f
     expected, one_device, mirrored = json.loads(result.stdout.strip().splitlines()[-1])
     assert one_device == pytest.approx(expected, rel=1e-6)
     assert mirrored == pytest.approx(expected, rel=1e-6)
+
+
+def _cache_prefix(cache):
+    return str(next(cache.glob("images-64px-*.index")))[:-len(".index")]
+
+
+def test_a_cache_lock_file_left_by_a_killed_run_is_taken_over(image_folder, tmp_path, caplog):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    data.folder_images(image_folder, 64, cache_dir=str(cache))
+    prefix = _cache_prefix(cache)
+    for path in cache.glob("images-64px-*"):  # killed while filling: only its lock file
+        path.unlink()
+    pathlib.Path(prefix + "_0.lockfile").write_text("")
+    images, count = data.folder_images(image_folder, 64, cache_dir=str(cache))
+    assert count == 24 and len(list(images)) == 24
+    assert "Removed the cache lock file" in caplog.text
+    assert not list(cache.glob("*.lockfile"))
+
+
+def test_a_damaged_cache_is_filled_again(image_folder, tmp_path, caplog):
+    cache = tmp_path / "cache"
+    first, _ = data.folder_images(image_folder, 64, cache_dir=str(cache))
+    first = np.stack(list(first.as_numpy_iterator()))
+    data_file = next(cache.glob("images-64px-*.data-*"))
+    with open(data_file, "r+b") as f:
+        f.truncate(os.path.getsize(data_file) // 3)
+    again, count = data.folder_images(image_folder, 64, cache_dir=str(cache))
+    assert count == 24
+    np.testing.assert_array_equal(np.stack(list(again.as_numpy_iterator())), first)
+    assert "does not read back" in caplog.text and "filling it again" in caplog.text
+
+
+def test_a_cache_that_cannot_be_written_is_one_line(image_folder, tmp_path, monkeypatch):
+    def full_disk():
+        raise tf.errors.ResourceExhaustedError(None, None, "No space left on device\nmore")
+
+    monkeypatch.setattr(file_cache, "_read_or_refill", lambda read_through, path: full_disk())
+    with pytest.raises(DataError, match=r"^--data_dir=.*: could not write the cache .*images-64px-"
+                                        r".* \(No space left on device\); free some space"):
+        data.folder_images(image_folder, 64, cache_dir=str(tmp_path / "cache"))
 
 
 def test_disk_cache_is_filled_once_and_reused(image_folder, tmp_path, monkeypatch):

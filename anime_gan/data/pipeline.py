@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from anime_gan.data import image_files, synthetic
+from anime_gan.data import file_cache, image_files, synthetic
 from anime_gan.data.kaggle import local_data_dir
 from anime_gan.errors import DataError
 from anime_gan.images import to_float
@@ -98,8 +98,9 @@ def decoded_images(paths, image_size, data_dir, cache_dir=None):
                     num_parallel_calls=AUTOTUNE)
                .ignore_errors()
                .cache(cache))
-    kept = np.concatenate([batch.numpy() for batch in
-                           decoded.map(lambda index, image: index).batch(8192)] or [[]])
+    kept = file_cache.fill(lambda: np.concatenate(
+        [batch.numpy() for batch in decoded.map(lambda index, image: index).batch(8192)]
+        or [[]]), cache, f"--data_dir={data_dir}")
     failed = sorted(set(range(len(paths))) - set(kept.tolist()))
     if failed:
         image_files.FolderScan([], {"undecodable (corrupt image data)":

@@ -1,0 +1,92 @@
+"""tf.data's cache in files under ``--cache_dir``: filled by one process at a time,
+filled again when damaged, and a full disk reported in one line.
+
+``tf.data.Dataset.cache(path)`` writes ``path.index`` and ``path.data-*`` on its first
+full pass, guarded by a ``path_0.lockfile`` that a killed process leaves behind; it
+then refuses every later run.  Here the filling holds an OS lock on
+``path.anime_gan-lock`` instead (released however the process ends), so a TensorFlow
+lock file found while holding it is stale and removed.
+"""
+
+import contextlib
+import glob
+import logging
+import os
+
+import tensorflow as tf
+
+from anime_gan.errors import DataError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no cross-process guard; TensorFlow's own lock file stays
+    fcntl = None
+
+logger = logging.getLogger(__name__)
+
+# A cache whose files are there but do not read back (cut short, overwritten).
+_DAMAGED = (tf.errors.InternalError, tf.errors.OutOfRangeError, tf.errors.DataLossError,
+            tf.errors.InvalidArgumentError, tf.errors.NotFoundError)
+# A cache that cannot be written (a full disk, a read-only folder).
+_UNWRITABLE = (tf.errors.ResourceExhaustedError, tf.errors.PermissionDeniedError,
+               tf.errors.UnknownError, OSError)
+
+
+def _first_line(error):
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _files(path):
+    return [p for p in glob.glob(glob.escape(path) + "*") if not p.endswith(".anime_gan-lock")]
+
+
+def _remove(paths):
+    for path in paths:
+        with contextlib.suppress(OSError):
+            os.remove(path)
+
+
+@contextlib.contextmanager
+def _filling_lock(path):
+    if fcntl is None:
+        yield
+        return
+    with open(path + ".anime_gan-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # waits while another run fills this cache
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def fill(read_through, path, flag):
+    """``read_through()`` (one full pass over a dataset cached at ``path``, which fills
+    the cache or reads it), with the cache's faults handled; ``flag`` names the setting
+    in messages.  Without ``path`` (a cache in memory) it is just the call."""
+    if not path:
+        return read_through()
+    with _filling_lock(path):
+        stale = glob.glob(glob.escape(path) + "_*.lockfile")
+        if stale and fcntl is not None:
+            logger.warning("Removed the cache lock file %s left by a run that stopped while "
+                           "filling it", stale[0])
+            _remove(_files(path) if not os.path.exists(path + ".index") else stale)
+        try:
+            return _read_or_refill(read_through, path)
+        except _UNWRITABLE as error:
+            _remove(_files(path))
+            raise DataError(f"{flag}: could not write the cache {path} "
+                            f"({_first_line(error)}); free some space or choose another "
+                            "--cache_dir") from None
+
+
+def _read_or_refill(read_through, path):
+    try:
+        return read_through()
+    except _DAMAGED as error:
+        if not os.path.exists(path + ".index"):
+            raise
+        logger.warning("The cache %s does not read back (%s); filling it again", path,
+                       _first_line(error))
+        _remove(_files(path))
+        return read_through()

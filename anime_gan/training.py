@@ -18,6 +18,7 @@ from anime_gan import (augment, callbacks, devices, export, flag_files, history,
                        notebook, progress)
 from anime_gan.config import TrainConfig
 from anime_gan.data import make_stream
+from anime_gan.data.kaggle import is_kaggle
 from anime_gan.errors import ConfigError, Terminated
 from anime_gan.evaluation.backbones import load_backbone
 from anime_gan.evaluation.features import real_features
@@ -155,6 +156,7 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
         config = TrainConfig.from_settings(**overrides)
     elif overrides:
         config = config.replace(**overrides)
+    config = _with_the_runs_data(config)
     config.check_paths()
     strategy = devices.make_strategy(config.strategy)
     # Non-chief workers of a multi-worker run write (and resume from) a scratch folder.
@@ -162,6 +164,27 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
         config, output_dir=devices.worker_output_dir(config.output_dir, strategy))
     with run_lock(config.output_dir), _sigterm_interrupts():
         return _train(config, strategy, callbacks, live)
+
+
+def _with_the_runs_data(config):
+    """A run continued without --data_dir or --dataset trains on its own data, not on
+    the built-in faces (give --data_dir if the data moved)."""
+    folder = RunFolder(config.output_dir)
+    if config.data_dir or config.dataset or not config.resume or not folder.has_run():
+        return config
+    try:
+        saved = folder.read_config()
+    except ConfigError:
+        return config  # refused with its reason by check_resumable
+    if not (saved.data_dir or saved.dataset):
+        return config
+    if saved.data_dir and not is_kaggle(saved.data_dir) and not os.path.isdir(saved.data_dir):
+        raise ConfigError(f"--data_dir: the run in {config.output_dir} was trained on "
+                          f"{saved.data_dir}, which is not there any more; give --data_dir="
+                          "PATH where its images are now")
+    logger.info("Continuing on the run's data, %s", saved.data_dir or saved.dataset)
+    return config.replace(data_dir=saved.data_dir, dataset=saved.dataset,
+                          tfds_data_dir=config.tfds_data_dir or saved.tfds_data_dir)
 
 
 def _train(config, strategy, extra_callbacks, live):

@@ -142,6 +142,26 @@ def test_config_json_with_values_of_the_wrong_type_is_damaged_in_one_line(
         (trained_run / "config.json").write_text(json.dumps(saved))
 
 
+@pytest.mark.long
+def test_a_run_continued_without_data_flags_goes_on_with_its_own_data(
+        trained_run, session_data, tmp_path, run_cli, caplog):
+    caplog.set_level(logging.INFO)
+    result = run_cli(*RESUME, "--epochs=3", f"--output_dir={trained_run}")
+    assert result.returncode == 0, result.stderr
+    assert f"Continuing on the run's data, {session_data}" in caplog.text
+    assert "built-in" not in caplog.text
+    assert json.loads((trained_run / "config.json").read_text())["data_dir"] == session_data
+    assert history_epochs(trained_run) == [1, 2, 3]
+
+    saved = json.loads((trained_run / "config.json").read_text())
+    (trained_run / "config.json").write_text(json.dumps({**saved, "data_dir": str(tmp_path / "gone")}))
+    result = run_cli(*RESUME, "--epochs=4", f"--output_dir={trained_run}")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: --data_dir: the run in {trained_run} was trained on {tmp_path / 'gone'}, which "
+        "is not there any more; give --data_dir=PATH where its images are now")
+
+
 def test_damaged_config_is_one_line_and_generate_falls_back_to_the_keras_file(
         trained_run, session_data, run_cli, caplog):
     (trained_run / "config.json").write_text('{"model": "dcg')

@@ -148,7 +148,8 @@ def test_stream_started_at_step_k_continues_the_same_sequence(image_folder):
 def test_every_iterator_of_a_stream_gives_the_same_batches(image_folder):
     """Keras's fit under a distribution strategy opens one iterator to look at a batch,
     then trains on another: both must start the same sequence."""
-    batches = data.make_stream(64, batch_size=5, data_dir=image_folder, seed=3).batches()
+    tf.random.set_seed(0)  # as train() does for --seed=0 (a global seed of 0 is a special case)
+    batches = data.make_stream(64, batch_size=5, data_dir=image_folder, seed=0).batches()
     first = [b.numpy() for b in batches.take(11)]  # more than two passes of 24 images
     second = [b.numpy() for b in batches.take(11)]
     for a, b in zip(first, second):

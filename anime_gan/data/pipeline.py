@@ -21,8 +21,6 @@ from anime_gan.images import to_float
 logger = logging.getLogger(__name__)
 
 SHUFFLE_BUFFER = 10_000
-MAX_PASSES = 2**40  # endless in practice
-PASS_SEED_STRIDE = 1_000_003  # keeps the passes' shuffle seeds of nearby --seed values apart
 SYNTHETIC_IMAGES = 5000
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -201,8 +199,8 @@ def load_images(image_size, data_dir=None, dataset=None, seed=0, cache_dir=None,
 class TrainingStream:
     """An endless, seeded stream of training batches that can start at any step.
 
-    The cached images are reshuffled on every pass, each pass by a seed made from
-    ``seed`` and the pass's number, so the whole sequence of batches is fixed by the seed: step ``k`` always
+    The cached images are reshuffled on every pass by one seeded shuffle,
+    so the whole sequence of batches is fixed by the seed: step ``k`` always
     sees the same images, and a resumed run picks up exactly where it stopped
     by skipping the images already consumed (cheap once the cache is full).
 
@@ -217,14 +215,15 @@ class TrainingStream:
         self.batches_per_step = batches_per_step
         self.seed = seed
 
-    def _one_pass(self, index):
-        """Pass ``index`` over the images, shuffled by a seed of its own.  Every iterator
-        of the stream gives the same passes (a shuffle reshuffling each iteration would
-        not: Keras's ``fit`` under a distribution strategy opens an iterator to look at
-        one batch before it trains on a second one)."""
-        seed = tf.cast(self.seed, tf.int64) * PASS_SEED_STRIDE + index
-        return self.images.shuffle(min(SHUFFLE_BUFFER, self.count), seed=seed,
-                                   reshuffle_each_iteration=False)
+    def _passes(self, _):
+        """Endless passes over the images, each reshuffled by one seeded shuffle.  Made
+        anew for every iterator of the stream, so that each starts the same sequence (a
+        shuffle shared by the iterators would go on with its next order: Keras's ``fit``
+        under a distribution strategy opens an iterator to look at one batch before it
+        trains on a second one)."""
+        return (self.images.shuffle(min(SHUFFLE_BUFFER, self.count), seed=self.seed,
+                                    reshuffle_each_iteration=True)
+                .repeat())
 
     @property
     def images_per_step(self):
@@ -236,7 +235,7 @@ class TrainingStream:
 
     def batches(self, start_step=0):
         """Float batches in [-1, 1] for steps ``start_step``, ``start_step + 1``, ..."""
-        dataset = (tf.data.Dataset.range(MAX_PASSES).flat_map(self._one_pass)
+        dataset = (tf.data.Dataset.from_tensors(0).flat_map(self._passes)
                    .skip(start_step * self.images_per_step)
                    .batch(self.batch_size, drop_remainder=True)
                    .map(to_float, num_parallel_calls=AUTOTUNE))

@@ -17,10 +17,11 @@ import pytest
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from anime_gan import TrainConfig, cli
+from anime_gan import TrainConfig, cli, evaluation
 from anime_gan.data import anime_faces_tfds
 from anime_gan.data import pipeline as data
 from anime_gan.errors import DataError
+from anime_gan.evaluation import features
 from conftest import REPO_ROOT, run_main, run_python
 
 SKIPPED = {"empty file": 1, "not an image (unknown content)": 1, "truncated JPEG": 1,
@@ -342,3 +343,23 @@ def test_tfds_program(tmp_path):
     for config, count in (("crops", len(CROPS)), ("64px", len(FACES64))):  # every config
         prepared = tfds.builder(f"anime_faces/{config}", data_dir=str(tmp_path / "tfds"))
         assert prepared.info.splits["train"].num_examples == count
+
+
+def test_real_features_of_a_tfds_data_set_are_keyed_by_where_it_is_prepared(
+        tmp_path, tiny_backbone, monkeypatch):
+    """The evaluation's feature cache must not answer for another TFDS folder."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # where such features are kept
+    manual = extracted_manual_dir(str(tmp_path / "manual"))
+    prepare("anime_faces/64px", tmp_path, manual, data_dir="a")
+    backbone = evaluation.load_backbone(tiny_backbone)
+    first = features.real_features(backbone, 64, 3, dataset="tfds:anime_faces/64px",
+                                   tfds_data_dir=str(tmp_path / "a"))
+    assert first.shape == (3, 8)
+    assert len(list((tmp_path / "keras" / "anime_gan").glob("real_features-*.npy"))) == 1
+    (tmp_path / "b" / "downloads" / "manual").mkdir(parents=True)
+    with pytest.raises(DataError, match="manual download folder .* is missing or empty"):
+        features.real_features(backbone, 64, 3, dataset="tfds:anime_faces/64px",
+                               tfds_data_dir=str(tmp_path / "b"))
+    again = features.real_features(backbone, 64, 3, dataset="tfds:anime_faces/64px",
+                                   tfds_data_dir=str(tmp_path / "a"))
+    np.testing.assert_array_equal(again, first)

@@ -1,7 +1,8 @@
 """Backbone features of real and generated images; the real ones are computed once and cached.
 
 Real-image features are cached next to the data (``DATA_DIR/.anime_gan_cache``),
-keyed by the data set's contents, the image size, the backbone, the number of
+keyed by the data set's contents (for TensorFlow Datasets, where and how it is
+prepared), the image size, the backbone, the number of
 samples and the seed.
 """
 
@@ -11,6 +12,7 @@ import logging
 import os
 
 import numpy as np
+import tensorflow_datasets as tfds
 
 from anime_gan.data import pipeline
 from anime_gan.data.image_files import listing_digest, scan_folder
@@ -30,13 +32,27 @@ def _images(dataset, count):
     return np.concatenate([b.numpy() for b in dataset.take(count).batch(1000)])
 
 
-def _data_key(paths, data_dir, dataset, image_size, backbone, num_samples, seed):
+def _tfds_identity(dataset, tfds_data_dir):
+    """Where a TFDS data set is prepared, and what its prepared info says (version, split
+    sizes): a data set prepared again, or elsewhere, is another data set."""
+    try:
+        builder = tfds.builder(dataset.removeprefix("tfds:"), data_dir=tfds_data_dir)
+        return {"data_dir": os.path.abspath(builder.data_dir),
+                "info": builder.info.as_json if builder.is_prepared() else None}
+    except Exception:  # an unknown or broken data set: loading it reports why
+        return None
+
+
+def _data_key(paths, data_dir, dataset, image_size, backbone, num_samples, seed,
+              tfds_data_dir=None):
     identity = {"image_size": image_size, "backbone": backbone.key,
                 "num_samples": num_samples, "seed": seed}
     if data_dir:
         identity["files"] = listing_digest(paths, data_dir)
     else:
         identity["dataset"] = dataset or "built-in"
+        if dataset:
+            identity["tfds"] = _tfds_identity(dataset, tfds_data_dir)
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -51,7 +67,8 @@ def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None
     computed once and cached next to the data."""
     data_dir = local_data_dir(data_dir)  # kaggle:HANDLE -> kagglehub's folder
     paths = scan_folder(data_dir).usable if data_dir else None  # scanned once, used twice
-    key = _data_key(paths, data_dir, dataset, image_size, backbone, num_samples, seed)
+    key = _data_key(paths, data_dir, dataset, image_size, backbone, num_samples, seed,
+                    tfds_data_dir)
     path = os.path.join(_cache_dir(data_dir), f"real_features-{key}.npy")
     if os.path.isfile(path):
         logger.info("Real-image features from the cache %s", path)

@@ -163,6 +163,26 @@ def earlier_result(results_dir, runs_dir, name, seed, points, batch_size):
     return best
 
 
+SAME_MEASURE = ("data_dir", "backbone", "eval_samples", "batch_size")
+
+
+def check_same_measure(kept, wanted, where):
+    """Refuses a kept result (or run) measured on other data, with another backbone, sample
+    count or batch size: its figures would be shown as this comparison's."""
+    differ = [f"{key} {kept[key]!r} there, {wanted[key]!r} now" for key in SAME_MEASURE
+              if key in wanted and key in kept and _normal(kept[key]) != _normal(wanted[key])]
+    if differ:
+        raise ValueError(f"{where} was measured otherwise ({'; '.join(differ)}); use another "
+                         "--results_dir and --runs_dir, or move it away")
+
+
+def _normal(value):
+    """A folder as an absolute path (the shipped results name it so), other values as they are."""
+    if isinstance(value, str) and os.sep in value and not value.startswith("kaggle:"):
+        return os.path.abspath(value)
+    return value
+
+
 def default_config(model):
     """The configuration that is ``model``'s default (with DiffAugment or without)."""
     return config_name(model, DIFFAUGMENT_DEFAULTS[model])
@@ -191,17 +211,28 @@ def main(argv, flag_values=flags.FLAGS):
                                        list(map(int, FLAGS.images)),
                                        list(map(int, FLAGS.longer_images))):
             path = os.path.join(FLAGS.results_dir, f"{name}-seed{seed}-{points[-1]}.json")
+            measure = {"data_dir": FLAGS.data_dir, "backbone": backbone.key,
+                       "eval_samples": FLAGS.eval_samples, "batch_size": FLAGS.batch_size}
             if os.path.exists(path):
+                with open(path) as f:
+                    check_same_measure(json.load(f), measure, path)
                 continue
             earlier = earlier_result(FLAGS.results_dir, FLAGS.runs_dir, name, seed, points,
                                      FLAGS.batch_size)
+            if earlier:
+                check_same_measure(earlier, measure, os.path.join(FLAGS.runs_dir,
+                                                                  f"{name}-seed{seed}"))
             save_json(path, run_one(name, seed, points, FLAGS.batch_size, FLAGS.data_dir,
                                     backbone, FLAGS.eval_samples, FLAGS.runs_dir, earlier))
             print(f"Wrote {path}", flush=True)
-        if not os.path.exists(reference_path):
+        if os.path.exists(reference_path):
+            with open(reference_path) as f:
+                check_same_measure(json.load(f), {"data_dir": FLAGS.data_dir}, reference_path)
+        else:
             images, count = load_images(64, FLAGS.data_dir)
             real = np.concatenate([b.numpy() for b in images.take(FLAGS.eval_samples).batch(1000)])
-            save_json(reference_path, {"pixel_std": pixel_std(real), "images": len(real)})
+            save_json(reference_path, {"pixel_std": pixel_std(real), "images": len(real),
+                                       "data_dir": FLAGS.data_dir})
     results = [r for r in load_results(FLAGS.results_dir) if "config" in r]
     reference = None
     if os.path.exists(reference_path):

@@ -166,6 +166,14 @@ def test_compare_trains_evaluates_keeps_and_skips(image_folder, tiny_backbone, t
     before = (tmp_path / "results" / "dcgan-seed0-16.json").stat().st_mtime
     compare.main(["compare"], flag_values)  # kept: not trained again
     assert (tmp_path / "results" / "dcgan-seed0-16.json").stat().st_mtime == before
+    # ... but not shown as the figures of other data or another sample count.
+    for flag, value in [("data_dir", str(tmp_path)), ("eval_samples", 13)]:
+        saved = flag_values[flag].value
+        flag_values[flag].value = value
+        with pytest.raises(ValueError, match=f"dcgan-seed0-16.json was measured otherwise "
+                                             f"\\({flag} .* there, .* now\\); use another"):
+            compare.main(["compare"], flag_values)
+        flag_values[flag].value = saved
 
     # A larger budget continues the kept run: its points and minutes carry over.  This
     # one is made as old as the first comparison runs: no record of its points in its

@@ -198,6 +198,7 @@ def run(config, prog="anime-gan"):
     try:
         result = _exit_on_config_error(lambda: commands.run(config))
     except TrainingFault as fault:
+        progress.end_line()
         print(f"error: {fault}", file=sys.stderr)
         sys.exit(1)
     except Terminated:

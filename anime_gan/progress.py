@@ -29,15 +29,20 @@ class ProgressBar(keras.callbacks.ProgbarLogger):
         ProgressBar.line_open = False
 
     def on_train_end(self, logs=None):
+        end_line()  # training stopped mid-epoch (a NaN loss, Ctrl-C): what follows starts anew
+
+
+def end_line():
+    """Ends the progress bar's line if it is open."""
+    if ProgressBar.line_open:
         ProgressBar.line_open = False
+        sys.stdout.write("\n")
+        sys.stdout.flush()
 
 
 class EndProgressLine(logging.Filter):
     """Add to a logging handler: a record ends the progress bar's open line first."""
 
     def filter(self, record):
-        if ProgressBar.line_open:
-            ProgressBar.line_open = False
-            sys.stdout.write("\n")
-            sys.stdout.flush()
+        end_line()
         return True

@@ -15,6 +15,7 @@ from absl import flags
 
 from anime_gan import cli, commands, progress, tensorflow_logs
 from anime_gan.config import TrainConfig
+from anime_gan.errors import TrainingFault
 from anime_gan.run_folder import RunFolder
 from conftest import child_env, run_python
 
@@ -121,6 +122,24 @@ def test_prog_name_follows_how_the_command_was_started():
     assert cli.prog_name("/venv/bin/anime-gan") == "anime-gan"
     assert cli.prog_name("/x/anime_gan/__main__.py") == "python -m anime_gan"
     assert cli.prog_name("main.py") == "python main.py"
+
+
+def test_a_training_fault_mid_epoch_starts_its_error_on_a_line_of_its_own(monkeypatch, capsys):
+    """A NaN loss stops fit mid-epoch, with the bar's line still open."""
+    monkeypatch.setattr(progress.ProgressBar, "line_open", True)
+    monkeypatch.setattr(cli, "_set_up_log_handlers", lambda: None)
+
+    def fault(config):
+        print("\r3/5 ━━━━ - d_loss: nan", end="")
+        raise TrainingFault("training stopped at step 3: d_loss=nan")
+
+    monkeypatch.setattr(cli.commands, "run", fault)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run(TrainConfig(output_dir="unused"))
+    assert exit_info.value.code == 1
+    captured = capsys.readouterr()
+    assert captured.out.endswith("d_loss: nan\n")
+    assert captured.err == "error: training stopped at step 3: d_loss=nan\n"
 
 
 def test_a_log_record_ends_the_progress_bar_line_first(monkeypatch):

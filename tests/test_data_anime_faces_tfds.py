@@ -238,6 +238,21 @@ def test_no_usable_image_is_one_line(tmp_path):
         prepare("anime_faces", tmp_path, manual)
 
 
+def test_a_zip_replaced_under_the_same_name_is_extracted_again(tmp_path):
+    """Kaggle names every download archive.zip: after a bad one, the good one is read."""
+    manual = tmp_path / "manual"
+    manual.mkdir()
+    garbage = {f"images/{i}.jpg": b"not a jpeg" for i in range(3)}
+    write_zip(str(manual / "archive.zip"), garbage)
+    with pytest.raises(DataError, match="is a usable image"):
+        prepare("anime_faces", tmp_path, manual)
+    (manual / "archive.zip").unlink()
+    write_zip(str(manual / "archive.zip"), crops_files())
+    os.utime(manual / "archive.zip", (1, 1))  # moved in with an old time: the size differs
+    builder = prepare("anime_faces", tmp_path, manual)
+    assert sorted(name for name, _ in examples(builder)) == sorted(CROPS)
+
+
 # --- Through the project's pipeline and command line --------------------------------
 
 def test_pipeline_reads_the_builder_from_tfds_data_dir(tmp_path):

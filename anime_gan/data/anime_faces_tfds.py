@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 UNDECODABLE = "undecodable (corrupt image data)"
 _EXAMPLES = 3  # file names shown per kind of problem
+_SOURCE_RECORD = ".anime_gan_source"  # in an extracted zip: the size and time of the zip
 
 
 @dataclasses.dataclass(eq=False)
@@ -118,9 +119,7 @@ class AnimeFaces(tfds.core.GeneratorBasedBuilder):
                 f"{config.instructions}") from None
         source = find_download(manual_dir, config)
         if source.suffix == ".zip" or source.is_file():
-            logger.info("%s: extracting %s", name, source)
-            extracted = epath.Path(dl_manager.extract(tfds.download.Resource(
-                path=source, extract_method=tfds.download.ExtractMethod.ZIP)))
+            extracted = _extract(dl_manager, source, name)
             folder = _find_folder(extracted, config.folder)
             if folder is None:  # find_download saw it in the zip's listing
                 raise DataError(f"{name}: {source} extracted to {extracted} without "
@@ -267,3 +266,23 @@ def _decoded_image(data):
             return buffer.getvalue()
     except Exception:  # PIL raises many types for broken data
         return None
+
+
+def _extract(dl_manager, source, name):
+    """The zip ``source`` extracted by TFDS (once), extracted again if the zip changed
+    since: TFDS names the extraction after the zip's name, and Kaggle's is always the same."""
+    def extract():
+        return epath.Path(dl_manager.extract(tfds.download.Resource(
+            path=source, extract_method=tfds.download.ExtractMethod.ZIP)))
+
+    status = source.stat()
+    stamp = f"{status.length} {status.mtime}"
+    logger.info("%s: extracting %s", name, source)
+    extracted = extract()
+    record = extracted / _SOURCE_RECORD
+    if record.exists() and record.read_text() != stamp:
+        logger.info("%s: %s changed since it was extracted; extracting it again", name, source)
+        extracted.rmtree()
+        extracted = extract()
+    record.write_text(stamp)
+    return extracted

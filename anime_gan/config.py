@@ -64,15 +64,20 @@ def _check_names(settings):
                               "command line's flags (anime-gan --help)")
 
 
+def setting_type(field):
+    """A ``TrainConfig`` field's type: int for Optional[int], and so on."""
+    args = [a for a in typing.get_args(field.type) if a is not type(None)]
+    return args[0] if args else field.type
+
+
 def _check_types(config):
     """Keyword settings of the wrong type fail here, naming the flag, not deep in training;
     numbers of the right kind become Python's int and float."""
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
-        args = typing.get_args(field.type)
-        if value is None and type(None) in args:
+        if value is None and type(None) in typing.get_args(field.type):
             continue
-        kind, words = _KINDS[next((a for a in args if a is not type(None)), field.type)]
+        kind, words = _KINDS[setting_type(field)]
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             raise ConfigError(f"--{field.name}={value!r}: must be {words}")
         if kind is numbers.Real and not math.isfinite(value):

@@ -32,3 +32,8 @@ class ArtifactWriteError(TrainingFault):
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM: training stops as it does on Ctrl-C (a checkpoint is saved)."""
+
+
+def first_line(error):
+    """An exception's first line (its type's name if it has no message), for one-line reports."""
+    return (str(error).strip().splitlines() or [""])[0] or type(error).__name__

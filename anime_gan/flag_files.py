@@ -7,11 +7,10 @@ settings a file gives; the command line's flags are defined here, one per
 
 import dataclasses
 import os
-import typing
 
 from absl import flags
 
-from anime_gan.config import TrainConfig
+from anime_gan.config import TrainConfig, setting_type
 from anime_gan.errors import ConfigError
 
 EXPERIMENTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "experiments")
@@ -42,15 +41,9 @@ def experiment_settings(name):
             if flag_values[field.name].present}
 
 
-def _base_type(annotation):
-    """int for Optional[int], and so on."""
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    return args[0] if args else annotation
-
-
 def define_flags(flag_values=flags.FLAGS):
     for field in dataclasses.fields(TrainConfig):
-        _DEFINE[_base_type(field.type)](
+        _DEFINE[setting_type(field)](
             field.name, field.default, field.metadata["help"], flag_values=flag_values
         )
     flags.DEFINE_string(

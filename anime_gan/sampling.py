@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from anime_gan import display, networks
-from anime_gan.errors import ConfigError
+from anime_gan.errors import ConfigError, first_line
 from anime_gan.images import GRID_ROWS, image_grid, to_uint8
 from anime_gan.run_folder import RunFolder
 from anime_gan.run_folder.checkpoints import read_newest, saved_objects
@@ -72,7 +72,7 @@ def load_generator(run_dir):
             generator = keras.models.load_model(path, safe_mode=True)
         except Exception as error:  # a damaged file: Keras raises ValueError, zipfile...
             problems.append(f"{path} does not load: "
-                            + (str(error).strip().splitlines() or [type(error).__name__])[0])
+                            + first_line(error))
             logger.warning("Skipped %s", problems[-1])
             continue
         logger.info("Loaded the generator from %s", path)

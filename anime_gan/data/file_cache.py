@@ -15,7 +15,7 @@ import os
 
 import tensorflow as tf
 
-from anime_gan.errors import DataError
+from anime_gan.errors import DataError, first_line
 
 try:
     import fcntl
@@ -30,10 +30,6 @@ _DAMAGED = (tf.errors.InternalError, tf.errors.OutOfRangeError, tf.errors.DataLo
 # A cache that cannot be written (a full disk, a read-only folder).
 _UNWRITABLE = (tf.errors.ResourceExhaustedError, tf.errors.PermissionDeniedError,
                tf.errors.UnknownError, OSError)
-
-
-def _first_line(error):
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _files(path):
@@ -76,7 +72,7 @@ def fill(read_through, path, flag):
         except _UNWRITABLE as error:
             _remove(_files(path))
             raise DataError(f"{flag}: could not write the cache {path} "
-                            f"({_first_line(error)}); free some space or choose another "
+                            f"({first_line(error)}); free some space or choose another "
                             "--cache_dir") from None
 
 
@@ -87,6 +83,6 @@ def _read_or_refill(read_through, path):
         if not os.path.exists(path + ".index"):
             raise
         logger.warning("The cache %s does not read back (%s); filling it again", path,
-                       _first_line(error))
+                       first_line(error))
         _remove(_files(path))
         return read_through()

@@ -15,7 +15,7 @@ import tensorflow_datasets as tfds
 
 from anime_gan.data import file_cache, image_files, synthetic
 from anime_gan.data.kaggle import local_data_dir
-from anime_gan.errors import DataError
+from anime_gan.errors import DataError, first_line
 from anime_gan.images import to_float
 
 logger = logging.getLogger(__name__)
@@ -128,11 +128,7 @@ def _tfds_builder(name, data_dir):
         return tfds.builder(name, data_dir=data_dir)
     except Exception as error:  # tfds raises several types for broken names
         raise DataError(f"--dataset=tfds:{name}: not a usable TensorFlow "
-                        f"Datasets data set ({_first_line(error)})") from None
-
-
-def _first_line(error):
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+                        f"Datasets data set ({first_line(error)})") from None
 
 
 def tfds_images(name, image_size, split="train", cache_dir=None, data_dir=None):
@@ -155,7 +151,7 @@ def tfds_images(name, image_size, split="train", cache_dir=None, data_dir=None):
         raise DataError(f"--dataset=tfds:{name}: {error}") from None
     except Exception as error:  # network, disk or manual-download problems
         raise DataError(
-            f"--dataset=tfds:{name}: could not download or prepare it ({_first_line(error)}); "
+            f"--dataset=tfds:{name}: could not download or prepare it ({first_line(error)}); "
             "prepare it with the tfds command-line tool first, or use --data_dir") from None
     dataset = builder.as_dataset(split=split)
     count = int(dataset.cardinality())

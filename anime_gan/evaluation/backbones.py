@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from anime_gan.errors import ConfigError
+from anime_gan.errors import ConfigError, first_line
 from anime_gan.images import to_float
 
 INCEPTION_SIZE = 299
@@ -73,10 +73,6 @@ def inception_backbone(backbone_weights=None, weights="imagenet"):
         raise ConfigError(f"{flag}: {path} is not InceptionV3's no-top ImageNet weights "
                           f"({INCEPTION_WEIGHTS_FILE}): {first_line(error)}") from None
     return Backbone(model, INCEPTION_SIZE, f"inception-{file_digest(path)}")
-
-
-def first_line(error):
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def keras_file_backbone(path):

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from anime_gan.errors import ArtifactWriteError, NonFiniteLossError
+from anime_gan.errors import ArtifactWriteError, NonFiniteLossError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def checkpoint_prefixes(directory):
 
 def _reason(error):
     """The first line of an error, as the reason a checkpoint was skipped."""
-    text = (str(error).strip().splitlines() or [""])[0] or type(error).__name__
+    text = first_line(error)
     return text if len(text) <= 160 else text[:157] + "..."
 
 

@@ -21,7 +21,7 @@ from anime_gan.files import atomic_path, save_image
 from anime_gan.images import GRID_ROWS, image_grid, square_grid_rows
 from anime_gan.run_folder import RunFolder
 from anime_gan.run_folder.lock import run_lock
-from anime_gan.training import train
+from anime_gan.training import sigterm_interrupts, train
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENE
     shows the first 64 images.
     """
     folder = RunFolder(run_dir)
-    with run_lock(run_dir, create=False):
+    with run_lock(run_dir, create=False), sigterm_interrupts():
         generator = sampling.load_generator(run_dir)
         out = folder.generated(seed)
         os.makedirs(out, exist_ok=True)
@@ -57,12 +57,18 @@ def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENE
         latents = sampling.seeded_latents(num_images, latent_dim, seed)
         progress = keras.utils.Progbar(num_images, unit_name="image")
         first = []
-        for start in range(0, num_images, batch_size):
-            images = sampling.images_from_latents(generator, latents[start:start + batch_size])
-            for i, image in enumerate(images, start):
-                save_image(os.path.join(out, f"{i:05d}.png"), image)
-            first.extend(images[:GRID_IMAGES - len(first)])
-            progress.add(len(images))
+        try:
+            for start in range(0, num_images, batch_size):
+                images = sampling.images_from_latents(generator,
+                                                      latents[start:start + batch_size])
+                for i, image in enumerate(images, start):
+                    save_image(os.path.join(out, f"{i:05d}.png"), image)
+                first.extend(images[:GRID_IMAGES - len(first)])
+                progress.add(len(images))
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: say what is there
+            logger.warning("Stopped: %s holds the first images of %d asked for, without "
+                           "grid.png; the same command writes them all again", out, num_images)
+            raise
         save_image(os.path.join(out, "grid.png"), image_grid(first, square_grid_rows(len(first))))
         logger.info("Wrote %d images and grid.png to %s", num_images, out)
         if interpolate:

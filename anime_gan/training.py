@@ -162,7 +162,7 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
     # Non-chief workers of a multi-worker run write (and resume from) a scratch folder.
     config = dataclasses.replace(
         config, output_dir=devices.worker_output_dir(config.output_dir, strategy))
-    with run_lock(config.output_dir), _sigterm_interrupts():
+    with run_lock(config.output_dir), sigterm_interrupts():
         return _train(config, strategy, callbacks, live)
 
 
@@ -258,7 +258,7 @@ def _epochs_on_record(folder):
 
 
 @contextlib.contextmanager
-def _sigterm_interrupts():
+def sigterm_interrupts():
     """SIGTERM (kill, job schedulers, container stops) stops training as Ctrl-C does:
     a checkpoint is saved and ``Terminated`` raised."""
     def terminate(signum, frame):

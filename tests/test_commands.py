@@ -1,5 +1,6 @@
 """The command line's modes: export, generate and evaluate a trained run."""
 
+import functools
 import glob
 import json
 import os
@@ -9,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 import anime_gan
+from anime_gan.errors import Terminated
 
 def test_export_mode_rewrites_the_export(trained_run, run_cli):
     shutil.rmtree(trained_run / "export")
@@ -83,3 +85,25 @@ def test_generate_streams_batch_by_batch_with_a_progress_bar(trained_run, monkey
     assert len([n for n in os.listdir(out) if n[:5].isdigit()]) == 70
     assert Image.open(os.path.join(out, "grid.png")).size == (8 * 64, 8 * 64)  # the first 64
     assert "70/70" in capsys.readouterr().out
+
+
+def test_a_stopped_generate_says_what_it_left(trained_run, monkeypatch, run_cli, caplog):
+    """SIGTERM (as Terminated) after the first batch: exit 143 and a line saying so."""
+    real = anime_gan.sampling.images_from_latents
+    calls = []
+
+    def stop_on_the_second_batch(generator, latents, *args, **kwargs):
+        calls.append(len(latents))
+        if len(calls) == 2:
+            raise Terminated("SIGTERM")
+        return real(generator, latents, *args, **kwargs)
+
+    monkeypatch.setattr(anime_gan.sampling, "images_from_latents", stop_on_the_second_batch)
+    monkeypatch.setattr(anime_gan.commands, "generate_run",
+                        functools.partial(anime_gan.commands.generate_run, batch_size=4))
+    result = run_cli("--mode=generate", f"--output_dir={trained_run}", "--num_images=10")
+    assert result.returncode == 143
+    out = trained_run / "generated" / "seed_0"
+    assert sorted(os.listdir(out)) == [f"{i:05d}.png" for i in range(4)]
+    assert f"Stopped: {out} holds the first images of 10 asked for, without grid.png" \
+        in caplog.text

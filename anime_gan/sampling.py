@@ -41,6 +41,12 @@ def seeded_latents(batch_size, latent_dim, seed):
 def load_generator(run_dir):
     """A run's newest generator (its EMA copy if it keeps one): from its newest checkpoint
     that reads back completely, else from ``generator_ema.keras`` or ``generator.keras``."""
+    return load_generator_and_source(run_dir)[0]
+
+
+def load_generator_and_source(run_dir):
+    """``load_generator``, and where it came from: a checkpoint and the network read from
+    it (``ckpt-9: ema_generator``), or a ``.keras`` file."""
     folder = RunFolder(run_dir)
     config = None
     if folder.has_run():
@@ -52,16 +58,19 @@ def load_generator(run_dir):
         generator = networks.build_generator(config.latent_dim, config.image_size,
                                              upsampling=config.upsampling)
 
+        read_from = []
+
         def read(prefix):
             key = ("ema_generator" if config.ema_decay and "ema_generator" in saved_objects(prefix)
                    else "generator")
             reader = tf.train.Checkpoint(**{key: generator})
             reader.read(prefix).expect_partial().assert_existing_objects_matched()
+            read_from.append(key)
 
         path, _ = read_newest(read, folder.checkpoints)
         if path:
             logger.info("Loaded the generator from %s", path)
-            return generator
+            return generator, f"{path}: {read_from[-1]}"
     files = [folder.ema_generator, folder.generator]
     if config is not None and not config.ema_decay:  # an average left from before is stale
         files.reverse()
@@ -76,7 +85,7 @@ def load_generator(run_dir):
             logger.warning("Skipped %s", problems[-1])
             continue
         logger.info("Loaded the generator from %s", path)
-        return generator
+        return generator, path
     raise ConfigError(f"--output_dir={run_dir}: no run here (no readable checkpoint, "
                       "generator_ema.keras or generator.keras)"
                       + "".join(f"; {problem}" for problem in problems))

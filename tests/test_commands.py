@@ -54,6 +54,8 @@ def test_evaluate_mode_writes_eval_json(trained_run, image_folder, tiny_backbone
     assert settings["real_images"] == settings["generated_images"] == 20
     assert settings["backbone"] == tiny_backbone and settings["image_size"] == 64
     assert settings["num_samples"] == 20
+    newest = sorted((trained_run / "checkpoints").glob("ckpt-*.index"))[-1]
+    assert settings["generator"] == f"{str(newest)[:-len('.index')]}: ema_generator"
     assert '"fid"' in result.stdout
 
 

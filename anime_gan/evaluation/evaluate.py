@@ -11,7 +11,7 @@ from anime_gan.evaluation.features import generated_features, real_features
 from anime_gan.files import save_json
 from anime_gan.run_folder import RunFolder
 from anime_gan.run_folder.lock import run_lock
-from anime_gan.sampling import load_generator
+from anime_gan.sampling import load_generator_and_source
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +55,13 @@ def _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone, backbone_we
     real = real_features(network, config.image_size, num_samples, data_dir, dataset, seed,
                          tfds_data_dir)
     _check_real_count(len(real), num_samples, data_dir or dataset)
-    fake = generated_features(load_generator(run_dir), network, num_samples, seed)
+    generator, generator_source = load_generator_and_source(run_dir)
+    fake = generated_features(generator, network, num_samples, seed)
     subset_size = min(1000, len(real), len(fake))
     report = {
         **compare(real, fake, kid_subset_size=subset_size),
-        "settings": {"run": os.path.abspath(run_dir), "data_dir": data_dir, "dataset": dataset,
+        "settings": {"run": os.path.abspath(run_dir), "generator": generator_source,
+                     "data_dir": data_dir, "dataset": dataset,
                      "real_images": len(real), "generated_images": len(fake),
                      "image_size": config.image_size, "backbone": backbone,
                      "backbone_key": network.key, "backbone_weights": backbone_weights,

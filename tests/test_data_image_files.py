@@ -275,3 +275,13 @@ def test_a_named_pipe_is_skipped_without_waiting_on_it(tmp_path):
     assert len(scan.usable) == 2
     assert scan.skipped == {"not a regular file (a pipe, socket or device)":
                             [str(tmp_path / "pipe.jpg")]}
+
+
+def test_a_bmp_of_fewer_than_8_bits_a_pixel_is_reported_as_unsupported(tmp_path):
+    """TensorFlow's BMP decoder reads 8, 24 and 32 bits a pixel, not 1 or 4."""
+    for mode in ("1", "L", "RGB"):
+        (tmp_path / f"{mode}.bmp").write_bytes(encode(rgb_image().convert(mode), "BMP"))
+    assert image_files.classify(str(tmp_path / "1.bmp")) == (
+        "unsupported image format (BMP of 1 or 4 bits a pixel); convert to PNG or JPEG")
+    assert image_files.classify(str(tmp_path / "L.bmp")) is None
+    assert image_files.classify(str(tmp_path / "RGB.bmp")) is None

@@ -120,6 +120,8 @@ def classify(path, max_pixels=None):
         return "not an image (unknown content)"
     if not _is_complete(kind, head, tail, size):
         return f"truncated {kind.upper()}"
+    if kind == "bmp" and int.from_bytes(head[28:30], "little") < 8:  # bits per pixel
+        return "unsupported image format (BMP of 1 or 4 bits a pixel); convert to PNG or JPEG"
     if dimensions and dimensions[0] * dimensions[1] > max_pixels:
         return f"too large (more than --max_image_pixels={max_pixels} pixels declared)"
     return None

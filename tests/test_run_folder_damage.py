@@ -60,8 +60,17 @@ def test_every_mode_uses_the_newest_checkpoint_that_reads_back(how, trained_run,
     assert history_epochs(trained_run) == [1, 2, 3]
 
 
-@pytest.mark.parametrize("index", [b"", pytest.param(b"garbage {{{", marks=pytest.mark.slow),
-                                   pytest.param(b"\xe3\x81\xff\xfe garbage", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("index", [b"", b"\xe3\x81\xff\xfe garbage"])
+def test_a_damaged_checkpoint_index_file_is_read_past_in_every_mode(index, trained_run, run_cli):
+    """An empty index (a crash, a full disk) or a binary one: the ckpt-N files count."""
+    (trained_run / "checkpoints" / "checkpoint").write_bytes(index)
+    assert restored_state_step_files(trained_run) == ["ckpt-1", "ckpt-2"]
+    result = run_cli("--mode=export", f"--output_dir={trained_run}")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", [b"", b"garbage {{{", b"\xe3\x81\xff\xfe garbage"])
 def test_a_damaged_checkpoint_index_file_is_not_a_fresh_start(index, trained_run, session_data,
                                                               run_cli):
     """An empty (a crash, a full disk), text or binary index: every mode reads the ckpt-N
@@ -107,6 +116,7 @@ def test_a_run_past_its_first_epoch_without_checkpoints_or_history_is_not_traine
     assert (trained_run / "generator.keras").read_bytes() == generator
 
 
+@pytest.mark.slow
 def test_a_first_epoch_whose_checkpoint_was_never_written_is_trained_again(
         trained_run, session_data, run_cli, caplog):
     """A full disk at the first epoch's end: the history row and grid were written, the
@@ -142,9 +152,9 @@ def test_config_json_with_values_of_the_wrong_type_is_damaged_in_one_line(
         (trained_run / "config.json").write_text(json.dumps(saved))
 
 
-@pytest.mark.long
+@pytest.mark.slow
 def test_a_run_continued_without_data_flags_goes_on_with_its_own_data(
-        trained_run, session_data, tmp_path, run_cli, caplog):
+        trained_run, session_data, run_cli, caplog):
     caplog.set_level(logging.INFO)
     result = run_cli(*RESUME, "--epochs=3", f"--output_dir={trained_run}")
     assert result.returncode == 0, result.stderr
@@ -153,6 +163,9 @@ def test_a_run_continued_without_data_flags_goes_on_with_its_own_data(
     assert json.loads((trained_run / "config.json").read_text())["data_dir"] == session_data
     assert history_epochs(trained_run) == [1, 2, 3]
 
+
+def test_a_run_continued_without_data_flags_stops_if_its_data_is_gone(trained_run, tmp_path,
+                                                                     run_cli):
     saved = json.loads((trained_run / "config.json").read_text())
     (trained_run / "config.json").write_text(json.dumps({**saved, "data_dir": str(tmp_path / "gone")}))
     result = run_cli(*RESUME, "--epochs=4", f"--output_dir={trained_run}")

@@ -238,13 +238,13 @@ def _resume(config, gan, state, folder):
         if int(state.epoch) < config.epochs:
             logger.info("Resuming %s at epoch %d, step %d", config.output_dir,
                         int(state.epoch) + 1, state.step)
-    elif state.skipped or _epochs_on_record(folder) > 1:
+    elif state.skipped or (recorded := _epochs_on_record(folder)) > 1:
         raise ConfigError(
             f"--output_dir={config.output_dir}: no checkpoint there reads back "
             f"({len(state.skipped)} damaged), so the run cannot continue; training again "
             "from step 0 would overwrite it. Move the folder away to keep it, then start "
             "a new run, or use another --output_dir")
-    elif _epochs_on_record(folder):
+    elif recorded:
         # Its first epoch ended, but its first checkpoint was never written (a full disk):
         # the same seed makes the same epoch again.
         logger.warning("%s: the run's first epoch ended without a checkpoint; training "

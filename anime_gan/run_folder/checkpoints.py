@@ -43,8 +43,7 @@ def index_state(directory):
 def write_index(directory, newest):
     """Rewrites the index: ``newest`` first, then every ``ckpt-N`` there, each with its
     file's time, so that CheckpointManager keeps the newest and deletes the oldest."""
-    prefixes = [p for p in reversed(checkpoint_prefixes(directory))  # oldest first
-                if os.path.exists(p + ".index")]
+    prefixes = list(reversed(_newest_first(_written(directory))))
     times = [os.path.getmtime(p + ".index") for p in prefixes]
     tf.compat.v1.train.update_checkpoint_state(
         directory, os.path.basename(newest), [os.path.basename(p) for p in prefixes],
@@ -59,8 +58,16 @@ def checkpoint_prefixes(directory):
     if state:
         listed = [*state.all_model_checkpoint_paths, state.model_checkpoint_path]
         prefixes.update(os.path.join(directory, os.path.basename(p)) for p in listed if p)
-    prefixes.update(p[:-len(".index")]
-                    for p in glob.glob(os.path.join(glob.escape(directory), "ckpt-*.index")))
+    return _newest_first(prefixes | _written(directory))
+
+
+def _written(directory):
+    """The ``ckpt-N`` prefixes whose index files are in ``directory``."""
+    return {p[:-len(".index")]
+            for p in glob.glob(os.path.join(glob.escape(directory), "ckpt-*.index"))}
+
+
+def _newest_first(prefixes):
     numbered = [(int(m.group(1)), p) for p in prefixes
                 if (m := re.search(r"ckpt-(\d+)$", p))]
     return [p for _, p in sorted(numbered, reverse=True)]
@@ -193,7 +200,7 @@ class TrainingState:
     def _rebuild_index(self):
         """A damaged index, rewritten from the ``ckpt-N`` files (or removed if there are
         none), before CheckpointManager reads it."""
-        prefixes = checkpoint_prefixes(self.directory)
+        prefixes = _newest_first(_written(self.directory))
         if prefixes:
             write_index(self.directory, prefixes[0])
             logger.warning("Rewrote the checkpoint index from %d checkpoint(s)", len(prefixes))

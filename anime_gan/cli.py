@@ -19,7 +19,7 @@ import textwrap
 
 from absl import app, flags
 
-from anime_gan import __version__, commands, progress
+from anime_gan import __version__, commands, devices, progress
 from anime_gan.config import MODELS, MODES, TrainConfig
 from anime_gan.errors import ConfigError, Terminated, TrainingFault
 from anime_gan.flag_files import (EXPERIMENTS_DIR, define_flags,  # noqa: F401 (cli's API)
@@ -206,7 +206,8 @@ def run(config, prog="anime-gan"):
     except KeyboardInterrupt:
         sys.exit(130)
     if config.mode == "train":
-        print("\n".join(commands.train_summary(config, prog)), flush=True)
+        worker = devices.worker_name(result.distribute_strategy)
+        print("\n".join(commands.train_summary(config, prog, worker)), flush=True)
     return result
 
 

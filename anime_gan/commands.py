@@ -98,8 +98,15 @@ def evaluate(config):
     return report
 
 
-def train_summary(config, prog="anime-gan"):
-    """The lines that close a training run: what it wrote where, and what to run next."""
+def train_summary(config, prog="anime-gan", worker=None):
+    """The lines that close a training run: what it wrote where, and what to run next.
+
+    ``worker``: this process's name on a task of a multi-worker run that is not the
+    chief (``devices.worker_name``), which only says where the run is."""
+    if worker is not None:
+        return [f"Done: {worker}'s share of the multi-worker run; the chief writes the run "
+                f"to {config.output_dir} (this task's scratch copy: "
+                f"{os.path.join(config.output_dir, 'workers', worker)})"]
     folder = RunFolder(config.output_dir)
     samples = sorted(glob.glob(os.path.join(folder.samples, "epoch_*.png")))
     generator = folder.ema_generator if config.ema_decay else folder.generator

@@ -68,16 +68,23 @@ def is_chief(strategy):
         resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in cluster)
 
 
+def worker_name(strategy):
+    """None on the process that writes the run; ``worker_1`` (task type and index) on
+    another task of a multi-worker run."""
+    if is_chief(strategy):
+        return None
+    resolver = strategy.cluster_resolver
+    return f"{resolver.task_type}_{resolver.task_id}"
+
+
 def worker_output_dir(output_dir, strategy):
     """Where this process writes: ``output_dir`` on the chief, a scratch folder elsewhere.
 
     Every multi-worker task must run the same saves (checkpointing is a
     collective operation), but only the chief's files are the run's.
     """
-    if is_chief(strategy):
-        return output_dir
-    resolver = strategy.cluster_resolver
-    return os.path.join(output_dir, "workers", f"{resolver.task_type}_{resolver.task_id}")
+    name = worker_name(strategy)
+    return output_dir if name is None else os.path.join(output_dir, "workers", name)
 
 
 # --- Inside a replicated step ----------------------------------------------------

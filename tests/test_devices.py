@@ -96,6 +96,12 @@ def test_two_worker_run_on_localhost_trains_and_checkpoints(tmp_path):
     assert "ckpt-4.index" in os.listdir(out / "checkpoints")  # steps 1 and 3, 2 epoch ends
     assert (out / "export" / "saved_model.pb").is_file()
     assert (out / "workers" / "worker_1" / "checkpoints" / "checkpoint").is_file()
+    # Each closes with its own summary: the chief's names the run's files, worker 1's
+    # only where the run is.
+    assert f"Done: 2 epoch(s) of wgan in {out}" in outputs[0]
+    assert f"Done: worker_1's share of the multi-worker run; the chief writes the run to {out}" \
+        in outputs[1]
+    assert "samples" not in outputs[1][outputs[1].index("Done: "):]
 
 
 def test_multiworker_without_tf_config_is_a_config_error(monkeypatch):
@@ -126,6 +132,7 @@ def test_default_strategy_is_one_replica_and_always_chief():
     assert devices.replica_position() == (1, 0)
     assert devices.is_chief(strategy)
     assert devices.worker_output_dir("runs/x", strategy) == "runs/x"
+    assert devices.worker_name(strategy) is None
 
 
 @pytest.mark.slow

@@ -118,6 +118,15 @@ def test_train_summary_names_the_files_and_the_next_commands(shared_run):
     assert "python -m anime_gan --mode=generate" in text and "--mode=evaluate" not in text
 
 
+def test_a_non_chief_workers_summary_names_the_run_not_files_it_did_not_write(shared_run):
+    config = RunFolder(shared_run).read_config()
+    lines = commands.train_summary(dataclasses.replace(config, output_dir="runs/x"),
+                                   worker="worker_1")
+    assert lines == ["Done: worker_1's share of the multi-worker run; the chief writes the "
+                     "run to runs/x (this task's scratch copy: "
+                     f"{os.path.join('runs/x', 'workers', 'worker_1')})"]
+
+
 def test_prog_name_follows_how_the_command_was_started():
     assert cli.prog_name("/venv/bin/anime-gan") == "anime-gan"
     assert cli.prog_name("/x/anime_gan/__main__.py") == "python -m anime_gan"

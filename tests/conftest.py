@@ -19,22 +19,12 @@ try:
 except ImportError:  # Windows: each xdist worker makes its own shared run
     fcntl = None
 
-# First, as for a user: keeps TensorFlow's start-up lines out of the test output.
-import anime_gan  # noqa: E402, F401, I001
+import numpy as np
+import pytest
+from PIL import Image
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import flags as absl_flags  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from anime_gan import cli  # noqa: E402
-
-from anime_gan.run_folder import RunFolder  # noqa: E402
-from anime_gan.run_folder.checkpoints import TrainingState  # noqa: E402
-from anime_gan.sampling import fixed_latents  # noqa: E402
-from anime_gan.training import build_gan  # noqa: E402
+# TensorFlow and the package are imported where they are used (and by the test modules),
+# so that pytest-xdist's controller, which runs no test, does not load them.
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -78,6 +68,13 @@ def run_python(args, cwd=REPO_ROOT, env=None, **kwargs):
     """Runs ``python ARGS`` and returns the CompletedProcess (text output)."""
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env or child_env(),
                           capture_output=True, text=True, timeout=600, **kwargs)
+
+
+def pytest_configure(config):
+    """In a process that runs tests: imports the package first, as for a user, which
+    keeps TensorFlow's start-up lines out of the test output."""
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", None):
+        import anime_gan  # noqa: F401
 
 
 @pytest.hookimpl(trylast=True)  # after the deselection of slow tests
@@ -188,6 +185,10 @@ def trained_run(session_main, tmp_path):
 @pytest.fixture
 def run_cli(capsys):
     """Runs the command line in this process: flags -> config -> run, with its exit status."""
+    from absl import flags as absl_flags
+
+    from anime_gan import cli
+
     def run(*argv):
         flag_values = absl_flags.FlagValues()
         cli.define_flags(flag_values)
@@ -205,6 +206,8 @@ def run_cli(capsys):
 @pytest.fixture
 def tiny_backbone(tmp_path):
     """A small Keras feature network saved as a file, like the anime RotNet backbone."""
+    import keras
+
     images = keras.Input((64, 64, 3))
     x = keras.layers.Conv2D(8, 3, strides=4, activation="relu")(images)
     features = keras.layers.GlobalAveragePooling2D()(x)
@@ -213,21 +216,13 @@ def tiny_backbone(tmp_path):
     return str(path)
 
 
-class AtStep(keras.callbacks.Callback):
-    """Calls ``action(model)`` after the generator step ``step`` (for fault injection)."""
-
-    def __init__(self, step, action):
-        super().__init__()
-        self.step = step
-        self.action = action
-
-    def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.g_optimizer.iterations) == self.step:
-            self.action(self.model)
-
-
 def restored_state(run_dir):
     """The newest checkpoint of a run, loaded into freshly built networks."""
+    from anime_gan.run_folder import RunFolder
+    from anime_gan.run_folder.checkpoints import TrainingState
+    from anime_gan.sampling import fixed_latents
+    from anime_gan.training import build_gan
+
     folder = RunFolder(run_dir)
     config = folder.read_config()
     state = TrainingState(build_gan(config), fixed_latents(config.latent_dim, 0),
@@ -258,6 +253,8 @@ def wait_for(condition, process, timeout=300):
 
 
 def tensorboard_tags(directory):
+    import tensorflow as tf
+
     tags = set()
     for path in glob.glob(os.path.join(directory, "events.out.tfevents.*")):
         for record in tf.data.TFRecordDataset(path):

@@ -14,7 +14,7 @@ import anime_gan
 from anime_gan import train
 from anime_gan.errors import ArtifactWriteError, NonFiniteLossError
 from anime_gan.images import to_uint8
-from conftest import AtStep, history_epochs, restored_state, run_on_one_thread
+from conftest import history_epochs, restored_state, run_on_one_thread
 
 
 @pytest.mark.long
@@ -55,6 +55,19 @@ def test_resize_conv_run_trains_and_reloads(image_folder, tmp_path):
     assert any(type(l).__name__ == "UpSampling2D" for l in loaded.layers)
     np.testing.assert_allclose(np.asarray(loaded(latents)),
                                np.asarray(gan.sampling_generator(latents)), atol=1e-5)
+
+
+class AtStep(keras.callbacks.Callback):
+    """Calls ``action(model)`` after the generator step ``step`` (for fault injection)."""
+
+    def __init__(self, step, action):
+        super().__init__()
+        self.step = step
+        self.action = action
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.g_optimizer.iterations) == self.step:
+            self.action(self.model)
 
 
 def interrupt_at(step):

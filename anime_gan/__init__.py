@@ -18,7 +18,8 @@ from anime_gan.errors import ConfigError, DataError, TrainingFault
 from anime_gan.export import export_generator
 from anime_gan.models import DCGAN, GAN, SNGAN, WGANGP, WGANClip
 from anime_gan.notebook import LiveView, show_history
-from anime_gan.networks import build_critic, build_discriminator, build_generator
+from anime_gan.networks import (build_critic, build_discriminator, build_generator,
+                                build_sn_discriminator)
 from anime_gan.run_folder import RunFolder
 from anime_gan.sampling import interpolation_grid, load_generator, sample, show_grid, slerp
 from anime_gan.training import build_gan, train
@@ -27,6 +28,7 @@ __all__ = [
     "__version__",
     "ConfigError", "DataError", "TrainingFault", "TrainConfig", "RunFolder", "make_dataset",
     "DCGAN", "GAN", "WGANGP", "WGANClip", "SNGAN", "build_critic", "build_discriminator", "build_generator",
+    "build_sn_discriminator",
     "build_gan", "train", "export_generator", "export_run", "generate_run", "evaluate_run",
     "interpolation_grid", "load_generator", "sample", "show_grid", "slerp",
     "LiveView", "show_history",

@@ -22,6 +22,17 @@ def parse_policy(text):
     return policy
 
 
+def as_policy(policy):
+    """A policy given as 'color,translation', a sequence of names or None, as a tuple of
+    names (checked)."""
+    if policy is None or isinstance(policy, str):
+        return parse_policy(policy)
+    if not (isinstance(policy, (list, tuple)) and all(isinstance(p, str) for p in policy)):
+        raise TypeError(f"diffaugment={policy!r}: give the policy's names as a string, "
+                        f"'color,translation,cutout', or a sequence of them")
+    return parse_policy(",".join(policy))
+
+
 def _uniform(images, seed, low=0.0, high=1.0):
     """One value per image in the images' dtype, shaped to broadcast over [N, H, W, C]."""
     batch = ops.shape(images)[0]
@@ -135,6 +146,8 @@ def diff_augment(images, policy, seed):
             images = move(images, shifts, cutout_centres(images, seed), cutout_half(images))
         elif name == "translation":
             images = translate(images, translation_shifts(images, seed))
-        else:
+        elif name == "cutout":
             images = cutout(images, seed)
+        else:
+            raise ValueError(f"unknown DiffAugment policy {name!r}; choose from {POLICIES}")
     return images

@@ -48,6 +48,8 @@ def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENE
     number of images takes the memory of one batch; returns that folder.  The grid
     shows the first 64 images.
     """
+    sampling.check_arguments("generate_run", num_images=num_images, seed=seed,
+                             batch_size=batch_size)
     folder = RunFolder(run_dir)
     with run_lock(run_dir, create=False), sigterm_interrupts():
         generator = sampling.load_generator(run_dir)

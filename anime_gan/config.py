@@ -78,6 +78,9 @@ def _check_types(config):
         if value is None and type(None) in typing.get_args(field.type):
             continue
         kind, words = _KINDS[setting_type(field)]
+        if kind is str and isinstance(value, os.PathLike):  # a pathlib.Path for a folder
+            value = os.fspath(value)
+            setattr(config, field.name, value)
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             raise ConfigError(f"--{field.name}={value!r}: must be {words}")
         if kind is numbers.Real and not math.isfinite(value):
@@ -94,13 +97,14 @@ class TrainConfig:
                                  "original WGAN, weight clipping); or sngan (hinge loss, "
                                  "spectral normalisation).")
     epochs: int = _field(50, "Number of epochs.")
-    batch_size: int = _field(64, "Images per batch (per critic update for wgan).")
+    batch_size: int = _field(64, "Images per batch (per discriminator update for wgan, "
+                                 "wgan_clip and sngan).")
     steps_per_epoch: Optional[int] = _field(
         None, "Generator steps per epoch; default: one pass over the data.")
     latent_dim: int = _field(128, "Size of the generator's latent vector.")
     image_size: int = _field(64, "Training resolution: 64 or 128.")
     data_dir: Optional[str] = _field(
-        None, "Folder of JPEG/PNG/BMP/GIF images, searched recursively; or "
+        None, "Folder of JPEG/PNG/BMP/GIF/WebP images, searched recursively; or "
               "kaggle:OWNER/NAME, a Kaggle data set downloaded by kagglehub into its cache "
               "(e.g. kaggle:splcher/animefacedataset).")
     dataset: Optional[str] = _field(
@@ -141,7 +145,8 @@ class TrainConfig:
               "for data sets that do not fit in RAM.")
     checkpoint_every: Optional[int] = _field(
         None, "Generator steps between checkpoints (also saved at every epoch end); "
-              "default 200 for dcgan, 40 for wgan: a few minutes on a small CPU. 0: epochs only.")
+              "default 200 for dcgan and sngan, 40 for wgan and wgan_clip: a few minutes on a "
+              "small CPU. 0: epochs only.")
     resume: bool = _field(
         True, "Continue the run in --output_dir from its newest checkpoint; "
               "with --noresume an existing run is refused, not overwritten.")
@@ -156,7 +161,7 @@ class TrainConfig:
     diffaugment: Optional[str] = _field(
         None, "DiffAugment policy for what the discriminator sees: a comma-separated subset "
               "of color,translation,cutout; empty: off. Default: all three for dcgan "
-              "(measured better), off for wgan (not measured).")
+              "(measured better), off for wgan (measured worse), wgan_clip and sngan.")
     ema_decay: float = _field(0.999, "Keep an exponential moving average of the generator "
                                      "weights with this decay for samples, export and "
                                      "evaluation; 0: off.")

@@ -152,6 +152,33 @@ def step_outputs(results):
     return results
 
 
+# --- Checks inside a step -------------------------------------------------------------
+
+_CHECK = "anime-gan check: "
+
+
+def checked(tensor, condition, message, value):
+    """``tensor``, once ``condition`` holds: else the step stops, before any update that
+    depends on ``tensor``, with ``message`` ending in ``value`` (``reported_checks``
+    turns that into a ValueError).  Under XLA the check is skipped."""
+    with tf.control_dependencies([tf.debugging.Assert(condition, [_CHECK + message, value])]):
+        return tf.identity(tensor)
+
+
+@contextlib.contextmanager
+def reported_checks():
+    """A ``checked`` that failed, as a one-line ValueError instead of TensorFlow's
+    InvalidArgumentError and graph traceback."""
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as error:
+        text = str(error)
+        if _CHECK not in text:
+            raise
+        line = text[text.index(_CHECK) + len(_CHECK):].splitlines()[0]
+        raise ValueError(line.rstrip("]").replace("] [", " ")) from None
+
+
 # --- Precision ---------------------------------------------------------------------
 
 @contextlib.contextmanager

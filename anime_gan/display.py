@@ -16,6 +16,7 @@ displayed; save the returned figure instead: ``show_grid(images).savefig("grid.p
 
 import base64
 import io
+import logging
 import sys
 import weakref
 
@@ -23,6 +24,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from anime_gan.images import image_grid, square_grid_rows, to_uint8
+
+logger = logging.getLogger(__name__)
 
 
 def ipython_shell():
@@ -105,6 +108,10 @@ def grid_pixels(images):
     if images.size == 0:
         raise ValueError(f"no images to show (an array of shape {images.shape})")
     if np.issubdtype(images.dtype, np.floating):
+        largest = float(np.nanmax(np.abs(images)))
+        if not largest <= 1.25:  # NaN too
+            logger.warning("Float images are shown on the networks' [-1, 1] scale, and these "
+                           "reach %g: give uint8 pixels, or images / 127.5 - 1", largest)
         images = np.asarray(to_uint8(images))
     elif images.dtype != np.uint8:
         images = np.clip(images, 0, 255).astype(np.uint8)

@@ -48,7 +48,7 @@ def num_resolution_stages(image_size):
     """Stride-2 stages between the 4x4 bottleneck and the image: 4 at 64, 5 at 128."""
     if image_size not in SUPPORTED_IMAGE_SIZES:
         raise ValueError(
-            f"image_size must be one of {SUPPORTED_IMAGE_SIZES}, got {image_size}"
+            f"image_size must be one of {SUPPORTED_IMAGE_SIZES}, got {image_size!r}"
         )
     return int(math.log2(image_size)) - 2
 
@@ -74,7 +74,9 @@ def build_generator(latent_dim=128, image_size=64, name="generator", upsampling=
     ``sync_batch_norm``: batch statistics over all replicas of a distribution strategy.
     """
     if upsampling not in UPSAMPLING:
-        raise ValueError(f"upsampling must be one of {UPSAMPLING}, got {upsampling}")
+        raise ValueError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}")
+    if not isinstance(latent_dim, int) or isinstance(latent_dim, bool) or latent_dim < 1:
+        raise ValueError(f"latent_dim must be a whole number, at least 1; got {latent_dim!r}")
     stages = num_resolution_stages(image_size)
     channels = BASE_CHANNELS * 2 ** (stages - 1)
 

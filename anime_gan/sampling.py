@@ -10,6 +10,7 @@ This is the notebook API::
 """
 
 import logging
+import numbers
 import os
 
 import keras
@@ -23,6 +24,24 @@ from anime_gan.run_folder import RunFolder
 from anime_gan.run_folder.checkpoints import read_newest, saved_objects
 
 logger = logging.getLogger(__name__)
+
+
+MAX_SEED = 2**31 - 1  # the SavedModel's seed is an int32
+
+
+def check_arguments(caller, generator=None, **counts_and_seed):
+    """A wrong argument of the sampling helpers is a one-line error naming it."""
+    if generator is not None and not isinstance(generator, keras.Model):
+        hint = (f": load_generator({generator!r}) gives a run's generator"
+                if isinstance(generator, (str, os.PathLike)) else "")
+        raise TypeError(f"{caller} takes a generator (a Keras model), not "
+                        f"{type(generator).__name__}{hint}")
+    for name, value in counts_and_seed.items():
+        low, high = (0, MAX_SEED) if name == "seed" else (1, None)
+        if (not isinstance(value, numbers.Integral) or isinstance(value, bool)
+                or value < low or (high is not None and value > high)):
+            allowed = f" in [0, {high}]" if high else f", at least {low}"
+            raise ValueError(f"{caller}: {name}={value!r} must be a whole number{allowed}")
 
 
 def fixed_latents(latent_dim, seed, count=GRID_ROWS * GRID_ROWS):
@@ -103,24 +122,29 @@ def images_from_latents(generator, latents, batch_size=256):
 def sample(generator, num_images, seed=0):
     """``num_images`` uint8 images; the same seed gives the same images as the
     exported SavedModel's ``generate(num_images, seed)``."""
+    check_arguments("sample", generator, num_images=num_images, seed=seed)
     latents = seeded_latents(num_images, generator.input_shape[-1], seed)
     return images_from_latents(generator, latents)
 
 
 def slerp(a, b, t):
-    """Spherical interpolation between latent vectors ``a`` and ``b`` at fractions ``t``."""
+    """Spherical interpolation between latent vectors ``a`` and ``b`` at fractions ``t``
+    (a sequence gives one vector for each, a number one vector)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     cos = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
     omega = np.arccos(np.clip(cos, -1.0, 1.0))
-    t = np.asarray(t, np.float64)[:, None]
-    if omega < 1e-6:  # (anti)parallel vectors: fall back to a straight line
-        return ((1 - t) * a + t * b).astype(np.float32)
-    return ((np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)).astype(
-        np.float32)
+    fractions = np.asarray(t, np.float64)
+    t = np.atleast_1d(fractions)[:, None]
+    if np.sin(omega) < 1e-6:  # parallel or opposite vectors: no one great circle
+        path = (1 - t) * a + t * b
+    else:
+        path = (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+    return path.astype(np.float32)[0 if fractions.ndim == 0 else slice(None)]
 
 
 def interpolation_grid(generator, rows=8, steps=8, seed=0):
     """A uint8 grid: each row walks by slerp from one random latent to another."""
+    check_arguments("interpolation_grid", generator, rows=rows, steps=steps, seed=seed)
     ends = np.random.default_rng(seed).standard_normal((rows, 2, generator.input_shape[-1]))
     t = np.linspace(0.0, 1.0, steps)
     latents = np.concatenate([slerp(a, b, t) for a, b in ends])

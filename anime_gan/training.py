@@ -140,14 +140,18 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
 
     The keywords are the command line's flag names; ``experiment`` names a documented
     experiment (``--experiment``), whose settings the other keywords override.  Returns
-    the fitted GAN.  ``callbacks`` are extra Keras callbacks.  ``live`` adds a
+    the fitted GAN.  ``callbacks``: extra Keras callbacks (one, or a list).  ``live`` adds a
     ``notebook.LiveView`` of samples and losses; None: only in a notebook (never on the
     command line), and not when ``callbacks`` hold one.  The run folder is locked while
-    training: a second process that would train into it is refused.
+    training: a second process that would train into it is refused.  As
+    ``keras.utils.set_random_seed`` does, training seeds Python's, NumPy's and
+    TensorFlow's global random generators with ``seed``.
 
     >>> gan = train(model="dcgan", epochs=1, steps_per_epoch=10, output_dir="runs/try")
     >>> gan = train(experiment="wgan_gp_64", data_dir="~/data/anime-faces", epochs=5)
     """
+    if isinstance(callbacks, keras.callbacks.Callback):
+        callbacks = [callbacks]
     if experiment is not None:
         if config is not None:
             raise ConfigError("give either a config or an experiment, not both")
@@ -202,13 +206,13 @@ def _train(config, strategy, extra_callbacks, live):
     state = TrainingState(gan, fixed_latents(config.latent_dim, config.seed), folder.checkpoints)
     if resuming:
         _resume(config, gan, state, folder)
-    folder.write_config(config)
     history.truncate(folder.history, int(state.epoch))
-
     if int(state.epoch) >= config.epochs:
+        # Its config.json stays as it was: nothing is trained with these settings.
         logger.info("%s has finished its %d epoch(s): nothing to train (a higher --epochs "
                     "trains it further)", config.output_dir, int(state.epoch))
     else:
+        folder.write_config(config)
         logger.info("Training %s; writing the run to %s", config.model, config.output_dir)
     extra = list(extra_callbacks)
     if (notebook.in_notebook() if live is None else live) and not any(

@@ -232,14 +232,16 @@ def test_images_over_the_pixel_limit_are_skipped_before_decoding(tmp_path, name,
         [str(folder / "ok.png"), str(path)])
 
 
-def test_data_smaller_than_one_batch_fails_with_advice(tmp_path):
+def test_data_smaller_than_one_batch_fails_with_advice_before_decoding(tmp_path, caplog):
     folder = tmp_path / "few"
     folder.mkdir()
     for i in range(3):
         (folder / f"{i}.png").write_bytes(encode(rgb_image(), "PNG"))
-    with pytest.raises(DataError, match=r"few: 3 images, fewer than one training step needs "
-                                        r"\(1 x --batch_size=8\); use a smaller --batch_size"):
-        data.make_stream(64, batch_size=8, data_dir=str(folder))
+    with caplog.at_level(logging.INFO, logger="anime_gan"), pytest.raises(
+            DataError, match=r"few: 3 images, fewer than one training step needs "
+                             r"\(2 x --batch_size=2\); use a smaller --batch_size"):
+        data.make_stream(64, batch_size=2, data_dir=str(folder), batches_per_step=2)
+    assert "Decoding" not in caplog.text  # refused from the listing, at once
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "GIF", "WEBP", "JPEG", "BMP"])

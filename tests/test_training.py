@@ -3,6 +3,7 @@ stops on faults without losing the files written before."""
 
 import errno
 import os
+import pathlib
 import textwrap
 
 import keras
@@ -19,9 +20,13 @@ from conftest import history_epochs, restored_state, run_on_one_thread
 
 @pytest.mark.long
 def test_train_is_one_python_call(image_folder, tmp_path):
+    epochs_seen = []
+    one_callback = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, l: epochs_seen.append(e))
     gan = train(model="wgan", epochs=1, steps_per_epoch=1, batch_size=4, n_critic=2,
-                data_dir=image_folder, output_dir=str(tmp_path / "run"))
+                data_dir=pathlib.Path(image_folder), output_dir=tmp_path / "run",
+                callbacks=one_callback)
     assert int(gan.d_optimizer.iterations) == 2 and int(gan.g_optimizer.iterations) == 1
+    assert epochs_seen == [0]
     images = np.asarray(gan.generate(3))
     assert images.shape == (3, 64, 64, 3) and np.all(np.abs(images) <= 1)
     assert (tmp_path / "run" / "samples" / "epoch_0001.png").is_file()

@@ -60,10 +60,13 @@ def decode_image_file(path, image_size):
 
 
 def folder_images(data_dir, image_size, cache_dir=None,
-                  max_pixels=image_files.DEFAULT_MAX_PIXELS):
-    """Cached uint8 images from every usable image file under ``data_dir``, and their number."""
-    return decoded_images(list_image_files(data_dir, max_pixels), image_size, data_dir,
-                          cache_dir)
+                  max_pixels=image_files.DEFAULT_MAX_PIXELS, check_count=None):
+    """Cached uint8 images from every usable image file under ``data_dir``, and their number.
+    ``check_count(number of files)`` may refuse them before any is decoded."""
+    paths = list_image_files(data_dir, max_pixels)
+    if check_count:
+        check_count(len(paths))
+    return decoded_images(paths, image_size, data_dir, cache_dir)
 
 
 def _cache_file(cache_dir, name):
@@ -182,10 +185,13 @@ def synthetic_images(image_size, seed, num_images=SYNTHETIC_IMAGES):
 
 
 def load_images(image_size, data_dir=None, dataset=None, seed=0, cache_dir=None,
-                tfds_data_dir=None, max_image_pixels=image_files.DEFAULT_MAX_PIXELS):
-    """The uint8 image source chosen by the flags, and its size."""
+                tfds_data_dir=None, max_image_pixels=image_files.DEFAULT_MAX_PIXELS,
+                check_count=None):
+    """The uint8 image source chosen by the flags, and its size (an image folder's files
+    counted by ``check_count`` before they are decoded)."""
     if data_dir:
-        return folder_images(local_data_dir(data_dir), image_size, cache_dir, max_image_pixels)
+        return folder_images(local_data_dir(data_dir), image_size, cache_dir, max_image_pixels,
+                             check_count)
     if dataset:
         return tfds_images(dataset.removeprefix("tfds:"), image_size, cache_dir=cache_dir,
                            data_dir=tfds_data_dir)
@@ -250,16 +256,18 @@ class TrainingStream:
 def make_stream(image_size=64, batch_size=64, data_dir=None, dataset=None, seed=0,
                 batches_per_step=1, cache_dir=None, tfds_data_dir=None,
                 max_image_pixels=image_files.DEFAULT_MAX_PIXELS):
-    """The ``TrainingStream`` of the chosen source; raises if it is smaller than a step."""
+    """The ``TrainingStream`` of the chosen source; raises if it is smaller than a step
+    (an image folder as soon as its files are counted)."""
+    def check_count(count):
+        if count < batch_size * batches_per_step:
+            source = f"--data_dir={data_dir}" if data_dir else dataset or "the built-in data set"
+            raise DataError(
+                f"{source}: {count} images, fewer than one training step needs "
+                f"({batches_per_step} x --batch_size={batch_size}); use a smaller --batch_size")
+
     images, count = load_images(image_size, data_dir, dataset, seed, cache_dir, tfds_data_dir,
-                                max_image_pixels)
-    needed = batch_size * batches_per_step
-    if count < needed:
-        source = f"--data_dir={data_dir}" if data_dir else dataset or "the built-in data set"
-        raise DataError(
-            f"{source}: {count} images, fewer than one training step needs "
-            f"({batches_per_step} x --batch_size={batch_size}); use a smaller --batch_size"
-        )
+                                max_image_pixels, check_count)
+    check_count(count)  # files that did not decode are not counted
     return TrainingStream(images, count, batch_size, batches_per_step, seed)
 
 
@@ -269,6 +277,10 @@ def make_dataset(image_size=64, batch_size=64, data_dir=None, dataset=None, seed
 
     Returns the ``tf.data.Dataset`` and the number of images.
     """
+    for name, value in (("image_size", image_size), ("batch_size", batch_size),
+                        ("batches_per_step", batches_per_step)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"make_dataset: {name}={value!r} must be a whole number, at least 1")
     stream = make_stream(image_size, batch_size, data_dir, dataset, seed, batches_per_step,
                          tfds_data_dir=tfds_data_dir)
     batches = stream.batches()

@@ -14,6 +14,21 @@ from keras import ops
 from anime_gan import augment, devices
 
 
+# The largest absolute value of a real pixel a step takes (see check_real_images).
+MAX_REAL_PIXEL = 1.25
+
+
+def _check_networks(generator, discriminator):
+    for role, network in (("generator", generator), ("discriminator", discriminator)):
+        if not isinstance(network, keras.Model):
+            raise TypeError(f"{role}: a keras.Model (anime_gan.build_{role}()), "
+                            f"not {type(network).__name__}")
+    made, taken = tuple(generator.output_shape[1:]), tuple(discriminator.input_shape[1:])
+    if made != taken:
+        raise ValueError(f"the generator makes images of shape {made}, but the discriminator "
+                         f"takes {taken}: build both for the same image_size")
+
+
 class GAN(keras.Model):
     """Base class: a generator, a discriminator (or critic) and their optimizers.
 
@@ -27,7 +42,10 @@ class GAN(keras.Model):
     def __init__(self, generator, discriminator, seed=None, ema_decay=None, diffaugment=(),
                  **kwargs):
         super().__init__(**kwargs)
-        self.diffaugment = tuple(diffaugment)
+        _check_networks(generator, discriminator)
+        if ema_decay is not None and not 0 <= ema_decay < 1:
+            raise ValueError(f"ema_decay={ema_decay}: must be in [0, 1) (0 or None: no average)")
+        self.diffaugment = augment.as_policy(diffaugment)
         self.generator = generator
         self.discriminator = discriminator
         # An exponential moving average of the generator's weights, for sampling.
@@ -51,7 +69,11 @@ class GAN(keras.Model):
         # would try to build the GAN by calling it on a batch of images.
         self.built = True
 
-    def compile(self, d_optimizer, g_optimizer, **kwargs):
+    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        if d_optimizer is None or g_optimizer is None or "optimizer" in kwargs or "loss" in kwargs:
+            raise TypeError(f"{type(self).__name__}.compile takes d_optimizer= and g_optimizer=, "
+                            "the discriminator's and the generator's; its train step gives the "
+                            "losses (no optimizer= or loss=)")
         # No Keras-level optimizer or loss: train_step drives the two optimizers.
         super().compile(optimizer=None, **kwargs)
         self.d_optimizer = d_optimizer
@@ -60,6 +82,22 @@ class GAN(keras.Model):
         # checkpointed before the first update.
         d_optimizer.build(self.discriminator.trainable_variables)
         g_optimizer.build(self.generator.trainable_variables)
+
+    def fit(self, *args, **kwargs):
+        with devices.reported_checks():
+            return super().fit(*args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        raise NotImplementedError(
+            "a GAN has no test loss to evaluate: measure its samples with "
+            "anime_gan.evaluate_run(RUN) (FID, KID, precision/recall) or --mode=evaluate")
+
+    def save(self, *args, **kwargs):
+        raise NotImplementedError(
+            "a GAN is saved as its networks, which are plain Keras models: "
+            "gan.generator.save('generator.keras') (gan.sampling_generator for the moving "
+            "average), gan.discriminator.save(...); or all weights with "
+            "gan.save_weights('gan.weights.h5')")
 
     @property
     def metrics(self):
@@ -84,6 +122,19 @@ class GAN(keras.Model):
         return self.sampling_generator(self.sample_latents(batch_size), training=False)
 
     # --- The pieces of a train_step ---------------------------------------------
+
+    def checked_real_images(self, images):
+        """``images``, refused unless they are float images on the networks' [-1, 1]
+        scale: pixels of 0..255 (keras.utils.image_dataset_from_directory's) would train
+        into noise.  A little over 1 is allowed, for the overshoot of a resampling filter."""
+        name, dtype = type(self).__name__, keras.backend.standardize_dtype(images.dtype)
+        if "float" not in dtype:
+            raise ValueError(f"{name}.fit takes float images in [-1, 1]; got {dtype} batches: "
+                             "give images / 127.5 - 1")
+        largest = ops.max(ops.abs(ops.cast(images, "float32")))
+        return devices.checked(images, largest <= MAX_REAL_PIXEL,
+                               f"{name}.fit takes real images in [-1, 1] (give images / "
+                               "127.5 - 1 for 0..255 pixels); this batch reaches", largest)
 
     def sample_latents(self, batch_size):
         """z ~ N(0, I): this replica's ``batch_size`` latent vectors."""

@@ -22,6 +22,8 @@ class CriticLoopGAN(GAN):
     penalty_passes = 0  # extra discriminator passes of a gradient penalty, per update
 
     def __init__(self, generator, discriminator, n_critic=5, **kwargs):
+        if isinstance(n_critic, bool) or not isinstance(n_critic, int) or n_critic < 1:
+            raise ValueError(f"n_critic={n_critic!r}: must be a whole number, at least 1")
         super().__init__(generator, discriminator, **kwargs)
         self.n_critic = n_critic
 
@@ -39,6 +41,7 @@ class CriticLoopGAN(GAN):
                 f"{tuple(real_images.shape)}. make_dataset(..., batches_per_step="
                 f"{self.n_critic}) gives such batches (or reshape [{self.n_critic}N, H, W, 3] "
                 f"to [N, {self.n_critic}, H, W, 3])")
+        real_images = self.checked_real_images(real_images)
         batch_size = ops.shape(real_images)[0]
 
         # 1. n_critic discriminator updates, each on a fresh real batch and fresh fakes.

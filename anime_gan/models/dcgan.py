@@ -17,6 +17,7 @@ class DCGAN(GAN):
     metric_names = ("d_loss", "g_loss", "real_score", "fake_score")
 
     def train_step(self, real_images):
+        real_images = self.checked_real_images(real_images)
         batch_size = ops.shape(real_images)[0]
         # The generator's pass is recorded once and reused by both updates, as the
         # reference implementation does: the tape is entered again for step 2.

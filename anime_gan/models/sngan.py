@@ -18,6 +18,9 @@ class SNGAN(CriticLoopGAN):
 
     metric_names = ("d_loss", "g_loss", "real_score", "fake_score")
 
+    def __init__(self, generator, discriminator, n_critic=1, **kwargs):
+        super().__init__(generator, discriminator, n_critic=n_critic, **kwargs)
+
     def critic_loss(self, real_scores, fake_scores, real_images, fake_images):
         return (losses.discriminator_hinge_loss(real_scores, fake_scores),
                 {"real_score": ops.mean(real_scores), "fake_score": ops.mean(fake_scores)})

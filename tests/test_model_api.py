@@ -1,0 +1,188 @@
+"""The GAN classes and sampling helpers as a Keras user meets them: the arguments they
+check, what fit refuses to train on, and the Keras methods a GAN does not have."""
+
+import logging
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import anime_gan
+from anime_gan import (DCGAN, SNGAN, WGANGP, TrainConfig, WGANClip, augment, build_critic,
+                       build_discriminator, build_generator, build_sn_discriminator)
+from anime_gan.display import grid_pixels
+from anime_gan.sampling import interpolation_grid, sample, slerp
+
+LATENT = 8
+
+
+@pytest.fixture(scope="module")
+def generator():
+    return build_generator(LATENT)
+
+
+def compiled(gan):
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-4), g_optimizer=keras.optimizers.Adam(1e-4))
+    return gan
+
+
+def pixels(*shape, low=-1.0, high=1.0, dtype="float32"):
+    return np.random.default_rng(0).uniform(low, high, shape + (64, 64, 3)).astype(dtype)
+
+
+def test_diffaugment_takes_the_flags_string_or_a_sequence_of_names(generator):
+    disc = build_discriminator()
+    assert DCGAN(generator, disc, diffaugment="color,cutout").diffaugment == ("color", "cutout")
+    assert DCGAN(generator, disc, diffaugment=["translation"]).diffaugment == ("translation",)
+    assert DCGAN(generator, disc, diffaugment=None).diffaugment == ()
+    with pytest.raises(ValueError, match=r"unknown DiffAugment policy \['colour'\]"):
+        DCGAN(generator, disc, diffaugment=("colour",))
+    with pytest.raises(TypeError, match="diffaugment=True: give the policy's names"):
+        DCGAN(generator, disc, diffaugment=True)
+    with pytest.raises(ValueError, match="unknown DiffAugment policy 'colour'"):
+        augment.diff_augment(tf.zeros((1, 8, 8, 3)), ("colour",), keras.random.SeedGenerator(0))
+
+
+def test_each_class_defaults_to_its_papers_critic_updates(generator):
+    assert SNGAN(generator, build_sn_discriminator()).n_critic == 1
+    assert WGANGP(generator, build_critic()).n_critic == 5
+    assert WGANClip(generator, build_discriminator()).n_critic == 5
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda g: DCGAN(g, build_discriminator(128)), ValueError,
+     r"the generator makes images of shape \(64, 64, 3\), but the discriminator takes "
+     r"\(128, 128, 3\)"),
+    (lambda g: DCGAN(g, build_discriminator(), ema_decay=1.5), ValueError,
+     r"ema_decay=1.5: must be in \[0, 1\)"),
+    (lambda g: WGANGP(g, build_critic(), n_critic=0), ValueError, "n_critic=0: must be a whole"),
+    (lambda g: WGANGP(g, build_critic(), n_critic=2.0), ValueError, "n_critic=2.0: must be"),
+    (lambda g: DCGAN("generator.keras", build_discriminator()), TypeError,
+     "generator: a keras.Model"),
+])
+def test_constructors_refuse_what_cannot_train(generator, make, error, message):
+    with pytest.raises(error, match=message):
+        make(generator)
+
+
+def test_compile_names_the_two_optimizers_it_takes(generator):
+    gan = DCGAN(generator, build_discriminator())
+    with pytest.raises(TypeError, match="DCGAN.compile takes d_optimizer= and g_optimizer="):
+        gan.compile(optimizer="adam")
+
+
+def trainable_weights(gan):
+    return [w.numpy().copy() for w in gan.generator.trainable_weights
+            + gan.discriminator.trainable_weights]
+
+
+def unchanged(before, gan):
+    return all(np.array_equal(b, a) for b, a in zip(before, trainable_weights(gan)))
+
+
+def test_fit_refuses_integer_pixels_before_any_update(generator):
+    gan = compiled(DCGAN(generator, build_discriminator(), seed=0))
+    batches = tf.data.Dataset.from_tensor_slices(pixels(8, high=255, dtype="uint8")).batch(4)
+    with pytest.raises(ValueError, match="DCGAN.fit takes float images in .-1, 1.; got uint8"):
+        gan.fit(batches, verbose=0)
+    assert int(gan.d_optimizer.iterations) == 0
+
+
+@pytest.mark.parametrize("model", ["dcgan", "wgan"])
+def test_fit_refuses_float_pixels_off_the_networks_scale_before_any_update(generator, model):
+    """keras.utils.image_dataset_from_directory gives float pixels of 0..255."""
+    if model == "dcgan":
+        gan, shape = DCGAN(generator, build_discriminator(), seed=0), (8,)
+    else:
+        gan, shape = WGANGP(generator, build_critic(), n_critic=2, seed=0), (8, 2)
+    compiled(gan)
+    before = trainable_weights(gan)
+    images = pixels(*shape, low=0, high=255)
+    images[0, ...] = 255.0
+    with pytest.raises(ValueError, match=r"^\w+\.fit takes real images in \[-1, 1\] .*; this "
+                                         r"batch reaches 255$"):
+        gan.fit(tf.data.Dataset.from_tensor_slices(images).batch(4), verbose=0)
+    assert unchanged(before, gan)
+
+
+def test_fit_takes_a_resampling_filters_small_overshoot_and_refuses_nan(generator):
+    gan = compiled(DCGAN(generator, build_discriminator(), seed=0))
+    images = pixels(4)
+    images[0, 0, 0] = 1.1
+    gan.fit(images, batch_size=4, verbose=0)
+    assert int(gan.d_optimizer.iterations) == 1
+    before = trainable_weights(gan)
+    images[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="this batch reaches nan"):
+        gan.fit(images, batch_size=4, verbose=0)
+    assert unchanged(before, gan)
+
+
+def test_a_gan_points_save_and_evaluate_to_what_it_offers(generator, tmp_path):
+    gan = compiled(DCGAN(generator, build_discriminator()))
+    with pytest.raises(NotImplementedError, match=r"gan.generator.save\('generator.keras'\)"):
+        gan.save(tmp_path / "gan.keras")
+    with pytest.raises(NotImplementedError, match="evaluate_run"):
+        gan.evaluate(pixels(4))
+    gan.save_weights(tmp_path / "gan.weights.h5")  # what it offers works
+    assert (tmp_path / "gan.weights.h5").is_file()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda g: sample(g, 0), "sample: num_images=0 must be a whole number, at least 1"),
+    (lambda g: sample(g, 2.5), "sample: num_images=2.5 must be"),
+    (lambda g: sample(g, 2, seed=None), r"sample: seed=None must be a whole number in \[0, "),
+    (lambda g: sample(g, 2, seed=2**31), r"seed=2147483648 must be a whole number in \[0, "
+                                         r"2147483647\]"),
+    (lambda g: sample(g, 2, seed=-1), "seed=-1 must be"),
+    (lambda g: interpolation_grid(g, rows=0), "interpolation_grid: rows=0 must be"),
+    (lambda g: interpolation_grid(g, steps=True), "steps=True must be"),
+    (lambda g: anime_gan.make_dataset(batch_size=0), "make_dataset: batch_size=0 must be"),
+    (lambda g: anime_gan.generate_run("no-run", 0), "generate_run: num_images=0 must be"),
+    (lambda g: build_generator(latent_dim=0), "latent_dim must be a whole number, at least 1"),
+    (lambda g: build_generator(image_size="64"), r"got '64'"),
+])
+def test_helpers_refuse_bad_arguments_in_one_line(generator, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(generator)
+
+
+def test_sample_names_load_generator_when_given_a_run_folder(tmp_path):
+    with pytest.raises(TypeError, match=r"sample takes a generator \(a Keras model\), not "
+                                        r"PosixPath: load_generator\("):
+        sample(tmp_path, 2)
+
+
+def test_sample_takes_numpy_integers(generator):
+    np.testing.assert_array_equal(sample(generator, np.int64(2), seed=np.int32(3)),
+                                  sample(generator, 2, seed=3))
+
+
+def test_slerp_at_one_fraction_is_one_vector_and_opposite_ends_stay_finite():
+    a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    np.testing.assert_allclose(slerp(a, b, 0.5), [np.sqrt(0.5), np.sqrt(0.5)], rtol=1e-6)
+    assert slerp(a, b, [0.5]).shape == (1, 2)
+    path = slerp(a, -a, [0.0, 0.25, 1.0])  # no single great circle: a straight line
+    np.testing.assert_allclose(path, [[1, 0], [0.5, 0], [-1, 0]], atol=1e-7)
+
+
+def test_show_grid_warns_when_float_images_are_not_on_the_networks_scale(caplog):
+    with caplog.at_level(logging.WARNING, logger="anime_gan.display"):
+        assert (grid_pixels(np.full((1, 4, 4, 3), 200.0)) == 255).all()
+    assert "on the networks' [-1, 1] scale, and these reach 200" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="anime_gan.display"):
+        grid_pixels(np.full((1, 4, 4, 3), -1.0))
+    assert caplog.text == ""
+
+
+def test_settings_take_paths_as_pathlib_paths(tmp_path):
+    config = TrainConfig.from_settings(data_dir=tmp_path / "faces", output_dir=pathlib.Path("r"))
+    assert (config.data_dir, config.output_dir) == (str(tmp_path / "faces"), "r")
+
+
+def test_the_sn_discriminator_is_part_of_the_package_api():
+    assert "build_sn_discriminator" in anime_gan.__all__
+    assert anime_gan.build_sn_discriminator is build_sn_discriminator

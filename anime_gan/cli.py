@@ -23,7 +23,7 @@ from anime_gan import __version__, commands, devices, progress
 from anime_gan.config import MODELS, MODES, TrainConfig
 from anime_gan.errors import ConfigError, Terminated, TrainingFault
 from anime_gan.flag_files import (EXPERIMENTS_DIR, define_flags,  # noqa: F401 (cli's API)
-                                  experiment_names, experiment_path)
+                                  experiment_names, experiment_path, experiment_settings)
 
 # The --help groups, in the order they are listed.  A field missing here is listed as "other".
 GROUPS = {
@@ -97,9 +97,10 @@ def help_text(flag_values, prog="anime-gan", width=None):
                 first = " " * indent
             lines.append(first + wrapped[0])
             lines += [" " * indent + rest for rest in wrapped[1:]]
-    lines += ["", "--helpfull lists every flag, absl's and TensorFlow's too. Exit status: 0 done, "
-              "1 training fault, 2 bad flag or data, 130 stopped by Ctrl-C (a checkpoint is "
-              "saved; run the same command to resume)."]
+    lines += ["", "--helpfull lists every flag, absl's and TensorFlow's too; --version prints "
+              "the version. Exit status: 0 done, 1 training fault, 2 bad flag or data, 130 "
+              "stopped by Ctrl-C, 143 stopped by SIGTERM (both save a checkpoint: run the same "
+              "command to resume)."]
     return "\n".join(textwrap.fill(line, width) if line.startswith("--helpfull") else line
                      for line in lines) + "\n"
 
@@ -123,9 +124,24 @@ def _expand_experiments(argv):
             continue
         if name not in experiment_names():
             _fail(f"--experiment={name}: must be one of {', '.join(experiment_names())}")
+        _warn_of_overridden_flags(name, expanded[1:])
         expanded.append(f"--flagfile={experiment_path(name)}")
         count += 1
     return expanded, count
+
+
+def _warn_of_overridden_flags(experiment, earlier):
+    """A flag given before ``--experiment`` that the experiment sets is overridden (as with
+    ``--flagfile``, later flags win): say so, in case it was meant the other way."""
+    settings = experiment_settings(experiment)
+    for arg in earlier:
+        name = arg.lstrip("-").partition("=")[0]
+        if name not in settings and name.startswith("no"):  # --noresume
+            name = name[2:]
+        if name in settings and arg.startswith("-"):
+            print(f"warning: --experiment={experiment} sets --{name}={settings[name]}, over "
+                  f"{arg} given before it (flags after --experiment override it)",
+                  file=sys.stderr)
 
 
 def parse_flags(argv, flag_values=flags.FLAGS):
@@ -144,8 +160,8 @@ def parse_flags(argv, flag_values=flags.FLAGS):
     argv, expanded = _expand_experiments(argv)
     try:
         remaining = flag_values(argv)
-    except flags.Error as error:
-        _fail(error)
+    except flags.Error as error:  # absl's own prefix would follow ours
+        _fail(str(error).removeprefix("ERROR:: ").removeprefix("ERROR: "))
     if "experiment" in flag_values and flag_values["experiment"].present and not expanded:
         _fail("--experiment: give it on the command line, not in a flagfile")
     return remaining

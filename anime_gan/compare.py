@@ -13,6 +13,7 @@ are written last.
 
 import json
 import os
+import sys
 import time
 
 import keras
@@ -203,6 +204,10 @@ def plan(configs, seeds, images, longer_images):
 
 def main(argv, flag_values=flags.FLAGS):
     FLAGS = flag_values
+    if FLAGS.table_only and not any("config" in r for r in load_results(FLAGS.results_dir)):
+        raise ValueError(f"--results_dir={FLAGS.results_dir}: no kept results there to "
+                         "tabulate (the project's own are in docs/comparison of its clone); "
+                         "run without --table_only to measure them")
     os.makedirs(FLAGS.results_dir, exist_ok=True)
     reference_path = os.path.join(FLAGS.results_dir, "reference.json")
     if not FLAGS.table_only:
@@ -244,6 +249,15 @@ def main(argv, flag_values=flags.FLAGS):
         print("Plot:", plot(results, os.path.join(FLAGS.results_dir, "fd_by_images.png")))
 
 
+def _main(argv):
+    """``main`` with a refusal as one line and exit status 2."""
+    try:
+        main(argv)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    app.run(_main)

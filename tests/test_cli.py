@@ -214,6 +214,16 @@ def test_experiment_by_name_then_later_flags_override_it():
     assert parse("--epochs=3", "--experiment=wgan_gp_64").epochs == 50  # later wins
 
 
+def test_a_flag_the_experiment_overrides_is_named_in_a_warning(capsys):
+    assert parse("--batch_size=8", "--nojit_compile", "--experiment=dcgan_64").batch_size == 64
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert ("warning: --experiment=dcgan_64 sets --batch_size=64, over --batch_size=8 given "
+            "before it (flags after --experiment override it)") in err
+    parse("--output_dir=out", "--experiment=dcgan_64", "--batch_size=8")  # nothing overridden
+    assert capsys.readouterr().err == ""
+
+
 def test_unknown_experiment_exits_2_naming_the_choices(run_cli):
     result = run_cli("--experiment=nope")
     assert result.returncode == 2
@@ -314,15 +324,18 @@ def test_resume_refuses_a_different_architecture(trained_run, flag, saved, run_c
     assert "Traceback" not in result.stderr
 
 
-def test_finished_run_is_not_trained_further(trained_run, session_data, run_cli, caplog):
+def test_finished_run_is_not_trained_further(trained_run, image_folder, run_cli, caplog):
     before = restored_state(trained_run).step
+    config_before = (trained_run / "config.json").read_bytes()
     with caplog.at_level(logging.INFO, logger="anime_gan"):
         result = run_cli("--model=dcgan", "--epochs=2", "--steps_per_epoch=1",
                          "--batch_size=4", "--seed=3", f"--output_dir={trained_run}",
-                         f"--data_dir={session_data}")
+                         f"--data_dir={image_folder}")
     assert result.returncode == 0, result.stderr[-3000:]
     # It says so, rather than "Resuming at epoch 3" and "Training dcgan".
     assert f"{trained_run} has finished its 2 epoch(s): nothing to train" in caplog.text
     assert "Resuming" not in caplog.text and "Training dcgan" not in caplog.text
     assert restored_state(trained_run).step == before
     assert history_epochs(trained_run) == [1, 2]
+    # Nothing was trained on the other folder: the run's record still names its own data.
+    assert (trained_run / "config.json").read_bytes() == config_before

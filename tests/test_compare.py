@@ -148,6 +148,17 @@ def test_earlier_result_continues_a_kept_run_whose_folder_is_there(tmp_path):
     assert find([8, 16], seed=2) is None  # a first stretch stopped: resumed as before
 
 
+def test_table_only_without_kept_results_says_so_and_leaves_no_folder(tmp_path, capsys):
+    flag_values = flags.FlagValues()
+    compare.define_flags(flag_values)
+    flag_values(["compare", "--table_only", f"--results_dir={tmp_path / 'nothing'}"])
+    with pytest.raises(ValueError, match=r"--results_dir=.*nothing: no kept results there to "
+                                         r"tabulate .*; run without --table_only"):
+        compare.main(["compare"], flag_values)
+    assert not (tmp_path / "nothing").exists()
+    assert capsys.readouterr().out == ""
+
+
 @pytest.mark.slow
 def test_compare_trains_evaluates_keeps_and_skips(image_folder, tiny_backbone, tmp_path, capsys):
     flag_values = flags.FlagValues()

@@ -14,7 +14,7 @@ import pytest
 from absl import flags
 
 from anime_gan import cli, commands, progress, tensorflow_logs
-from anime_gan.config import TrainConfig
+from anime_gan.config import MODELS, TrainConfig
 from anime_gan.errors import TrainingFault
 from anime_gan.run_folder import RunFolder
 from conftest import child_env, run_python
@@ -47,6 +47,25 @@ def test_help_lists_our_flags_by_group_and_exits_0(flag, capsys):
         assert other not in out  # absl's and TensorFlow's flags stay in --helpfull
     model = out.index("\nmodel:")
     assert out.index("--image_size") > model and out.index("--epochs") < model
+
+
+def test_help_names_every_exit_status_and_the_version_flag(capsys):
+    assert run_help("--help") == 0
+    footer = " ".join(capsys.readouterr().out.split("\n\n")[-1].split())
+    for status in ("0 done", "1 training fault", "2 bad flag or data", "130 stopped by Ctrl-C",
+                   "143 stopped by SIGTERM"):
+        assert status in footer
+    assert "--version" in footer
+
+
+def test_every_models_defaults_are_in_the_help_of_the_flags_that_vary_by_model(capsys):
+    assert run_help("--help") == 0
+    out = capsys.readouterr().out
+    for flag, models in [("--batch_size", ("wgan", "wgan_clip", "sngan")),  # per D update
+                         ("--checkpoint_every", MODELS), ("--diffaugment", MODELS)]:
+        text = re.search(rf"^  {flag}\b.*?(?=^  --|\Z)", out, re.MULTILINE | re.DOTALL).group(0)
+        for model in models:
+            assert re.search(rf"\b{model}\b", text), (flag, model)
 
 
 def test_every_flag_has_a_help_group():

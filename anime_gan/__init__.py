@@ -38,3 +38,4 @@ __all__ = [
 from anime_gan import logs as _logs  # noqa: E402
 
 _logs.setup()
+_logs.hide_new_model_retracing()

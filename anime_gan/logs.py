@@ -17,6 +17,11 @@ nothing outside IPython; in IPython (a Jupyter kernel, Colab, Kaggle, the termin
   interactive sessions) and keeps it from also propagating to the root logger when it has
   a handler of its own, which would print each of its warnings twice.
 
+Everywhere, ``import anime_gan`` drops one TensorFlow warning: "N out of the last N calls to
+...TensorFlowTrainer._make_function... triggered tf.function retracing", which every
+``train()`` after the fifth in one process (a notebook's cells) would print, since each new
+Keras model traces its own training function; other retracing warnings still show.
+
 To silence the library in a notebook: ``logging.getLogger("anime_gan").setLevel("WARNING")``.
 TensorFlow's C++ start-up lines are not Python logging; ``TF_CPP_MIN_LOG_LEVEL`` governs them.
 """
@@ -85,3 +90,19 @@ def _quiet_tensorflow():
         tf_logger.setLevel(logging.WARNING)
     if tf_logger.handlers:
         tf_logger.propagate = False
+
+
+class _NewModelRetracing(logging.Filter):
+    """Drops TensorFlow's retracing warning about Keras's per-model training function."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message
+                    and "TensorFlowTrainer._make_function" in message)
+
+
+def hide_new_model_retracing():
+    """Puts ``_NewModelRetracing`` on TensorFlow's Python logger (once)."""
+    tf_logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _NewModelRetracing) for f in tf_logger.filters):
+        tf_logger.addFilter(_NewModelRetracing())

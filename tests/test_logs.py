@@ -101,6 +101,22 @@ def test_tensorflow_python_logger_is_turned_down(bare_logging):
     assert "Assets" not in bare_logging.getvalue()
 
 
+def test_only_the_retracing_warning_of_kerass_per_model_function_is_dropped(caplog):
+    import anime_gan  # noqa: F401  (puts the filter in place)
+
+    tf_logger = logging.getLogger("tensorflow")
+    keras_function = ("<function TensorFlowTrainer._make_function.<locals>."
+                      "multi_step_on_iterator at 0x7f>")
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        tf_logger.warning("6 out of the last 6 calls to %s triggered tf.function retracing. "
+                          "Tracing is expensive", keras_function)
+        tf_logger.warning("5 out of the last 5 calls to <function my_step at 0x7f> triggered "
+                          "tf.function retracing. Tracing is expensive")
+        tf_logger.warning("another warning")
+    assert [r.getMessage()[:30] for r in caplog.records] == [
+        "5 out of the last 5 calls to <", "another warning"]
+
+
 def test_command_line_shows_each_message_once(session_main):
     _, result = session_main
     assert result.stderr.count("Training dcgan; writing the run to") == 1

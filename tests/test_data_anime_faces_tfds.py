@@ -297,6 +297,7 @@ def test_cli_missing_manual_folder_exits_2_in_one_line(tmp_path):
         f"~/tensorflow_datasets/downloads/manual/), or unzip it there: the folder images/ "
         f"(JPEGs) may sit in the manual folder or one subfolder below it."]
     assert "Traceback" not in result.stderr
+    assert "Downloading and preparing" not in result.stdout  # TFDS's line: nothing downloads
 
 
 def test_cli_run_unknown_config_exits_2_in_one_line(tmp_path, capsys):

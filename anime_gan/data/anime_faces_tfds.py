@@ -90,6 +90,13 @@ class AnimeFaces(tfds.core.GeneratorBasedBuilder):
         # This config's own instructions (TFDS reads the attribute from the instance).
         self.MANUAL_DOWNLOAD_INSTRUCTIONS = self.builder_config.instructions
 
+    def _log_download_bytes(self):
+        # TFDS prints "Downloading and preparing dataset Unknown size ..." here, before it
+        # looks in the manual folder: nothing is downloaded, and a missing download would
+        # follow that line with its error.
+        logger.info("Preparing %s/%s from the manual download", self.name,
+                    self.builder_config.name)
+
     def _info(self):
         return self.dataset_info_from_configs(
             description=(

@@ -14,7 +14,7 @@ from keras import ops
 from anime_gan import augment, devices
 
 
-# The largest absolute value of a real pixel a step takes (see check_real_images).
+# The largest absolute value of a real pixel a step takes (see checked_real_images).
 MAX_REAL_PIXEL = 1.25
 
 

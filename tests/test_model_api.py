@@ -107,6 +107,24 @@ def test_fit_refuses_float_pixels_off_the_networks_scale_before_any_update(gener
     assert unchanged(before, gan)
 
 
+def test_fit_on_keras_image_dataset_from_directory_asks_for_the_scale_then_trains(
+        generator, tmp_path):
+    """What a Keras user tries first: (images, labels) batches of float 0..255 pixels."""
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        path = tmp_path / f"class{i % 2}" / f"{i}.png"
+        path.parent.mkdir(exist_ok=True)
+        keras.utils.save_img(path, rng.integers(0, 256, (64, 64, 3)).astype("uint8"))
+    batches = keras.utils.image_dataset_from_directory(tmp_path, image_size=(64, 64),
+                                                       batch_size=4, seed=0)
+    gan = compiled(DCGAN(generator, build_discriminator(), seed=0))
+    with pytest.raises(ValueError, match=r"give images / 127.5 - 1 for 0..255 pixels"):
+        gan.fit(batches, verbose=0)
+    before = int(gan.g_optimizer.iterations)
+    gan.fit(batches.map(lambda x, y: (x / 127.5 - 1, y)), verbose=0)
+    assert int(gan.g_optimizer.iterations) == before + 2  # 8 images, batches of 4
+
+
 def test_fit_takes_a_resampling_filters_small_overshoot_and_refuses_nan(generator):
     gan = compiled(DCGAN(generator, build_discriminator(), seed=0))
     images = pixels(4)

@@ -123,10 +123,12 @@ class GAN(keras.Model):
 
     # --- The pieces of a train_step ---------------------------------------------
 
-    def checked_real_images(self, images):
-        """``images``, refused unless they are float images on the networks' [-1, 1]
-        scale: pixels of 0..255 (keras.utils.image_dataset_from_directory's) would train
-        into noise.  A little over 1 is allowed, for the overshoot of a resampling filter."""
+    def checked_real_images(self, data):
+        """The real images of a batch (``data``, or its first part when it comes with
+        labels, as from ``keras.utils.image_dataset_from_directory``), refused unless they
+        are float images on the networks' [-1, 1] scale: pixels of 0..255 would train into
+        noise.  A little over 1 is allowed, for the overshoot of a resampling filter."""
+        images = keras.utils.unpack_x_y_sample_weight(data)[0]
         name, dtype = type(self).__name__, keras.backend.standardize_dtype(images.dtype)
         if "float" not in dtype:
             raise ValueError(f"{name}.fit takes float images in [-1, 1]; got {dtype} batches: "

@@ -31,7 +31,10 @@ class CriticLoopGAN(GAN):
     def real_batches_per_step(self):
         return self.n_critic
 
-    def train_step(self, real_images):
+    def checked_real_images(self, data):
+        """The step's real batches, [N, n_critic, H, W, 3]; refused in one line if shaped
+        otherwise (and as ``GAN.checked_real_images`` refuses)."""
+        real_images = super().checked_real_images(data)
         if len(real_images.shape) == 4 and self.n_critic == 1:
             real_images = real_images[:, None]
         if len(real_images.shape) != 5 or real_images.shape[1] != self.n_critic:
@@ -41,6 +44,9 @@ class CriticLoopGAN(GAN):
                 f"{tuple(real_images.shape)}. make_dataset(..., batches_per_step="
                 f"{self.n_critic}) gives such batches (or reshape [{self.n_critic}N, H, W, 3] "
                 f"to [N, {self.n_critic}, H, W, 3])")
+        return real_images
+
+    def train_step(self, real_images):
         real_images = self.checked_real_images(real_images)
         batch_size = ops.shape(real_images)[0]
 

@@ -7,8 +7,13 @@ oneDNN notice, "All log messages before absl::InitializeLog() is called ..."), w
 the level.  So the first ``import tensorflow`` runs with the process's stderr (file
 descriptor 2) held back, and what was written is passed on afterwards without the log
 lines the level hides.  ``TF_CPP_MIN_LOG_LEVEL=0`` shows everything, unfiltered.
+
+The same holding back (``held_native_stderr``) keeps libjpeg's warnings about JPEGs it
+still decodes ("Corrupt JPEG data: N extraneous bytes ...", one a file) out of the output
+while an image folder is decoded; the data pipeline logs how many there were instead.
 """
 
+import contextlib
 import os
 import re
 import sys
@@ -50,21 +55,23 @@ def filter_log_lines(text, level):
     return "".join(kept)
 
 
-def import_tensorflow():
-    """``import tensorflow`` without the start-up lines ``TF_CPP_MIN_LOG_LEVEL`` hides."""
-    if "tensorflow" in sys.modules or min_log_level() < 1:
-        import tensorflow  # noqa: F401
-        return
+@contextlib.contextmanager
+def held_native_stderr(keep):
+    """Holds back what is written to the process's stderr (file descriptor 2, where C++
+    code writes) in the block, then passes on ``keep(text)``.  Without a usable stderr,
+    or with ``TF_CPP_MIN_LOG_LEVEL=0``, nothing is held."""
     try:
         sys.stderr.flush()
-        saved = os.dup(2)
+        saved = os.dup(2) if min_log_level() >= 1 else None
     except (OSError, ValueError, AttributeError):  # no usable stderr (e.g. pythonw)
-        import tensorflow  # noqa: F401
+        saved = None
+    if saved is None:
+        yield
         return
     with tempfile.TemporaryFile() as held:
         os.dup2(held.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            yield
         finally:
             try:
                 sys.stderr.flush()
@@ -73,9 +80,32 @@ def import_tensorflow():
             os.dup2(saved, 2)
             os.close(saved)
             held.seek(0)
-            text = filter_log_lines(held.read().decode(errors="replace"), min_log_level())
+            text = keep(held.read().decode(errors="replace"))
             if text:
                 os.write(2, text.encode())
+
+
+def import_tensorflow():
+    """``import tensorflow`` without the start-up lines ``TF_CPP_MIN_LOG_LEVEL`` hides."""
+    if "tensorflow" in sys.modules:
+        return
+    with held_native_stderr(lambda text: filter_log_lines(text, min_log_level())):
+        import tensorflow  # noqa: F401
+
+
+class LibjpegWarnings:
+    """``keep`` for ``held_native_stderr``: drops libjpeg's warnings about a JPEG it still
+    decodes ("Corrupt JPEG data: 3 extraneous bytes before marker 0xdb"), counting them."""
+
+    PREFIX = "Corrupt JPEG data:"
+
+    def __init__(self):
+        self.dropped = []
+
+    def __call__(self, text):
+        lines = text.splitlines(keepends=True)
+        self.dropped += [line.strip() for line in lines if line.startswith(self.PREFIX)]
+        return "".join(line for line in lines if not line.startswith(self.PREFIX))
 
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", DEFAULT_LEVEL)

@@ -244,6 +244,22 @@ def test_data_smaller_than_one_batch_fails_with_advice_before_decoding(tmp_path,
     assert "Decoding" not in caplog.text  # refused from the listing, at once
 
 
+def test_libjpegs_warnings_about_jpegs_it_decodes_are_one_log_line(tmp_path, capfd, caplog):
+    whole = encode(rgb_image(), "JPEG")
+    marker = whole.index(b"\xff\xdb")
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for i in range(3):  # three stray bytes before a marker: libjpeg warns, and decodes
+        (folder / f"{i}.jpg").write_bytes(whole[:marker] + b"\0\0\0" + whole[marker:])
+    capfd.readouterr()
+    with caplog.at_level(logging.INFO, logger="anime_gan"):
+        stream = data.make_stream(64, batch_size=3, data_dir=str(folder))
+    assert stream.count == 3
+    assert "Corrupt JPEG data" not in capfd.readouterr().err
+    assert ("libjpeg's warnings while decoding: 3 (e.g. 'Corrupt JPEG data: 3 extraneous "
+            "bytes before marker 0xdb'); the files it decoded are kept") in caplog.text
+
+
 @pytest.mark.parametrize("fmt", ["PNG", "GIF", "WEBP", "JPEG", "BMP"])
 def test_a_file_cut_anywhere_in_its_header_is_skipped_not_a_crash(tmp_path, fmt):
     """Every prefix of a real file: the scan (with its header-size check) gives a reason."""

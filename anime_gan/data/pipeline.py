@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from anime_gan import tensorflow_logs
 from anime_gan.data import file_cache, image_files, synthetic
 from anime_gan.data.kaggle import local_data_dir
 from anime_gan.errors import DataError, first_line
@@ -99,9 +100,14 @@ def decoded_images(paths, image_size, data_dir, cache_dir=None):
                     num_parallel_calls=AUTOTUNE)
                .ignore_errors()
                .cache(cache))
-    kept = file_cache.fill(lambda: np.concatenate(
-        [batch.numpy() for batch in decoded.map(lambda index, image: index).batch(8192)]
-        or [[]]), cache, f"--data_dir={data_dir}")
+    libjpeg = tensorflow_logs.LibjpegWarnings()
+    with tensorflow_logs.held_native_stderr(libjpeg):
+        kept = file_cache.fill(lambda: np.concatenate(
+            [batch.numpy() for batch in decoded.map(lambda index, image: index).batch(8192)]
+            or [[]]), cache, f"--data_dir={data_dir}")
+    if libjpeg.dropped:
+        logger.info("libjpeg's warnings while decoding: %d (e.g. '%s'); the files it "
+                    "decoded are kept", len(libjpeg.dropped), libjpeg.dropped[0])
     failed = sorted(set(range(len(paths))) - set(kept.tolist()))
     if failed:
         image_files.FolderScan([], {"undecodable (corrupt image data)":

@@ -67,6 +67,13 @@ def test_constructors_refuse_what_cannot_train(generator, make, error, message):
         make(generator)
 
 
+def test_a_discriminator_taking_any_image_size_fits_the_generator(generator):
+    inputs = keras.Input((None, None, 3))
+    scores = keras.layers.Dense(1)(keras.layers.GlobalAveragePooling2D()(inputs))
+    assert DCGAN(generator, keras.Model(inputs, scores)).discriminator.input_shape == (
+        None, None, None, 3)
+
+
 def test_compile_names_the_two_optimizers_it_takes(generator):
     gan = DCGAN(generator, build_discriminator())
     with pytest.raises(TypeError, match="DCGAN.compile takes d_optimizer= and g_optimizer="):

@@ -23,8 +23,11 @@ def _check_networks(generator, discriminator):
         if not isinstance(network, keras.Model):
             raise TypeError(f"{role}: a keras.Model (anime_gan.build_{role}()), "
                             f"not {type(network).__name__}")
-    made, taken = tuple(generator.output_shape[1:]), tuple(discriminator.input_shape[1:])
-    if made != taken:
+    try:
+        made, taken = tuple(generator.output_shape[1:]), tuple(discriminator.input_shape[1:])
+    except (AttributeError, ValueError):  # a subclassed model not yet called: no shapes
+        return
+    if len(made) != len(taken) or any(m != t for m, t in zip(made, taken) if None not in (m, t)):
         raise ValueError(f"the generator makes images of shape {made}, but the discriminator "
                          f"takes {taken}: build both for the same image_size")
 

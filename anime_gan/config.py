@@ -13,7 +13,7 @@ from anime_gan.augment import parse_policy
 from anime_gan.data.image_files import DEFAULT_MAX_PIXELS
 from anime_gan.data.kaggle import handle_problem, is_kaggle
 from anime_gan.devices import PRECISIONS, STRATEGIES
-from anime_gan.errors import ConfigError
+from anime_gan.errors import MAX_SEED, ConfigError
 from anime_gan.networks import SUPPORTED_IMAGE_SIZES, UPSAMPLING
 
 MODELS = ("dcgan", "wgan", "wgan_clip", "sngan")
@@ -248,8 +248,8 @@ class TrainConfig:
                     fail(f"{net}_{beta}", "must be in [0, 1)")
         if self.checkpoint_every is not None and self.checkpoint_every < 0:
             fail("checkpoint_every", "must be 0 (epoch ends only) or more")
-        if not 0 <= self.seed < 2**31:  # the SavedModel's generate() takes an int32 seed
-            fail("seed", f"must be in [0, {2**31 - 1}]")
+        if not 0 <= self.seed <= MAX_SEED:
+            fail("seed", f"must be in [0, {MAX_SEED}]")
         if self.num_images < 1:
             fail("num_images", "must be at least 1")
         if self.mixed_precision not in PRECISIONS:

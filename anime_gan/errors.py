@@ -7,7 +7,14 @@
   finite, a file that cannot be written); what was written before is intact.
 - ``KeyboardInterrupt`` (Ctrl-C, exit 130) and ``Terminated`` (SIGTERM, exit 143):
   training saved a checkpoint and stopped; the same command resumes.
+
+``check_whole_numbers`` is the Python API's one check of counts and seeds.
 """
+
+
+import numbers
+
+MAX_SEED = 2**31 - 1  # a seed reaches the SavedModel's generate() as an int32
 
 
 class ConfigError(ValueError):
@@ -37,3 +44,13 @@ class Terminated(KeyboardInterrupt):
 def first_line(error):
     """An exception's first line (its type's name if it has no message), for one-line reports."""
     return (str(error).strip().splitlines() or [""])[0] or type(error).__name__
+
+
+def check_whole_numbers(caller, low=1, high=None, **values):
+    """A one-line ValueError naming the first of ``values`` that is not a whole number in
+    [low, high] (numpy's integers are; booleans and floats are not)."""
+    for name, value in values.items():
+        if (not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low
+                or (high is not None and value > high)):
+            allowed = f" in [{low}, {high}]" if high is not None else f", at least {low}"
+            raise ValueError(f"{caller}: {name}={value!r} must be a whole number{allowed}")

@@ -18,6 +18,7 @@ import keras
 from keras import layers
 
 from anime_gan import fused_batch_norm, patches_conv, penalty_leaky_relu
+from anime_gan.errors import check_whole_numbers
 
 SUPPORTED_IMAGE_SIZES = (64, 128)
 UPSAMPLING = ("transpose", "resize_conv")
@@ -75,8 +76,7 @@ def build_generator(latent_dim=128, image_size=64, name="generator", upsampling=
     """
     if upsampling not in UPSAMPLING:
         raise ValueError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}")
-    if not isinstance(latent_dim, int) or isinstance(latent_dim, bool) or latent_dim < 1:
-        raise ValueError(f"latent_dim must be a whole number, at least 1; got {latent_dim!r}")
+    check_whole_numbers("build_generator", latent_dim=latent_dim)
     stages = num_resolution_stages(image_size)
     channels = BASE_CHANNELS * 2 ** (stages - 1)
 

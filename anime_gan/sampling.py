@@ -10,7 +10,6 @@ This is the notebook API::
 """
 
 import logging
-import numbers
 import os
 
 import keras
@@ -18,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from anime_gan import display, networks
-from anime_gan.errors import ConfigError, first_line
+from anime_gan.errors import MAX_SEED, ConfigError, check_whole_numbers, first_line
 from anime_gan.images import GRID_ROWS, image_grid, to_uint8
 from anime_gan.run_folder import RunFolder
 from anime_gan.run_folder.checkpoints import read_newest, saved_objects
@@ -26,22 +25,15 @@ from anime_gan.run_folder.checkpoints import read_newest, saved_objects
 logger = logging.getLogger(__name__)
 
 
-MAX_SEED = 2**31 - 1  # the SavedModel's seed is an int32
-
-
-def check_arguments(caller, generator=None, **counts_and_seed):
+def check_arguments(caller, generator=None, seed=0, **counts):
     """A wrong argument of the sampling helpers is a one-line error naming it."""
     if generator is not None and not isinstance(generator, keras.Model):
         hint = (f": load_generator({generator!r}) gives a run's generator"
                 if isinstance(generator, (str, os.PathLike)) else "")
         raise TypeError(f"{caller} takes a generator (a Keras model), not "
                         f"{type(generator).__name__}{hint}")
-    for name, value in counts_and_seed.items():
-        low, high = (0, MAX_SEED) if name == "seed" else (1, None)
-        if (not isinstance(value, numbers.Integral) or isinstance(value, bool)
-                or value < low or (high is not None and value > high)):
-            allowed = f" in [0, {high}]" if high else f", at least {low}"
-            raise ValueError(f"{caller}: {name}={value!r} must be a whole number{allowed}")
+    check_whole_numbers(caller, **counts)
+    check_whole_numbers(caller, 0, MAX_SEED, seed=seed)
 
 
 def fixed_latents(latent_dim, seed, count=GRID_ROWS * GRID_ROWS):

@@ -57,8 +57,9 @@ def test_each_class_defaults_to_its_papers_critic_updates(generator):
      r"\(128, 128, 3\)"),
     (lambda g: DCGAN(g, build_discriminator(), ema_decay=1.5), ValueError,
      r"ema_decay=1.5: must be in \[0, 1\)"),
-    (lambda g: WGANGP(g, build_critic(), n_critic=0), ValueError, "n_critic=0: must be a whole"),
-    (lambda g: WGANGP(g, build_critic(), n_critic=2.0), ValueError, "n_critic=2.0: must be"),
+    (lambda g: WGANGP(g, build_critic(), n_critic=0), ValueError,
+     "WGANGP: n_critic=0 must be a whole number, at least 1"),
+    (lambda g: WGANGP(g, build_critic(), n_critic=2.0), ValueError, "n_critic=2.0 must be"),
     (lambda g: DCGAN("generator.keras", build_discriminator()), TypeError,
      "generator: a keras.Model"),
 ])
@@ -166,7 +167,8 @@ def test_a_gan_points_save_and_evaluate_to_what_it_offers(generator, tmp_path):
     (lambda g: interpolation_grid(g, steps=True), "steps=True must be"),
     (lambda g: anime_gan.make_dataset(batch_size=0), "make_dataset: batch_size=0 must be"),
     (lambda g: anime_gan.generate_run("no-run", 0), "generate_run: num_images=0 must be"),
-    (lambda g: build_generator(latent_dim=0), "latent_dim must be a whole number, at least 1"),
+    (lambda g: build_generator(latent_dim=0),
+     "build_generator: latent_dim=0 must be a whole number, at least 1"),
     (lambda g: build_generator(image_size="64"), r"got '64'"),
 ])
 def test_helpers_refuse_bad_arguments_in_one_line(generator, call, message):

@@ -16,7 +16,7 @@ import tensorflow_datasets as tfds
 from anime_gan import tensorflow_logs
 from anime_gan.data import file_cache, image_files, synthetic
 from anime_gan.data.kaggle import local_data_dir
-from anime_gan.errors import DataError, first_line
+from anime_gan.errors import DataError, check_whole_numbers, first_line
 from anime_gan.images import to_float
 
 logger = logging.getLogger(__name__)
@@ -283,10 +283,8 @@ def make_dataset(image_size=64, batch_size=64, data_dir=None, dataset=None, seed
 
     Returns the ``tf.data.Dataset`` and the number of images.
     """
-    for name, value in (("image_size", image_size), ("batch_size", batch_size),
-                        ("batches_per_step", batches_per_step)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"make_dataset: {name}={value!r} must be a whole number, at least 1")
+    check_whole_numbers("make_dataset", image_size=image_size, batch_size=batch_size,
+                        batches_per_step=batches_per_step)
     stream = make_stream(image_size, batch_size, data_dir, dataset, seed, batches_per_step,
                          tfds_data_dir=tfds_data_dir)
     batches = stream.batches()

@@ -9,6 +9,7 @@ updated on fresh fakes.  The subclasses give the losses and what follows an upda
 import tensorflow as tf
 from keras import ops
 
+from anime_gan.errors import check_whole_numbers
 from anime_gan.models.base import GAN
 
 
@@ -22,8 +23,7 @@ class CriticLoopGAN(GAN):
     penalty_passes = 0  # extra discriminator passes of a gradient penalty, per update
 
     def __init__(self, generator, discriminator, n_critic=5, **kwargs):
-        if isinstance(n_critic, bool) or not isinstance(n_critic, int) or n_critic < 1:
-            raise ValueError(f"n_critic={n_critic!r}: must be a whole number, at least 1")
+        check_whole_numbers(type(self).__name__, n_critic=n_critic)
         super().__init__(generator, discriminator, **kwargs)
         self.n_critic = n_critic
 

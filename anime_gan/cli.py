@@ -23,7 +23,8 @@ from anime_gan import __version__, commands, devices, progress
 from anime_gan.config import MODELS, MODES, TrainConfig
 from anime_gan.errors import ConfigError, Terminated, TrainingFault
 from anime_gan.flag_files import (EXPERIMENTS_DIR, define_flags,  # noqa: F401 (cli's API)
-                                  experiment_names, experiment_path, experiment_settings)
+                                  experiment_names, experiment_path, experiment_settings,
+                                  given_settings)
 
 # The --help groups, in the order they are listed.  A field missing here is listed as "other".
 GROUPS = {
@@ -113,7 +114,7 @@ def _fail(message):
 def _expand_experiments(argv):
     """``--experiment=NAME`` (or ``--experiment NAME``) -> ``--flagfile=`` its packaged file,
     in place, so later flags override it.  Returns the new argv and how many it expanded."""
-    expanded, count, args = [], 0, iter(argv)
+    expanded, experiments, args = [], [], iter(argv)
     for arg in args:
         if arg in ("--experiment", "-experiment"):
             name = next(args, "")
@@ -124,24 +125,26 @@ def _expand_experiments(argv):
             continue
         if name not in experiment_names():
             _fail(f"--experiment={name}: must be one of {', '.join(experiment_names())}")
-        _warn_of_overridden_flags(name, expanded[1:])
+        experiments.append((len(expanded), name))
         expanded.append(f"--flagfile={experiment_path(name)}")
-        count += 1
-    return expanded, count
+    for position, name in experiments:
+        _warn_of_overridden_flags(name, expanded[1:position], expanded[position + 1:])
+    return expanded, len(experiments)
 
 
-def _warn_of_overridden_flags(experiment, earlier):
-    """A flag given before ``--experiment`` that the experiment sets is overridden (as with
-    ``--flagfile``, later flags win): say so, in case it was meant the other way."""
-    settings = experiment_settings(experiment)
-    for arg in earlier:
-        name = arg.lstrip("-").partition("=")[0]
-        if name not in settings and name.startswith("no"):  # --noresume
-            name = name[2:]
-        if name in settings and arg.startswith("-"):
-            print(f"warning: --experiment={experiment} sets --{name}={settings[name]}, over "
-                  f"{arg} given before it (flags after --experiment override it)",
-                  file=sys.stderr)
+def _warn_of_overridden_flags(experiment, before, after):
+    """A flag given before ``--experiment`` with another value than the experiment's, and
+    not given again after it, is overridden (as with ``--flagfile``, later flags win): say
+    so, in case it was meant the other way."""
+    try:
+        earlier, later = given_settings(before), given_settings(after)
+    except flags.Error:
+        return  # the whole command line's parse says what is wrong
+    for name, value in experiment_settings(experiment).items():
+        if name in earlier and name not in later and earlier[name] != value:
+            print(f"warning: --experiment={experiment} sets --{name}={value}, over the "
+                  f"--{name}={earlier[name]} given before it (flags after --experiment "
+                  "override it)", file=sys.stderr)
 
 
 def parse_flags(argv, flag_values=flags.FLAGS):

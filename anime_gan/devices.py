@@ -175,8 +175,10 @@ def reported_checks():
         text = str(error)
         if _CHECK not in text:
             raise
-        line = text[text.index(_CHECK) + len(_CHECK):].splitlines()[0]
-        raise ValueError(line.rstrip("]").replace("] [", " ")) from None
+        first, _, rest = text[text.index(_CHECK) + len(_CHECK):].partition("\n")
+        if first.endswith("'"):  # run eagerly: "b'message'" and the value on the next line
+            raise ValueError(f"{first[:-1]} {rest.strip().splitlines()[0]}") from None
+        raise ValueError(first.rstrip("]").replace("] [", " ")) from None  # "[message] [value]"
 
 
 # --- Precision ---------------------------------------------------------------------

@@ -34,9 +34,15 @@ def experiment_settings(name):
     keywords (what ``train(experiment=NAME)`` starts from)."""
     if name not in experiment_names():
         raise ConfigError(f"--experiment={name}: must be one of {', '.join(experiment_names())}")
+    return given_settings([f"--flagfile={experiment_path(name)}"])
+
+
+def given_settings(args):
+    """The settings that the command-line words ``args`` give, by name (absl's
+    ``flags.Error`` if they do not parse)."""
     flag_values = flags.FlagValues()
     define_flags(flag_values)
-    flag_values(["anime-gan", f"--flagfile={experiment_path(name)}"])
+    flag_values(["anime-gan", *args])
     return {field.name: flag_values[field.name].value for field in dataclasses.fields(TrainConfig)
             if flag_values[field.name].present}
 

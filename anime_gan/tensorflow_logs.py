@@ -14,6 +14,7 @@ while an image folder is decoded; the data pipeline logs how many there were ins
 """
 
 import contextlib
+import faulthandler
 import os
 import re
 import sys
@@ -59,7 +60,9 @@ def filter_log_lines(text, level):
 def held_native_stderr(keep):
     """Holds back what is written to the process's stderr (file descriptor 2, where C++
     code writes) in the block, then passes on ``keep(text)``.  Without a usable stderr,
-    or with ``TF_CPP_MIN_LOG_LEVEL=0``, nothing is held."""
+    or with ``TF_CPP_MIN_LOG_LEVEL=0``, nothing is held.  A crash in the block loses what
+    was held, except Python's fault handler's report (when it is on), which goes to the
+    real stderr."""
     try:
         sys.stderr.flush()
         saved = os.dup(2) if min_log_level() >= 1 else None
@@ -70,9 +73,14 @@ def held_native_stderr(keep):
         return
     with tempfile.TemporaryFile() as held:
         os.dup2(held.fileno(), 2)
+        crash_report = faulthandler.is_enabled()
+        if crash_report:
+            faulthandler.enable(file=saved)
         try:
             yield
         finally:
+            if crash_report:
+                faulthandler.enable(file=2)
             try:
                 sys.stderr.flush()
             except (OSError, ValueError):

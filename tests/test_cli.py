@@ -215,12 +215,15 @@ def test_experiment_by_name_then_later_flags_override_it():
 
 
 def test_a_flag_the_experiment_overrides_is_named_in_a_warning(capsys):
-    assert parse("--batch_size=8", "--nojit_compile", "--experiment=dcgan_64").batch_size == 64
+    assert parse("--batch_size", "8", "--nojit_compile", "--model=dcgan",
+                 "--experiment=dcgan_64").batch_size == 64
     err = capsys.readouterr().err
-    assert err.count("\n") == 1
-    assert ("warning: --experiment=dcgan_64 sets --batch_size=64, over --batch_size=8 given "
-            "before it (flags after --experiment override it)") in err
-    parse("--output_dir=out", "--experiment=dcgan_64", "--batch_size=8")  # nothing overridden
+    assert err == ("warning: --experiment=dcgan_64 sets --batch_size=64, over the "
+                   "--batch_size=8 given before it (flags after --experiment override it)\n")
+    # Nothing is overridden: given after it, given again after it, or the same value.
+    parse("--output_dir=out", "--experiment=dcgan_64", "--batch_size=8")
+    parse("--batch_size=4", "--experiment=dcgan_64", "--batch_size=4")
+    parse("--batch_size=64", "--experiment=dcgan_64")
     assert capsys.readouterr().err == ""
 
 

@@ -61,7 +61,7 @@ def test_each_class_defaults_to_its_papers_critic_updates(generator):
      "WGANGP: n_critic=0 must be a whole number, at least 1"),
     (lambda g: WGANGP(g, build_critic(), n_critic=2.0), ValueError, "n_critic=2.0 must be"),
     (lambda g: DCGAN("generator.keras", build_discriminator()), TypeError,
-     "generator: a keras.Model"),
+     "generator: a Keras model"),
 ])
 def test_constructors_refuse_what_cannot_train(generator, make, error, message):
     with pytest.raises(error, match=message):
@@ -131,6 +131,33 @@ def test_fit_on_keras_image_dataset_from_directory_asks_for_the_scale_then_train
     before = int(gan.g_optimizer.iterations)
     gan.fit(batches.map(lambda x, y: (x / 127.5 - 1, y)), verbose=0)
     assert int(gan.g_optimizer.iterations) == before + 2  # 8 images, batches of 4
+
+
+def test_the_scale_check_holds_with_keras_defaults_eagerly_and_batch_by_batch(generator):
+    """compile's jit_compile stays off (Keras's "auto" turns XLA on with a GPU, and XLA
+    skips the check)."""
+    gan = compiled(DCGAN(generator, build_discriminator(), seed=0))
+    assert gan.jit_compile is False
+    images = pixels(4, low=0, high=200)
+    images[0, 0, 0, 0] = 200.0
+    with pytest.raises(ValueError, match="this batch reaches 200$"):
+        gan.train_on_batch(images)
+    gan.compile(d_optimizer=keras.optimizers.Adam(), g_optimizer=keras.optimizers.Adam(),
+                run_eagerly=True)
+    with pytest.raises(ValueError, match=r"^DCGAN.fit takes real images in \[-1, 1\] .*; "
+                                         r"this batch reaches 200\.?0*$"):
+        gan.fit(images, batch_size=4, verbose=0)
+
+
+def test_networks_given_as_layers_and_counts_as_numpy_integers_are_taken():
+    generator = build_generator(latent_dim=np.int64(8))
+
+    class Critic(keras.layers.Layer):  # a layer, not a model
+        def call(self, images):
+            return keras.ops.mean(images, axis=(1, 2, 3))[:, None]
+
+    gan = WGANGP(generator, Critic(), n_critic=np.int64(2))
+    assert gan.n_critic == 2 and gan.latent_dim == 8
 
 
 def test_fit_takes_a_resampling_filters_small_overshoot_and_refuses_nan(generator):

@@ -20,8 +20,8 @@ MAX_REAL_PIXEL = 1.25
 
 def _check_networks(generator, discriminator):
     for role, network in (("generator", generator), ("discriminator", discriminator)):
-        if not isinstance(network, keras.Model):
-            raise TypeError(f"{role}: a keras.Model (anime_gan.build_{role}()), "
+        if not isinstance(network, keras.layers.Layer):
+            raise TypeError(f"{role}: a Keras model (anime_gan.build_{role}()), "
                             f"not {type(network).__name__}")
     try:
         made, taken = tuple(generator.output_shape[1:]), tuple(discriminator.input_shape[1:])
@@ -72,13 +72,16 @@ class GAN(keras.Model):
         # would try to build the GAN by calling it on a batch of images.
         self.built = True
 
-    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+    def compile(self, d_optimizer=None, g_optimizer=None, jit_compile=False, **kwargs):
+        """The two optimizers.  ``jit_compile`` is off unless asked for (Keras's "auto"
+        would turn XLA on with a GPU): it was slower on our CPUs, and under XLA the step's
+        check of the real images' scale (``checked_real_images``) is skipped."""
         if d_optimizer is None or g_optimizer is None or "optimizer" in kwargs or "loss" in kwargs:
             raise TypeError(f"{type(self).__name__}.compile takes d_optimizer= and g_optimizer=, "
                             "the discriminator's and the generator's; its train step gives the "
                             "losses (no optimizer= or loss=)")
         # No Keras-level optimizer or loss: train_step drives the two optimizers.
-        super().compile(optimizer=None, **kwargs)
+        super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
         # Build the slots now, outside the traced step, so they can be
@@ -89,6 +92,10 @@ class GAN(keras.Model):
     def fit(self, *args, **kwargs):
         with devices.reported_checks():
             return super().fit(*args, **kwargs)
+
+    def train_on_batch(self, *args, **kwargs):
+        with devices.reported_checks():
+            return super().train_on_batch(*args, **kwargs)
 
     def evaluate(self, *args, **kwargs):
         raise NotImplementedError(

@@ -165,6 +165,10 @@ def checked(tensor, condition, message, value):
         return tf.identity(tensor)
 
 
+def is_dataset(data):
+    return isinstance(data, tf.data.Dataset)
+
+
 @contextlib.contextmanager
 def reported_checks():
     """A ``checked`` that failed, as a one-line ValueError instead of TensorFlow's

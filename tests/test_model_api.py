@@ -3,6 +3,7 @@ check, what fit refuses to train on, and the Keras methods a GAN does not have."
 
 import logging
 import pathlib
+import warnings
 
 import keras
 import numpy as np
@@ -113,6 +114,14 @@ def test_fit_refuses_float_pixels_off_the_networks_scale_before_any_update(gener
                                          r"batch reaches 255$"):
         gan.fit(tf.data.Dataset.from_tensor_slices(images).batch(4), verbose=0)
     assert unchanged(before, gan)
+
+
+def test_fit_on_a_tf_data_pipeline_keeps_its_order_without_kerass_shuffle_warning(generator):
+    gan = compiled(DCGAN(generator, build_discriminator(), seed=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Keras: "`shuffle=True` was passed, but will be ignored"
+        gan.fit(tf.data.Dataset.from_tensor_slices(pixels(4)).batch(4), verbose=0)
+    assert int(gan.g_optimizer.iterations) == 1
 
 
 def test_fit_on_keras_image_dataset_from_directory_asks_for_the_scale_then_trains(

@@ -89,9 +89,11 @@ class GAN(keras.Model):
         d_optimizer.build(self.discriminator.trainable_variables)
         g_optimizer.build(self.generator.trainable_variables)
 
-    def fit(self, *args, **kwargs):
+    def fit(self, x=None, *args, **kwargs):
+        if devices.is_dataset(x):  # it brings its own order; Keras would warn of shuffle=True
+            kwargs.setdefault("shuffle", False)
         with devices.reported_checks():
-            return super().fit(*args, **kwargs)
+            return super().fit(x, *args, **kwargs)
 
     def train_on_batch(self, *args, **kwargs):
         with devices.reported_checks():

@@ -121,7 +121,15 @@ def apply_gradients(optimizer, tape, loss, variables):
     replicas, _ = replica_position()
     weight = optimizer.scale_loss(ops.cast(1.0 / replicas, "float32"))
     gradients = tape.gradient(loss, variables, output_gradients=ops.cast(weight, loss.dtype))
-    optimizer.apply_gradients(zip(gradients, variables))
+    with after(loss):  # the iteration count too
+        optimizer.apply_gradients(zip(gradients, variables))
+
+
+def after(tensor):
+    """The operations made inside run once ``tensor`` is computed, and so only if the
+    step's checks it depends on (``checked``) pass; otherwise a stateful operation that
+    reads no checked value (a counter) may run before the check stops the step."""
+    return tf.control_dependencies([tensor])
 
 
 def moving_average_update(averages, values):
@@ -161,8 +169,35 @@ def checked(tensor, condition, message, value):
     """``tensor``, once ``condition`` holds: else the step stops, before any update that
     depends on ``tensor``, with ``message`` ending in ``value`` (``reported_checks``
     turns that into a ValueError).  Under XLA the check is skipped."""
-    with tf.control_dependencies([tf.debugging.Assert(condition, [_CHECK + message, value])]):
+    check = tf.debugging.Assert(condition, [_CHECK + message, value], summarize=8)
+    with tf.control_dependencies([check]):
         return tf.identity(tensor)
+
+
+def checked_shape(tensor, expected, message, after=""):
+    """``tensor``, refused unless its shape matches ``expected`` (None: any size), with
+    that static shape.  The refusal reads ``message``, the shape, then ``after``.  A
+    shape known when the step is traced is checked then (a ValueError); what tracing left
+    unknown (Keras traces again, with looser shapes, for a batch shaped unlike the last)
+    is checked in the step, as ``checked`` does."""
+    shape, expected = tensor.shape, tf.TensorShape(expected)
+    if shape.rank is not None and not shape.is_compatible_with(expected):
+        raise ValueError(f"{message} {tuple(shape)}{after}")
+    if shape.rank is not None and all(
+            size is not None for size, wanted in zip(shape, expected) if wanted is not None):
+        return tf.ensure_shape(tensor, expected)
+    sizes = tf.shape(tensor)
+    same_rank = tf.equal(tf.size(sizes), expected.rank)
+
+    def same_sizes():
+        return tf.reduce_all(tf.stack([True] + [tf.equal(sizes[axis], size)
+                                                for axis, size in enumerate(expected.as_list())
+                                                if size is not None]))
+
+    condition = tf.cond(same_rank, same_sizes, lambda: tf.constant(False))
+    shown = tf.strings.join(["(", tf.strings.reduce_join(tf.strings.as_string(sizes),
+                                                         separator=", "), ")" + after])
+    return tf.ensure_shape(checked(tensor, condition, message, shown), expected)
 
 
 def is_dataset(data):
@@ -182,7 +217,8 @@ def reported_checks():
         first, _, rest = text[text.index(_CHECK) + len(_CHECK):].partition("\n")
         if first.endswith("'"):  # run eagerly: "b'message'" and the value on the next line
             raise ValueError(f"{first[:-1]} {rest.strip().splitlines()[0]}") from None
-        raise ValueError(first.rstrip("]").replace("] [", " ")) from None  # "[message] [value]"
+        message, _, value = first.partition("] [")  # "message] [value]"
+        raise ValueError(f"{message} {value.removesuffix(']')}") from None
 
 
 # --- Precision ---------------------------------------------------------------------

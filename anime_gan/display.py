@@ -23,9 +23,12 @@ import weakref
 import numpy as np
 from matplotlib.figure import Figure
 
+from anime_gan.errors import check_whole_numbers
 from anime_gan.images import image_grid, square_grid_rows, to_uint8
 
 logger = logging.getLogger(__name__)
+
+TITLE_INCHES = 0.3  # the band above a grid for its title
 
 
 def ipython_shell():
@@ -112,6 +115,10 @@ def grid_pixels(images):
         if not largest <= 1.25:  # NaN too
             logger.warning("Float images are shown on the networks' [-1, 1] scale, and these "
                            "reach %g: give uint8 pixels, or images / 127.5 - 1", largest)
+        elif np.nanmin(images) >= 0 and largest > 0:
+            logger.warning("Float images are shown on the networks' [-1, 1] scale, and these "
+                           "are all in [0, 1], so they show pale: give images * 2 - 1 for "
+                           "0..1 pixels")
         images = np.asarray(to_uint8(images))
     elif images.dtype != np.uint8:
         images = np.clip(images, 0, 255).astype(np.uint8)
@@ -122,12 +129,18 @@ def grid_figure(images, rows=None, title=None):
     """An ``InlineFigure`` of images [N, H, W, 3] (or one image [H, W, 3]) as a grid,
     one figure pixel per image pixel; see ``grid_pixels`` for the scales taken."""
     images = grid_pixels(images)
+    if rows is not None and images.ndim == 4:
+        check_whole_numbers("show_grid", 1, len(images), rows=rows)
     grid = images if images.ndim == 3 else image_grid(
         images, rows=rows or square_grid_rows(len(images)))
-    figure = InlineFigure(figsize=(grid.shape[1] / 100, grid.shape[0] / 100), dpi=100)
-    ax = figure.add_axes((0, 0, 1, 1))
+    # A title gets a band of its own above the images, inside the figure, so that a
+    # saved figure keeps it too.
+    title_inches = TITLE_INCHES if title else 0.0
+    height = grid.shape[0] / 100
+    figure = InlineFigure(figsize=(grid.shape[1] / 100, height + title_inches), dpi=100)
+    ax = figure.add_axes((0, 0, 1, height / (height + title_inches)))
     ax.imshow(grid, interpolation="nearest")
     ax.axis("off")
     if title:
-        ax.set_title(title)
+        ax.set_title(title, pad=4)
     return figure

@@ -16,15 +16,37 @@ import shutil
 import keras
 import tensorflow as tf
 
-from anime_gan.errors import ArtifactWriteError
+from anime_gan.errors import ArtifactWriteError, ConfigError
 from anime_gan.images import to_uint8
 from anime_gan.sampling import seeded_latents
 
 MAX_BATCH = 1024  # images per call: about 0.3 GB of activations at 64x64
 
 
+def is_export(directory):
+    """True for a folder this function may replace: an earlier SavedModel, or empty."""
+    return os.path.isdir(directory) and (
+        os.path.isfile(os.path.join(directory, "saved_model.pb")) or not os.listdir(directory))
+
+
+def _check_target(directory):
+    """Refuses a target that is something else (a run folder, a file): the swap below
+    would delete it."""
+    for path in (directory, directory + ".old"):
+        if os.path.lexists(path) and not is_export(path):
+            raise ConfigError(
+                f"export_generator: {path} exists and is not a SavedModel export, so it "
+                "is left as it is; give a new folder or an earlier export (a run's is "
+                "RUN/export)")
+
+
 def export_generator(generator, directory):
-    """Writes ``generator`` as a SavedModel into ``directory``, replacing it atomically."""
+    """Writes ``generator`` (or a GAN's sampling generator) as a SavedModel into
+    ``directory``, replacing an earlier export there atomically.  Anything else already
+    at ``directory`` is refused, never overwritten."""
+    generator = getattr(generator, "sampling_generator", generator)
+    directory = os.path.normpath(os.fspath(directory))
+    _check_target(directory)
     latent_dim = generator.input_shape[-1]
 
     def check_batch(batch_size):
@@ -62,9 +84,8 @@ def export_generator(generator, directory):
         input_signature=[tf.TensorSpec([], tf.int32, name="batch_size"),
                          tf.TensorSpec([], tf.int32, name="seed")],
     )
-    directory = os.path.normpath(directory)
     tmp, old = directory + ".tmp", directory + ".old"
-    for leftover in (tmp, old):
+    for leftover in (tmp, old):  # left by an export that was stopped
         shutil.rmtree(leftover, ignore_errors=True)
     try:
         archive.write_out(tmp, verbose=False)

@@ -26,7 +26,10 @@ logger = logging.getLogger(__name__)
 
 
 def check_arguments(caller, generator=None, seed=0, **counts):
-    """A wrong argument of the sampling helpers is a one-line error naming it."""
+    """A wrong argument of the sampling helpers is a one-line error naming it.  Returns
+    the generator to use: a GAN model (``train()``'s result) stands for its sampling
+    generator, the EMA copy if it keeps one."""
+    generator = getattr(generator, "sampling_generator", generator)
     if generator is not None and not isinstance(generator, keras.Model):
         hint = (f": load_generator({generator!r}) gives a run's generator"
                 if isinstance(generator, (str, os.PathLike)) else "")
@@ -34,6 +37,7 @@ def check_arguments(caller, generator=None, seed=0, **counts):
                         f"{type(generator).__name__}{hint}")
     check_whole_numbers(caller, **counts)
     check_whole_numbers(caller, 0, MAX_SEED, seed=seed)
+    return generator
 
 
 def fixed_latents(latent_dim, seed, count=GRID_ROWS * GRID_ROWS):
@@ -51,13 +55,16 @@ def seeded_latents(batch_size, latent_dim, seed):
 
 def load_generator(run_dir):
     """A run's newest generator (its EMA copy if it keeps one): from its newest checkpoint
-    that reads back completely, else from ``generator_ema.keras`` or ``generator.keras``."""
+    that reads back completely, else from ``generator_ema.keras`` or ``generator.keras``.
+    A saved ``.keras`` network may be given instead of a run folder."""
     return load_generator_and_source(run_dir)[0]
 
 
 def load_generator_and_source(run_dir):
     """``load_generator``, and where it came from: a checkpoint and the network read from
     it (``ckpt-9: ema_generator``), or a ``.keras`` file."""
+    if os.path.isfile(run_dir) and os.fspath(run_dir).endswith(".keras"):
+        return _load_keras_file(run_dir), os.fspath(run_dir)
     folder = RunFolder(run_dir)
     config = None
     if folder.has_run():
@@ -88,18 +95,25 @@ def load_generator_and_source(run_dir):
     problems = []
     for path in filter(os.path.isfile, files):
         try:
-            # Safe mode: a file that would run code when loaded (a Lambda layer) is refused.
-            generator = keras.models.load_model(path, safe_mode=True)
-        except Exception as error:  # a damaged file: Keras raises ValueError, zipfile...
-            problems.append(f"{path} does not load: "
-                            + first_line(error))
+            generator = _load_keras_file(path)
+        except ConfigError as error:
+            problems.append(str(error))
             logger.warning("Skipped %s", problems[-1])
             continue
-        logger.info("Loaded the generator from %s", path)
         return generator, path
     raise ConfigError(f"--output_dir={run_dir}: no run here (no readable checkpoint, "
                       "generator_ema.keras or generator.keras)"
                       + "".join(f"; {problem}" for problem in problems))
+
+
+def _load_keras_file(path):
+    try:
+        # Safe mode: a file that would run code when loaded (a Lambda layer) is refused.
+        generator = keras.models.load_model(path, safe_mode=True)
+    except Exception as error:  # a damaged file: Keras raises ValueError, zipfile...
+        raise ConfigError(f"{path} does not load: " + first_line(error)) from None
+    logger.info("Loaded the generator from %s", path)
+    return generator
 
 
 def images_from_latents(generator, latents, batch_size=256):
@@ -114,7 +128,7 @@ def images_from_latents(generator, latents, batch_size=256):
 def sample(generator, num_images, seed=0):
     """``num_images`` uint8 images; the same seed gives the same images as the
     exported SavedModel's ``generate(num_images, seed)``."""
-    check_arguments("sample", generator, num_images=num_images, seed=seed)
+    generator = check_arguments("sample", generator, num_images=num_images, seed=seed)
     latents = seeded_latents(num_images, generator.input_shape[-1], seed)
     return images_from_latents(generator, latents)
 
@@ -136,7 +150,8 @@ def slerp(a, b, t):
 
 def interpolation_grid(generator, rows=8, steps=8, seed=0):
     """A uint8 grid: each row walks by slerp from one random latent to another."""
-    check_arguments("interpolation_grid", generator, rows=rows, steps=steps, seed=seed)
+    generator = check_arguments("interpolation_grid", generator, rows=rows, steps=steps,
+                                seed=seed)
     ends = np.random.default_rng(seed).standard_normal((rows, 2, generator.input_shape[-1]))
     t = np.linspace(0.0, 1.0, steps)
     latents = np.concatenate([slerp(a, b, t) for a, b in ends])

@@ -7,6 +7,7 @@ import os
 import shutil
 
 import numpy as np
+import pytest
 from PIL import Image
 
 import anime_gan
@@ -109,3 +110,9 @@ def test_a_stopped_generate_says_what_it_left(trained_run, monkeypatch, run_cli,
     assert sorted(os.listdir(out)) == [f"{i:05d}.png" for i in range(4)]
     assert f"Stopped: {out} holds the first images of 10 asked for, without grid.png" \
         in caplog.text
+
+
+def test_evaluate_run_names_num_samples_when_it_is_too_small(tmp_path):
+    with pytest.raises(ValueError, match="evaluate_run: num_samples=5 must be a whole number, "
+                                         "at least 10"):
+        anime_gan.evaluate_run(tmp_path, num_samples=5)

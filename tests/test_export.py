@@ -2,6 +2,7 @@
 
 import errno
 import os
+import re
 import textwrap
 
 import keras
@@ -11,7 +12,7 @@ import tensorflow as tf
 
 import anime_gan
 from anime_gan import export
-from anime_gan.errors import ArtifactWriteError
+from anime_gan.errors import ArtifactWriteError, ConfigError
 from anime_gan.images import to_uint8
 from conftest import run_python
 
@@ -67,6 +68,42 @@ def test_failed_export_keeps_the_earlier_export(tmp_path, monkeypatch):
         export.export_generator(generator, str(target))
     assert (target / "saved_model.pb").read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["export"]
+
+
+def test_export_refuses_to_replace_anything_but_an_earlier_export(tmp_path):
+    """A run folder or a file given by mistake is left as it was, never deleted."""
+    generator = anime_gan.build_generator(16, 64)
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "history.csv").write_text("epoch,step\n1,2\n")
+    network = tmp_path / "generator.keras"
+    network.write_bytes(b"a saved network")
+    for target in (run, network):
+        with pytest.raises(ConfigError, match=f"export_generator: {re.escape(str(target))} "
+                                              "exists and is not a SavedModel export"):
+            export.export_generator(generator, target)
+    assert (run / "history.csv").read_text() == "epoch,step\n1,2\n"
+    assert network.read_bytes() == b"a saved network"
+    assert sorted(os.listdir(tmp_path)) == ["generator.keras", "run"]
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert export.export_generator(generator, empty) == str(empty)
+    assert (empty / "saved_model.pb").is_file()
+    export.export_generator(generator, empty)  # an earlier export is replaced
+    assert sorted(os.listdir(tmp_path)) == ["empty", "generator.keras", "run"]
+
+
+def test_export_of_a_gan_writes_its_sampling_generator(tmp_path):
+    generator = anime_gan.build_generator(16, 64)
+    gan = anime_gan.DCGAN(generator, anime_gan.build_discriminator(), ema_decay=0.9)
+    gan.ema_generator.set_weights([w * 20 for w in generator.get_weights()])
+    export.export_generator(gan, tmp_path / "export")
+    served = tf.saved_model.load(str(tmp_path / "export")).signatures["generate"](
+        batch_size=tf.constant(2), seed=tf.constant(3))["images"].numpy()
+    expected = anime_gan.sample(gan.ema_generator, 2, seed=3)
+    assert np.abs(served.astype(int) - expected).max() <= 1
+    assert np.abs(served.astype(int) - anime_gan.sample(generator, 2, seed=3)).max() > 1
 
 
 def test_saved_model_refuses_huge_batches_and_names_latent_dim(shared_run):

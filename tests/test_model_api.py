@@ -3,6 +3,7 @@ check, what fit refuses to train on, and the Keras methods a GAN does not have."
 
 import logging
 import pathlib
+import re
 import warnings
 
 import keras
@@ -82,6 +83,16 @@ def test_compile_names_the_two_optimizers_it_takes(generator):
         gan.compile(optimizer="adam")
 
 
+def test_compile_takes_optimizer_names_and_refuses_one_optimizer_for_both(generator):
+    gan = DCGAN(generator, build_discriminator())
+    gan.compile(d_optimizer="adam", g_optimizer="rmsprop")
+    assert isinstance(gan.d_optimizer, keras.optimizers.Adam)
+    assert isinstance(gan.g_optimizer, keras.optimizers.RMSprop)
+    shared = keras.optimizers.Adam()
+    with pytest.raises(ValueError, match="d_optimizer and g_optimizer are one optimizer"):
+        gan.compile(d_optimizer=shared, g_optimizer=shared)
+
+
 def trainable_weights(gan):
     return [w.numpy().copy() for w in gan.generator.trainable_weights
             + gan.discriminator.trainable_weights]
@@ -114,6 +125,8 @@ def test_fit_refuses_float_pixels_off_the_networks_scale_before_any_update(gener
                                          r"batch reaches 255$"):
         gan.fit(tf.data.Dataset.from_tensor_slices(images).batch(4), verbose=0)
     assert unchanged(before, gan)
+    assert int(gan.d_optimizer.iterations) == int(gan.g_optimizer.iterations) == 0
+    assert gan.generator_steps == 0
 
 
 def test_fit_on_a_tf_data_pipeline_keeps_its_order_without_kerass_shuffle_warning(generator):
@@ -156,6 +169,41 @@ def test_the_scale_check_holds_with_keras_defaults_eagerly_and_batch_by_batch(ge
     with pytest.raises(ValueError, match=r"^DCGAN.fit takes real images in \[-1, 1\] .*; "
                                          r"this batch reaches 200\.?0*$"):
         gan.fit(images, batch_size=4, verbose=0)
+
+
+@pytest.mark.parametrize("model", ["dcgan", "wgan"])
+def test_fit_refuses_misshaped_batches_in_one_line_before_and_after_a_fit(generator, model):
+    """Keras traces the step again, with looser shapes, for a batch shaped unlike the last
+    one: the shape is then checked inside the step, with the same kind of message."""
+    if model == "dcgan":
+        gan, good = DCGAN(generator, build_discriminator(), seed=0), pixels(8)
+        wanted, after = (r"DCGAN.fit takes real images shaped \[N, 64, 64, 3\], as the "
+                         r"discriminator does; got "), ""
+    else:
+        gan, good = WGANGP(generator, build_critic(), n_critic=2, seed=0), pixels(4, 2)
+        wanted = r"WGANGP with n_critic=2 takes 2 real batches a step, shaped \[N, 2, H, W, 3\]; got "
+        after = (r"\. make_dataset\(\.\.\., batches_per_step=2\) gives such batches .*; "
+                 r"the critic takes images shaped \[64, 64, 3\]")
+    compiled(gan)
+    fresh_bad = pixels(8)[:, :32, :32] if model == "dcgan" else pixels(8)
+    with pytest.raises(ValueError, match=f"^{wanted}" + r"\(4, (32, 32|64, 64), 3\)" + after + "$"):
+        gan.fit(fresh_bad, batch_size=4, verbose=0)
+    gan.fit(good, batch_size=4, verbose=0)
+    steps = int(gan.g_optimizer.iterations)
+    before = trainable_weights(gan)
+    misshaped = [pixels(4, 2), pixels(8)[..., :1], pixels(2, 4)]
+    if model == "wgan":
+        misshaped = [pixels(8), pixels(4, 2)[..., :1], pixels(2, 4)]
+    for images in misshaped:
+        shape = (2,) + images.shape[1:] if images.shape[0] == 2 else (4,) + images.shape[1:]
+        shown = re.escape(str(shape))
+        with pytest.raises(ValueError, match=f"^{wanted}{shown}{after}$"):
+            gan.fit(images, batch_size=4 if images.shape[0] > 2 else 2, verbose=0)
+    assert unchanged(before, gan) and gan.generator_steps == steps
+    assert int(gan.g_optimizer.iterations) == steps
+    assert int(gan.d_optimizer.iterations) == steps * (1 if model == "dcgan" else 2)
+    gan.fit(good, batch_size=4, verbose=0)
+    assert int(gan.g_optimizer.iterations) == 2 * steps == 2 * len(good) // 4
 
 
 def test_networks_given_as_layers_and_counts_as_numpy_integers_are_taken():
@@ -239,6 +287,24 @@ def test_show_grid_warns_when_float_images_are_not_on_the_networks_scale(caplog)
     with caplog.at_level(logging.WARNING, logger="anime_gan.display"):
         grid_pixels(np.full((1, 4, 4, 3), -1.0))
     assert caplog.text == ""
+
+
+def test_show_grid_warns_of_0_to_1_floats_and_refuses_impossible_rows(caplog):
+    with caplog.at_level(logging.WARNING, logger="anime_gan.display"):
+        grid_pixels(np.full((1, 4, 4, 3), 0.5))
+    assert "are all in [0, 1], so they show pale: give images * 2 - 1" in caplog.text
+    for rows in (0, 5, 1.5):
+        with pytest.raises(ValueError, match=f"show_grid: rows={rows} must be a whole number "
+                                             r"in \[1, 4\]"):
+            anime_gan.show_grid(np.zeros((4, 8, 8, 3), np.uint8), rows=rows)
+
+
+def test_sampling_helpers_take_the_gan_train_returns(generator):
+    gan = DCGAN(generator, build_discriminator(), ema_decay=0.9)
+    gan.ema_generator.set_weights([w * 20 for w in generator.get_weights()])
+    np.testing.assert_array_equal(sample(gan, 3, seed=1), sample(gan.ema_generator, 3, seed=1))
+    assert not np.array_equal(sample(gan, 3, seed=1), sample(generator, 3, seed=1))
+    assert interpolation_grid(gan, rows=2, steps=3).shape == (2 * 64, 3 * 64, 3)
 
 
 def test_settings_take_paths_as_pathlib_paths(tmp_path):

@@ -23,6 +23,16 @@ def test_load_generator_prefers_newest_checkpoint(trained_run):
     assert anime_gan.load_generator(str(trained_run)).input_shape == (None, 128)
 
 
+def test_load_generator_takes_a_saved_keras_network(tmp_path):
+    generator = anime_gan.build_generator(16)
+    generator.save(tmp_path / "mine.keras")
+    loaded = anime_gan.load_generator(tmp_path / "mine.keras")
+    np.testing.assert_array_equal(anime_gan.sample(loaded, 2), anime_gan.sample(generator, 2))
+    (tmp_path / "cut.keras").write_bytes((tmp_path / "mine.keras").read_bytes()[:1000])
+    with pytest.raises(anime_gan.ConfigError, match=r"cut.keras does not load: "):
+        anime_gan.load_generator(tmp_path / "cut.keras")
+
+
 def test_load_generator_passes_over_a_damaged_keras_file(trained_run, caplog):
     """A run copied without its checkpoints, whose generator_ema.keras was cut short."""
     shutil.rmtree(trained_run / "checkpoints")
@@ -61,6 +71,18 @@ def test_show_grid_returns_a_figure():
     images = np.zeros((6, 64, 64, 3), np.uint8)
     figure = anime_gan.show_grid(images, title="six")
     assert figure.axes[0].get_images()[0].get_array().shape == (2 * 64, 3 * 64, 3)
+
+
+def test_show_grid_keeps_its_title_in_a_saved_figure(tmp_path):
+    images = np.zeros((4, 32, 32, 3), np.uint8)
+    anime_gan.show_grid(images, title="epoch 3").savefig(tmp_path / "titled.png")
+    anime_gan.show_grid(images).savefig(tmp_path / "plain.png")
+    titled = keras.utils.img_to_array(keras.utils.load_img(tmp_path / "titled.png"))
+    plain = keras.utils.img_to_array(keras.utils.load_img(tmp_path / "plain.png"))
+    band = titled.shape[0] - plain.shape[0]
+    assert plain.shape[:2] == (64, 64) and band == 30 and titled.shape[1] == 64
+    assert (titled[:band] < 128).any()  # the title's dark text, above the images
+    np.testing.assert_array_equal(titled[band:], plain)
 
 
 def test_show_grid_reads_float_images_on_the_networks_scale():

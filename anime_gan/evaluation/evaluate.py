@@ -4,7 +4,7 @@ import logging
 import os
 import time
 
-from anime_gan.errors import DataError
+from anime_gan.errors import DataError, check_whole_numbers
 from anime_gan.evaluation import metrics
 from anime_gan.evaluation.backbones import load_backbone
 from anime_gan.evaluation.features import generated_features, real_features
@@ -38,6 +38,7 @@ def evaluate_run(run_dir, num_samples=10_000, data_dir=None, dataset=None,
     Writes ``RUN/eval.json`` with the results and every setting that produced them.
     Without ``data_dir`` or ``dataset`` it uses the run's own training data.
     """
+    check_whole_numbers("evaluate_run", MIN_REAL_IMAGES, num_samples=num_samples)
     with run_lock(run_dir, create=False):
         return _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone,
                              backbone_weights, seed, tfds_data_dir)

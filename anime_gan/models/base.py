@@ -73,13 +73,19 @@ class GAN(keras.Model):
         self.built = True
 
     def compile(self, d_optimizer=None, g_optimizer=None, jit_compile=False, **kwargs):
-        """The two optimizers.  ``jit_compile`` is off unless asked for (Keras's "auto"
-        would turn XLA on with a GPU): it was slower on our CPUs, and under XLA the step's
-        check of the real images' scale (``checked_real_images``) is skipped."""
+        """The two optimizers: objects, or names such as ``"adam"`` as Keras takes them.
+        ``jit_compile`` is off unless asked for (Keras's "auto" would turn XLA on with a
+        GPU): it was slower on our CPUs, and under XLA the step's checks of the real
+        images (``checked_real_images``) are skipped."""
         if d_optimizer is None or g_optimizer is None or "optimizer" in kwargs or "loss" in kwargs:
             raise TypeError(f"{type(self).__name__}.compile takes d_optimizer= and g_optimizer=, "
                             "the discriminator's and the generator's; its train step gives the "
                             "losses (no optimizer= or loss=)")
+        d_optimizer, g_optimizer = map(keras.optimizers.get, (d_optimizer, g_optimizer))
+        if d_optimizer is g_optimizer:
+            raise ValueError(f"{type(self).__name__}.compile: d_optimizer and g_optimizer are "
+                             "one optimizer; give each network its own (an optimizer keeps "
+                             "state for the variables it updates)")
         # No Keras-level optimizer or loss: train_step drives the two optimizers.
         super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
         self.d_optimizer = d_optimizer
@@ -145,10 +151,29 @@ class GAN(keras.Model):
         if "float" not in dtype:
             raise ValueError(f"{name}.fit takes float images in [-1, 1]; got {dtype} batches: "
                              "give images / 127.5 - 1")
+        images = devices.checked_shape(self.as_step_batches(images), self.step_batch_shape(),
+                                       *self.shape_message())
         largest = ops.max(ops.abs(ops.cast(images, "float32")))
         return devices.checked(images, largest <= MAX_REAL_PIXEL,
                                f"{name}.fit takes real images in [-1, 1] (give images / "
                                "127.5 - 1 for 0..255 pixels); this batch reaches", largest)
+
+    def step_batch_shape(self):
+        """A step's real images: [N, H, W, 3], as the discriminator takes them (None: any)."""
+        return (None,) + tuple(self.discriminator.input_shape[1:])
+
+    def as_step_batches(self, images):
+        return images
+
+    def image_shape_text(self):
+        """"64, 64, 3": one real image's shape, H, W or C where the discriminator takes any."""
+        return ", ".join(name if size is None else str(size)
+                         for name, size in zip("HWC", self.step_batch_shape()[-3:]))
+
+    def shape_message(self):
+        """What a misshaped batch is told: the words before its shape, and after."""
+        return (f"{type(self).__name__}.fit takes real images shaped "
+                f"[N, {self.image_shape_text()}], as the discriminator does; got", "")
 
     def sample_latents(self, batch_size):
         """z ~ N(0, I): this replica's ``batch_size`` latent vectors."""
@@ -177,7 +202,8 @@ class GAN(keras.Model):
         devices.apply_gradients(self.g_optimizer, tape, g_loss,
                                 self.generator.trainable_variables)
         self._update_ema()
-        self.step_counter.assign_add(1)
+        with devices.after(g_loss):
+            self.step_counter.assign_add(1)
 
     def _update_ema(self):
         """average <- decay * average + (1 - decay) * weight, batch-norm statistics included.

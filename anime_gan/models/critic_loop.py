@@ -9,6 +9,7 @@ updated on fresh fakes.  The subclasses give the losses and what follows an upda
 import tensorflow as tf
 from keras import ops
 
+from anime_gan import devices
 from anime_gan.errors import check_whole_numbers
 from anime_gan.models.base import GAN
 
@@ -31,20 +32,27 @@ class CriticLoopGAN(GAN):
     def real_batches_per_step(self):
         return self.n_critic
 
-    def checked_real_images(self, data):
-        """The step's real batches, [N, n_critic, H, W, 3]; refused in one line if shaped
-        otherwise (and as ``GAN.checked_real_images`` refuses)."""
-        real_images = super().checked_real_images(data)
-        if len(real_images.shape) == 4 and self.n_critic == 1:
-            real_images = real_images[:, None]
-        if len(real_images.shape) != 5 or real_images.shape[1] != self.n_critic:
-            raise ValueError(
-                f"{type(self).__name__} with n_critic={self.n_critic} takes {self.n_critic} "
-                f"real batches a step, shaped [N, {self.n_critic}, H, W, 3]; got "
-                f"{tuple(real_images.shape)}. make_dataset(..., batches_per_step="
-                f"{self.n_critic}) gives such batches (or reshape [{self.n_critic}N, H, W, 3] "
-                f"to [N, {self.n_critic}, H, W, 3])")
-        return real_images
+    def step_batch_shape(self):
+        """The step's real batches: [N, n_critic, H, W, 3]."""
+        image_shape = super().step_batch_shape()[1:]
+        return (None, self.n_critic) + image_shape
+
+    def as_step_batches(self, images):
+        """With one critic update a step, plain [N, H, W, 3] batches are taken too."""
+        if self.n_critic != 1 or images.shape.rank not in (4, None):
+            return images
+        if images.shape.rank == 4:
+            plain_shape = (None,) + self.step_batch_shape()[2:]
+            return devices.checked_shape(images, plain_shape, *self.shape_message())[:, None]
+        return tf.cond(tf.rank(images) == 4, lambda: images[:, None], lambda: images)
+
+    def shape_message(self):
+        n = self.n_critic
+        return (f"{type(self).__name__} with n_critic={n} takes {n} real batches a step, "
+                f"shaped [N, {n}, H, W, 3]; got",
+                f". make_dataset(..., batches_per_step={n}) gives such batches (or reshape "
+                f"[{n}N, H, W, 3] to [N, {n}, H, W, 3]); the critic takes images shaped "
+                f"[{self.image_shape_text()}]")
 
     def train_step(self, real_images):
         real_images = self.checked_real_images(real_images)

@@ -3,8 +3,8 @@ exit statuses.
 
 ``anime-gan``, ``python -m anime_gan`` and ``python main.py`` are this same command.
 A setting that does not fit the run folder or its data exits with status 2, a
-training fault (NaN loss, a file that cannot be written) with 1, Ctrl-C with 130 and
-SIGTERM with 143 (both after saving a checkpoint).
+training fault (NaN loss, a file that cannot be written) with 1, Ctrl-C with 130,
+SIGTERM with 143 and SIGHUP with 129 (all after saving a checkpoint).
 ``--help`` lists the project's flags by group and exits 0; ``--helpfull`` lists
 every flag, absl's and TensorFlow's too; ``--version`` prints the version.
 """
@@ -100,8 +100,8 @@ def help_text(flag_values, prog="anime-gan", width=None):
             lines += [" " * indent + rest for rest in wrapped[1:]]
     lines += ["", "--helpfull lists every flag, absl's and TensorFlow's too; --version prints "
               "the version. Exit status: 0 done, 1 training fault, 2 bad flag or data, 130 "
-              "stopped by Ctrl-C, 143 stopped by SIGTERM (both save a checkpoint: run the same "
-              "command to resume)."]
+              "stopped by Ctrl-C, 143 stopped by SIGTERM, 129 stopped by SIGHUP (each saves a "
+              "checkpoint: run the same command to resume)."]
     return "\n".join(textwrap.fill(line, width) if line.startswith("--helpfull") else line
                      for line in lines) + "\n"
 
@@ -215,18 +215,19 @@ def run(config, prog="anime-gan"):
     training run closes with a summary on stdout."""
     _set_up_log_handlers()
     try:
-        result = _exit_on_config_error(lambda: commands.run(config))
+        with progress.surviving_a_closed_stdout():
+            result = _exit_on_config_error(lambda: commands.run(config))
+            if config.mode == "train":
+                worker = devices.worker_name(result.distribute_strategy)
+                print("\n".join(commands.train_summary(config, prog, worker)), flush=True)
     except TrainingFault as fault:
         progress.end_line()
         print(f"error: {fault}", file=sys.stderr)
         sys.exit(1)
-    except Terminated:
-        sys.exit(143)  # 128 + SIGTERM, as a shell reports it
+    except Terminated as terminated:
+        sys.exit(terminated.exit_status)  # 128 + the signal, as a shell reports it
     except KeyboardInterrupt:
         sys.exit(130)
-    if config.mode == "train":
-        worker = devices.worker_name(result.distribute_strategy)
-        print("\n".join(commands.train_summary(config, prog, worker)), flush=True)
     return result
 
 

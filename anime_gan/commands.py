@@ -17,6 +17,7 @@ from PIL import Image
 
 from anime_gan import export, sampling
 from anime_gan.evaluation import evaluate_run
+from anime_gan.evaluation.backbones import INCEPTION_WEIGHTS_FILE, keras_cache_dir
 from anime_gan.files import atomic_path, save_image
 from anime_gan.images import GRID_ROWS, image_grid, square_grid_rows
 from anime_gan.run_folder import RunFolder
@@ -121,7 +122,11 @@ def train_summary(config, prog="anime-gan", worker=None):
              "Next:",
              f"  {prog} --mode=generate --output_dir={run} --interpolate"]
     if config.data_dir or config.dataset:  # FID/KID against the run's own real images
-        lines.append(f"  {prog} --mode=evaluate --output_dir={run}")
+        weights = os.path.join(keras_cache_dir(), INCEPTION_WEIGHTS_FILE)
+        lines.append(f"  {prog} --mode=evaluate --output_dir={run}" + (
+            "" if os.path.isfile(weights) else
+            f"  (needs InceptionV3's ImageNet weights in {weights}, or --backbone=PATH.keras:"
+            " see the README's Measuring sample quality)"))
     lines.append("  (the same command with a higher --epochs trains this run further)")
     return lines
 

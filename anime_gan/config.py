@@ -3,6 +3,7 @@
 import dataclasses
 import datetime
 import difflib
+import logging
 import math
 import numbers
 import os
@@ -14,36 +15,16 @@ from anime_gan.data.image_files import DEFAULT_MAX_PIXELS
 from anime_gan.data.kaggle import handle_problem, is_kaggle
 from anime_gan.devices import PRECISIONS, STRATEGIES
 from anime_gan.errors import MAX_SEED, ConfigError
+from anime_gan.model_defaults import (ADAM_BETAS_FOR_CRITICS, CHECKPOINT_EVERY_DEFAULTS,
+                                      DIFFAUGMENT_DEFAULTS, MODEL_SPECIFIC, MODELS,
+                                      N_CRITIC_DEFAULTS, OPTIMIZER_DEFAULTS)
 from anime_gan.networks import SUPPORTED_IMAGE_SIZES, UPSAMPLING
 
-MODELS = ("dcgan", "wgan", "wgan_clip", "sngan")
+logger = logging.getLogger(__name__)
+
 MODES = ("train", "export", "generate", "evaluate")
 OPTIMIZERS = ("adam", "rmsprop")
 MAX_LATENT_DIM = 4096  # the generator's first layer holds latent_dim x 8192 weights
-
-# DiffAugment by model: measured much better for the DCGAN (README); not yet measured for
-# the others.
-DIFFAUGMENT_DEFAULTS = {"dcgan": "color,translation,cutout", "wgan": "", "wgan_clip": "",
-                        "sngan": ""}
-
-# Steps between checkpoints: a few minutes of work on a small CPU.
-CHECKPOINT_EVERY_DEFAULTS = {"dcgan": 200, "wgan": 40, "wgan_clip": 40, "sngan": 200}
-
-# Discriminator updates per generator update, from the papers.
-N_CRITIC_DEFAULTS = {"dcgan": 1, "wgan": 5, "wgan_clip": 5, "sngan": 1}
-
-# Optimizer defaults from the papers: DCGAN (Radford et al.), WGAN-GP (Gulrajani et al.),
-# WGAN (Arjovsky et al.: RMSProp) and SNGAN (Miyato et al., the standard-CNN setting C).
-OPTIMIZER_DEFAULTS = {
-    "dcgan": {"optimizer": "adam", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
-    "wgan": {"optimizer": "adam", "lr": 1e-4, "beta1": 0.0, "beta2": 0.9},
-    "wgan_clip": {"optimizer": "rmsprop", "lr": 5e-5, "beta1": 0.0, "beta2": 0.0},
-    "sngan": {"optimizer": "adam", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
-}
-
-# Adam's betas for a model whose paper uses RMSProp (the WGAN's critic): WGAN-GP's, which
-# has the same Wasserstein critic.
-ADAM_BETAS_FOR_CRITICS = {"beta1": 0.0, "beta2": 0.9}
 
 
 def _field(default, help):
@@ -195,6 +176,7 @@ class TrainConfig:
             if getattr(self, name):
                 setattr(self, name, os.path.expanduser(getattr(self, name)))
         self.validate()
+        self._drop_settings_the_model_ignores()
         if self.checkpoint_every is None:
             self.checkpoint_every = CHECKPOINT_EVERY_DEFAULTS[self.model]
         if self.diffaugment is None:
@@ -282,6 +264,17 @@ class TrainConfig:
             fail("data_dir", handle_problem(self.data_dir))
         if self.max_image_pixels < 1:
             fail("max_image_pixels", "must be at least 1")
+
+    def _drop_settings_the_model_ignores(self):
+        """Back to their defaults, with a warning: config.json would record them as if
+        they had applied."""
+        for flag, users in MODEL_SPECIFIC.items():
+            value, default = getattr(self, flag), self.__dataclass_fields__[flag].default
+            used = N_CRITIC_DEFAULTS[self.model] if flag == "n_critic" else default
+            if self.model not in users and value not in (None, default, used):
+                logger.warning("--%s=%s: --model=%s does not use it (it is for %s); ignored",
+                               flag, value, self.model, ", ".join(users))
+                setattr(self, flag, default)
 
     def check_paths(self):
         """The checks of the paths a training run reads and writes (a run folder's saved

@@ -5,8 +5,8 @@
 - ``DataError`` (exit 2): the data the user pointed at cannot be used.
 - ``TrainingFault`` (exit 1): training stopped on a fault (a loss that is no longer
   finite, a file that cannot be written); what was written before is intact.
-- ``KeyboardInterrupt`` (Ctrl-C, exit 130) and ``Terminated`` (SIGTERM, exit 143):
-  training saved a checkpoint and stopped; the same command resumes.
+- ``KeyboardInterrupt`` (Ctrl-C, exit 130) and ``Terminated`` (SIGTERM, exit 143; SIGHUP,
+  exit 129): training saved a checkpoint and stopped; the same command resumes.
 
 ``check_whole_numbers`` is the Python API's one check of counts and seeds.
 """
@@ -38,7 +38,12 @@ class ArtifactWriteError(TrainingFault):
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM: training stops as it does on Ctrl-C (a checkpoint is saved)."""
+    """SIGTERM (or SIGHUP, the terminal closed): training stops as it does on Ctrl-C (a
+    checkpoint is saved).  ``exit_status`` is 128 + the signal's number, as a shell gives."""
+
+    def __init__(self, name="SIGTERM", number=15):
+        super().__init__(name)
+        self.exit_status = 128 + number
 
 
 def first_line(error):

@@ -7,7 +7,9 @@ and ``EndProgressLine``, a filter on a logging handler, ends that line first.  T
 bar then goes on drawing on the line below the message.
 """
 
+import contextlib
 import logging
+import os
 import sys
 
 import keras
@@ -18,6 +20,17 @@ class ProgressBar(keras.callbacks.ProgbarLogger):
     before other callbacks log at the epoch's end)."""
 
     line_open = False  # one bar is drawn at a time, so one flag for the process
+
+    def __init__(self, total_epochs=None):
+        super().__init__()
+        self.total_epochs = total_epochs
+
+    def set_params(self, params):
+        """The run's epochs in each "Epoch N/M" line: a run resumed mid-epoch finishes
+        that epoch in a fit of its own, whose ``epochs`` end with it."""
+        super().set_params(params)
+        if self.total_epochs:
+            self.epochs = max(self.epochs, self.total_epochs)
 
     def on_train_batch_end(self, batch, logs=None):
         super().on_train_batch_end(batch, logs)
@@ -46,3 +59,46 @@ class EndProgressLine(logging.Filter):
     def filter(self, record):
         end_line()
         return True
+
+
+class _ClosedPipeSafe:
+    """A stdout whose reader may go away (``anime-gan ... | head``): from then on its
+    output goes to /dev/null, instead of a BrokenPipeError stopping training."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._to_devnull()
+            return len(text)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._to_devnull()
+
+    def _to_devnull(self):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            # The file descriptor too: Python flushes stdout again when it exits.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        self._stream = open(os.devnull, "w")  # noqa: SIM115 -- kept for the process
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def surviving_a_closed_stdout():
+    """Inside, writing to ``sys.stdout`` never raises BrokenPipeError (see ``_ClosedPipeSafe``)."""
+    previous = sys.stdout
+    sys.stdout = _ClosedPipeSafe(previous)
+    try:
+        yield
+    finally:
+        sys.stdout = previous

@@ -99,7 +99,7 @@ def run_callbacks(config, state, extra=()):
     """The callbacks that write the run's files, in the order ``anime_gan.callbacks`` gives."""
     folder = RunFolder(config.output_dir)
     return [
-        progress.ProgressBar(),  # first: an epoch's bar ends before the others log
+        progress.ProgressBar(config.epochs),  # first: an epoch's bar ends before the others log
         callbacks.StopOnNonFiniteLoss(),
         *_kid_monitor(config),
         callbacks.HistoryCSV(folder.history),
@@ -263,16 +263,22 @@ def _epochs_on_record(folder):
 
 @contextlib.contextmanager
 def sigterm_interrupts():
-    """SIGTERM (kill, job schedulers, container stops) stops training as Ctrl-C does:
-    a checkpoint is saved and ``Terminated`` raised."""
+    """SIGTERM (kill, job schedulers, container stops) and SIGHUP (the terminal or SSH
+    session closed) stop training as Ctrl-C does: a checkpoint is saved and
+    ``Terminated`` raised.  A SIGHUP that is ignored (``nohup``) stays ignored."""
     def terminate(signum, frame):
-        raise Terminated("SIGTERM")
+        raise Terminated(signal.Signals(signum).name, signum)
 
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread
         return
-    previous = signal.signal(signal.SIGTERM, terminate)
+    numbers = [signal.SIGTERM]
+    hangup = getattr(signal, "SIGHUP", None)  # not on Windows
+    if hangup is not None and signal.getsignal(hangup) is signal.SIG_DFL:
+        numbers.append(hangup)
+    previous = {number: signal.signal(number, terminate) for number in numbers}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)

@@ -30,7 +30,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The flags of the session's shared run: a two-epoch DCGAN, one step per epoch.
 SESSION_RUN_FLAGS = ("--model=dcgan", "--epochs=2", "--steps_per_epoch=1", "--batch_size=4",
-                     "--n_critic=2", "--seed=3")
+                     "--seed=3")
 
 
 def write_image(path, array, **save_kwargs):

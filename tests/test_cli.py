@@ -8,6 +8,8 @@ import json
 import logging
 import os
 import signal
+import subprocess
+import sys
 import textwrap
 
 import numpy as np
@@ -21,8 +23,8 @@ from anime_gan.config import MODELS, TrainConfig
 from anime_gan.errors import NonFiniteLossError
 from anime_gan.images import image_grid
 from anime_gan.sampling import fixed_latents
-from conftest import (REPO_ROOT, checkpoints_written, history_epochs, restored_state,
-                      run_main, run_python, start_main, wait_for)
+from conftest import (REPO_ROOT, checkpoints_written, child_env, history_epochs,
+                      restored_state, run_main, run_python, start_main, wait_for)
 
 
 def parse(*argv):
@@ -280,12 +282,31 @@ def test_sigkill_mid_run_then_resume_finishes(image_folder, tmp_path):
     assert sorted(os.listdir(out / "samples")) == [f"epoch_{i:04d}.png" for i in (1, 2, 3)]
 
 
+@pytest.mark.slow
+def test_training_goes_on_when_the_reader_of_its_output_goes_away(image_folder, tmp_path):
+    """anime-gan ... | head -1: the pipe closes after the first line."""
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, os.path.join(REPO_ROOT, "main.py"), "--epochs=2",
+         "--steps_per_epoch=2", "--batch_size=4", f"--data_dir={image_folder}",
+         f"--output_dir={out}"], cwd=REPO_ROOT, env=child_env(), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    assert process.stdout.readline().startswith(b"Epoch 1/2")
+    process.stdout.close()
+    assert process.wait(timeout=300) == 0
+    errors = process.stderr.read().decode()
+    assert "Traceback" not in errors and "BrokenPipe" not in errors
+    assert history_epochs(out) == [1, 2] and (out / "export" / "saved_model.pb").is_file()
+
+
 @pytest.mark.long
 @pytest.mark.parametrize("sig, status, said", [
     (signal.SIGINT, 130, "Interrupted: saved"),   # Ctrl-C
     # kill, schedulers, container stops (slow: the default suite keeps one signal, to stay
     # within its time budget)
     pytest.param(signal.SIGTERM, 143, "Terminated: saved", marks=pytest.mark.slow),
+    # the terminal or SSH session closed
+    pytest.param(signal.SIGHUP, 129, "Terminated: saved", marks=pytest.mark.slow),
 ])
 def test_a_stop_signal_saves_a_checkpoint_and_exits_even_if_sigint_was_ignored(
         sig, status, said, image_folder, tmp_path):

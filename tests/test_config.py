@@ -1,6 +1,9 @@
 """TrainConfig: every setting, its default per model, and its check."""
 
+import dataclasses
+import logging
 import os
+import re
 
 import numpy as np
 import pytest
@@ -85,7 +88,8 @@ def test_settings_of_the_wrong_type_name_their_flag(settings, message):
 
 
 def test_numbers_of_the_right_kind_become_python_numbers():
-    config = TrainConfig(output_dir="x", epochs=np.int64(3), g_lr=1, gp_weight=np.float32(5))
+    config = TrainConfig(output_dir="x", model="wgan", epochs=np.int64(3), g_lr=1,
+                         gp_weight=np.float32(5))
     assert (config.epochs, config.g_lr, config.gp_weight) == (3, 1.0, 5.0)
     assert [type(v) for v in (config.epochs, config.g_lr, config.gp_weight)] == [int, float, float]
     assert config.steps_per_epoch is None  # optional settings may stay unset
@@ -141,3 +145,34 @@ def test_wgan_clip_with_adam_takes_wgan_gps_betas_unless_given():
     given = TrainConfig(model="wgan_clip", optimizer="adam", d_beta2=0.99, output_dir="x")
     assert (given.d_beta2, given.g_beta2) == (0.99, 0.9)
     assert TrainConfig(model="dcgan", optimizer="adam", output_dir="x").g_beta1 == 0.5
+
+
+@pytest.mark.parametrize("settings, flag, message", [
+    (dict(model="dcgan", n_critic=3), "n_critic",
+     "--n_critic=3: --model=dcgan does not use it (it is for wgan, wgan_clip, sngan); ignored"),
+    (dict(model="dcgan", gp_weight=1.0), "gp_weight",
+     "--gp_weight=1.0: --model=dcgan does not use it (it is for wgan); ignored"),
+    (dict(model="sngan", gp_weight=5.0), "gp_weight", "--model=sngan does not use it"),
+    (dict(model="wgan", clip_value=0.5), "clip_value",
+     "--clip_value=0.5: --model=wgan does not use it (it is for wgan_clip); ignored"),
+])
+def test_a_setting_the_model_does_not_use_is_dropped_with_a_warning(settings, flag, message,
+                                                                    caplog):
+    """config.json would otherwise record it as if it had applied."""
+    with caplog.at_level(logging.WARNING, logger="anime_gan.config"):
+        config = TrainConfig(**settings)
+    assert message in caplog.text
+    assert getattr(config, flag) == getattr(TrainConfig(model=settings["model"]), flag)
+
+
+def test_model_specific_settings_are_kept_for_their_models_and_at_defaults_without_a_word(
+        caplog):
+    with caplog.at_level(logging.WARNING, logger="anime_gan.config"):
+        for model in ("dcgan", "wgan", "wgan_clip", "sngan"):
+            config = TrainConfig(model=model, gp_weight=10.0, clip_value=0.01)
+            assert TrainConfig(**dataclasses.asdict(config)) == config  # config.json read back
+        assert TrainConfig(model="dcgan", n_critic=1).n_critic == 1
+        config = TrainConfig(model="wgan", n_critic=2, gp_weight=5.0)
+        assert (config.n_critic, config.gp_weight) == (2, 5.0)
+        assert TrainConfig(model="wgan_clip", clip_value=0.5).clip_value == 0.5
+    assert caplog.text == ""

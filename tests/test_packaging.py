@@ -4,17 +4,20 @@ lines), log lines apart from the progress bar, and the closing summary.
 Building and installing the wheel is checked by .ci/run, not here (it takes minutes).
 """
 
+import contextlib
 import dataclasses
 import io
 import logging
 import os
 import re
+import sys
 
 import pytest
 from absl import flags
 
 from anime_gan import cli, commands, progress, tensorflow_logs
 from anime_gan.config import MODELS, TrainConfig
+from anime_gan.evaluation.backbones import INCEPTION_WEIGHTS_FILE
 from anime_gan.errors import TrainingFault
 from anime_gan.run_folder import RunFolder
 from conftest import child_env, run_python
@@ -53,7 +56,7 @@ def test_help_names_every_exit_status_and_the_version_flag(capsys):
     assert run_help("--help") == 0
     footer = " ".join(capsys.readouterr().out.split("\n\n")[-1].split())
     for status in ("0 done", "1 training fault", "2 bad flag or data", "130 stopped by Ctrl-C",
-                   "143 stopped by SIGTERM"):
+                   "143 stopped by SIGTERM", "129 stopped by SIGHUP"):
         assert status in footer
     assert "--version" in footer
 
@@ -137,6 +140,22 @@ def test_train_summary_names_the_files_and_the_next_commands(shared_run):
     assert "python -m anime_gan --mode=generate" in text and "--mode=evaluate" not in text
 
 
+def test_the_summarys_evaluate_command_says_what_it_needs_without_inception_weights(
+        shared_run, tmp_path, monkeypatch):
+    config = dataclasses.replace(RunFolder(shared_run).read_config(),
+                                 output_dir=str(shared_run), data_dir=str(tmp_path))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    evaluate = [line for line in commands.train_summary(config) if "--mode=evaluate" in line]
+    weights = tmp_path / "keras" / "models" / INCEPTION_WEIGHTS_FILE
+    assert len(evaluate) == 1
+    assert f"(needs InceptionV3's ImageNet weights in {weights}, or --backbone=PATH.keras" \
+        in evaluate[0]
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"weights")
+    assert commands.train_summary(config)[-2].endswith(
+        f"--mode=evaluate --output_dir={shared_run}")
+
+
 def test_a_non_chief_workers_summary_names_the_run_not_files_it_did_not_write(shared_run):
     config = RunFolder(shared_run).read_config()
     lines = commands.train_summary(dataclasses.replace(config, output_dir="runs/x"),
@@ -168,6 +187,40 @@ def test_a_training_fault_mid_epoch_starts_its_error_on_a_line_of_its_own(monkey
     captured = capsys.readouterr()
     assert captured.out.endswith("d_loss: nan\n")
     assert captured.err == "error: training stopped at step 3: d_loss=nan\n"
+
+
+def test_the_progress_bar_counts_the_runs_epochs_in_a_fit_that_ends_one_early():
+    """A run resumed mid-epoch finishes that epoch in a fit of its own (epochs=4 of 6)."""
+    bar = progress.ProgressBar(total_epochs=6)
+    bar.set_params({"verbose": 1, "epochs": 4, "steps": 2})
+    assert bar.epochs == 6
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        bar.on_epoch_begin(3)
+    assert stdout.getvalue().startswith("Epoch 4/6")
+    plain = progress.ProgressBar()
+    plain.set_params({"verbose": 1, "epochs": 4, "steps": 2})
+    assert plain.epochs == 4
+
+
+def test_stdout_whose_reader_went_away_takes_writes_without_raising(monkeypatch):
+    """``anime-gan ... | head``: once head exits, the progress bar must not stop training."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    saved_fd = os.dup(write_end)  # dup2 will point write_end at /dev/null
+    stream = os.fdopen(write_end, "w")
+    monkeypatch.setattr("sys.stdout", stream)
+    try:
+        with progress.surviving_a_closed_stdout():
+            print("epoch 1", flush=True)
+            sys.stdout.write("\r2/5 ━━━━")
+            sys.stdout.flush()
+            assert sys.stdout is not stream
+        assert sys.stdout is stream
+        stream.write("after")
+        stream.flush()  # the descriptor now leads to /dev/null: no BrokenPipeError at exit
+    finally:
+        os.close(saved_fd)
 
 
 def test_a_log_record_ends_the_progress_bar_line_first(monkeypatch):

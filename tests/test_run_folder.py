@@ -42,6 +42,26 @@ def test_check_resumable(tmp_path):
         check_resumable(TrainConfig(output_dir=config.output_dir, latent_dim=64))
 
 
+def test_a_save_with_nothing_new_writes_no_second_checkpoint(tmp_path):
+    """An interrupt just after an epoch's checkpoint, or just after resuming, saves
+    nothing new: a copy would push an older checkpoint out of the ones kept."""
+    gan = build_gan(TrainConfig(latent_dim=16, output_dir=str(tmp_path)))
+    state = TrainingState(gan, fixed_latents(16, seed=1), str(tmp_path / "checkpoints"))
+    gan.step_counter.assign(7)
+    path = state.save()
+    assert state.save() == path
+    state.end_epoch()
+    assert state.save().endswith("ckpt-2")
+    resumed = TrainingState(build_gan(TrainConfig(latent_dim=16, output_dir=str(tmp_path))),
+                            fixed_latents(16, seed=1), str(tmp_path / "checkpoints"))
+    assert resumed.restore_latest().endswith("ckpt-2")
+    assert resumed.save().endswith("ckpt-2")
+    resumed.gan.step_counter.assign_add(1)
+    assert resumed.save().endswith("ckpt-3")
+    written = sorted(p.name for p in (tmp_path / "checkpoints").glob("ckpt-*.index"))
+    assert written == ["ckpt-1.index", "ckpt-2.index", "ckpt-3.index"]
+
+
 def test_training_state_saves_and_restores_networks_counters_and_latents(tmp_path):
     config = TrainConfig(latent_dim=16, output_dir=str(tmp_path))
     gan = build_gan(config)

@@ -4,6 +4,7 @@ stops on faults without losing the files written before."""
 import errno
 import os
 import pathlib
+import signal
 import textwrap
 
 import keras
@@ -12,8 +13,8 @@ import pytest
 import tensorflow as tf
 
 import anime_gan
-from anime_gan import train
-from anime_gan.errors import ArtifactWriteError, NonFiniteLossError
+from anime_gan import train, training
+from anime_gan.errors import ArtifactWriteError, NonFiniteLossError, Terminated
 from anime_gan.images import to_uint8
 from conftest import history_epochs, restored_state, run_on_one_thread
 
@@ -269,3 +270,20 @@ def test_variants_train_resume_and_reload_with_every_option(model, image_folder,
     assert loaded.output_shape == (None, 128, 128, 3)
     np.testing.assert_allclose(np.asarray(loaded(latents)),
                                np.asarray(gan.ema_generator(latents)), atol=2e-2)
+
+
+def test_sighup_stops_training_like_sigterm_unless_nohup_ignores_it():
+    previous = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    try:
+        with training.sigterm_interrupts():
+            with pytest.raises(Terminated) as stopped:
+                signal.raise_signal(signal.SIGHUP)
+        assert stopped.value.exit_status == 129 and str(stopped.value) == "SIGHUP"
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup starts a command
+        with training.sigterm_interrupts():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            signal.raise_signal(signal.SIGHUP)  # ignored: nothing happens
+        assert Terminated().exit_status == 143
+    finally:
+        signal.signal(signal.SIGHUP, previous)

@@ -129,6 +129,7 @@ class TrainingState:
             self._rebuild_index()
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep)
         self.skipped = []  # (prefix, reason) of the damaged checkpoints passed over
+        self._saved = None  # (path, step, epoch) of the checkpoint last written or read
 
     def _objects(self):
         objects = dict(
@@ -165,6 +166,8 @@ class TrainingState:
         path, self.skipped = read_newest(self._restore, self.directory)
         if repair and path and self.skipped:
             self._set_aside_damaged(path)
+        if path:
+            self._saved = (path, self.step, int(self.epoch))
         return path
 
     def _restore(self, prefix):
@@ -208,7 +211,12 @@ class TrainingState:
             os.remove(os.path.join(self.directory, "checkpoint"))
 
     def save(self):
-        """Writes a checkpoint; refuses if the weights are no longer finite."""
+        """Writes a checkpoint; refuses if the weights are no longer finite.  Nothing new
+        since the last one written or read (an interrupt just after an epoch's checkpoint):
+        that one's path, and no copy pushing an older checkpoint out."""
+        if self._saved and self._saved[1:] == (self.step, int(self.epoch)) and \
+                os.path.exists(self._saved[0] + ".index"):
+            return self._saved[0]
         networks = [self.gan.generator, self.gan.discriminator]
         if self.gan.ema_generator is not None:
             networks.append(self.gan.ema_generator)
@@ -226,6 +234,7 @@ class TrainingState:
                 "earlier checkpoints are intact") from error
         logger.info("Saved checkpoint %s (%d epochs done, step %d)", path,
                     int(self.epoch), self.step)
+        self._saved = (path, self.step, int(self.epoch))
         return path
 
     def end_epoch(self):

@@ -174,16 +174,17 @@ def checked(tensor, condition, message, value):
         return tf.identity(tensor)
 
 
-def checked_shape(tensor, expected, message, after=""):
+def checked_shape(tensor, expected, message, after="", xla=False):
     """``tensor``, refused unless its shape matches ``expected`` (None: any size), with
     that static shape.  The refusal reads ``message``, the shape, then ``after``.  A
     shape known when the step is traced is checked then (a ValueError); what tracing left
     unknown (Keras traces again, with looser shapes, for a batch shaped unlike the last)
-    is checked in the step, as ``checked`` does."""
+    is checked in the step, as ``checked`` does, except under XLA (``xla``), which takes
+    no text operations: there TensorFlow's shape check stops the step."""
     shape, expected = tensor.shape, tf.TensorShape(expected)
     if shape.rank is not None and not shape.is_compatible_with(expected):
         raise ValueError(f"{message} {tuple(shape)}{after}")
-    if shape.rank is not None and all(
+    if xla or shape.rank is not None and all(
             size is not None for size, wanted in zip(shape, expected) if wanted is not None):
         return tf.ensure_shape(tensor, expected)
     sizes = tf.shape(tensor)

@@ -206,6 +206,21 @@ def test_fit_refuses_misshaped_batches_in_one_line_before_and_after_a_fit(genera
     assert int(gan.g_optimizer.iterations) == 2 * steps == 2 * len(good) // 4
 
 
+def test_under_xla_a_misshaped_batch_after_a_fit_is_tensorflows_shape_error(generator):
+    """XLA compiles no text operations, so there the step's own message gives way to
+    TensorFlow's shape check; the model trains on afterwards."""
+    gan = DCGAN(generator, build_discriminator(), seed=0)
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-4),
+                g_optimizer=keras.optimizers.Adam(1e-4), jit_compile=True)
+    gan.fit(pixels(4), batch_size=4, verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"Shape of tensor .*\[2,2,64,64,3\] is not compatible with "
+                             r"expected shape \[\?,64,64,3\]"):
+        gan.fit(pixels(2, 2), batch_size=2, verbose=0)
+    gan.fit(pixels(4), batch_size=4, verbose=0)
+    assert int(gan.g_optimizer.iterations) == 2
+
+
 def test_networks_given_as_layers_and_counts_as_numpy_integers_are_taken():
     generator = build_generator(latent_dim=np.int64(8))
 

@@ -152,7 +152,7 @@ class GAN(keras.Model):
             raise ValueError(f"{name}.fit takes float images in [-1, 1]; got {dtype} batches: "
                              "give images / 127.5 - 1")
         images = devices.checked_shape(self.as_step_batches(images), self.step_batch_shape(),
-                                       *self.shape_message())
+                                       *self.shape_message(), xla=self.jit_compile is True)
         largest = ops.max(ops.abs(ops.cast(images, "float32")))
         return devices.checked(images, largest <= MAX_REAL_PIXEL,
                                f"{name}.fit takes real images in [-1, 1] (give images / "

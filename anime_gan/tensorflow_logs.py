@@ -8,9 +8,10 @@ the level.  So the first ``import tensorflow`` runs with the process's stderr (f
 descriptor 2) held back, and what was written is passed on afterwards without the log
 lines the level hides.  ``TF_CPP_MIN_LOG_LEVEL=0`` shows everything, unfiltered.
 
-The same holding back (``held_native_stderr``) keeps libjpeg's warnings about JPEGs it
-still decodes ("Corrupt JPEG data: N extraneous bytes ...", one a file) out of the output
-while an image folder is decoded; the data pipeline logs how many there were instead.
+The same holding back (``held_native_stderr``) keeps libjpeg's lines out of the output
+while an image folder is decoded: its warnings about JPEGs it still decodes ("Corrupt JPEG
+data: N extraneous bytes ...", one a file) and its errors about those it cannot ("Bogus
+Huffman table definition"); the data pipeline logs how many there were instead.
 """
 
 import contextlib
@@ -102,18 +103,35 @@ def import_tensorflow():
 
 
 class LibjpegWarnings:
-    """``keep`` for ``held_native_stderr``: drops libjpeg's warnings about a JPEG it still
-    decodes ("Corrupt JPEG data: 3 extraneous bytes before marker 0xdb"), counting them."""
+    """``keep`` for ``held_native_stderr``: drops libjpeg's lines, counting them.  Its
+    warnings about a JPEG it still decodes ("Corrupt JPEG data: 3 extraneous bytes before
+    marker 0xdb") go to ``dropped``; its errors about one it cannot decode at all ("Bogus
+    Huffman table definition"; the file is then reported as undecodable) go to
+    ``errors``.  Any other line is passed on."""
 
     PREFIX = "Corrupt JPEG data:"
+    # libjpeg's messages (jerror.h) for the corrupt files a data set may hold.
+    ERROR_PREFIXES = (
+        "Bogus ", "Huffman table 0x", "Invalid JPEG file structure", "Not a JPEG file",
+        "Premature end of JPEG file", "Unsupported marker type", "Quantization table 0x",
+        "Unsupported JPEG process", "Invalid component ID", "Invalid SOS parameters",
+        "Empty JPEG image", "JPEG datastream contains no image", "Inconsistent progression",
+        "Sampling factors too large", "Maximum supported image dimension")
 
     def __init__(self):
         self.dropped = []
+        self.errors = []
 
     def __call__(self, text):
-        lines = text.splitlines(keepends=True)
-        self.dropped += [line.strip() for line in lines if line.startswith(self.PREFIX)]
-        return "".join(line for line in lines if not line.startswith(self.PREFIX))
+        kept = []
+        for line in text.splitlines(keepends=True):
+            if line.startswith(self.PREFIX):
+                self.dropped.append(line.strip())
+            elif line.startswith(self.ERROR_PREFIXES):
+                self.errors.append(line.strip())
+            else:
+                kept.append(line)
+        return "".join(kept)
 
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", DEFAULT_LEVEL)

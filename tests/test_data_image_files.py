@@ -3,6 +3,7 @@
 import io
 import logging
 import os
+import re
 import struct
 
 import numpy as np
@@ -258,6 +259,27 @@ def test_libjpegs_warnings_about_jpegs_it_decodes_are_one_log_line(tmp_path, cap
     assert "Corrupt JPEG data" not in capfd.readouterr().err
     assert ("libjpeg's warnings while decoding: 3 (e.g. 'Corrupt JPEG data: 3 extraneous "
             "bytes before marker 0xdb'); the files it decoded are kept") in caplog.text
+
+
+def test_libjpegs_errors_about_jpegs_it_cannot_decode_give_way_to_the_skip_line(
+        tmp_path, capfd, caplog):
+    whole = encode(rgb_image(), "JPEG")
+    table = whole.index(b"\xff\xc4") + 5  # the first Huffman table's counts
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"good_{i}.jpg").write_bytes(whole)
+    for i in range(2):
+        (folder / f"bad_{i}.jpg").write_bytes(whole[:table] + b"\xff" * 16 + whole[table + 16:])
+    capfd.readouterr()
+    with caplog.at_level(logging.INFO, logger="anime_gan"):
+        stream = data.make_stream(64, batch_size=3, data_dir=str(folder))
+    assert stream.count == 3
+    assert "Bogus Huffman table definition" not in capfd.readouterr().err
+    assert ("libjpeg's errors while decoding: 2 (e.g. 'Bogus Huffman table definition')"
+            in caplog.text)
+    assert re.search(r"Skipped 2 file\(s\): undecodable \(corrupt image data\), e\.g\. "
+                     r".*bad_0\.jpg, .*bad_1\.jpg", caplog.text)
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "GIF", "WEBP", "JPEG", "BMP"])

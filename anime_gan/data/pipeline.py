@@ -109,6 +109,9 @@ def decoded_images(paths, image_size, data_dir, cache_dir=None):
         logger.info("libjpeg's warnings while decoding: %d (e.g. '%s'); the files it "
                     "decoded are kept", len(libjpeg.dropped), libjpeg.dropped[0])
     failed = sorted(set(range(len(paths))) - set(kept.tolist()))
+    if libjpeg.errors:
+        logger.info("libjpeg's errors while decoding: %d (e.g. '%s')", len(libjpeg.errors),
+                    libjpeg.errors[0])
     if failed:
         image_files.FolderScan([], {"undecodable (corrupt image data)":
                                     [paths[i] for i in failed]}).log_skipped()

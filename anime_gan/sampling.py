@@ -25,11 +25,16 @@ from anime_gan.run_folder.checkpoints import read_newest, saved_objects
 logger = logging.getLogger(__name__)
 
 
+def as_generator(model):
+    """The generator to sample from: a GAN model (``train()``'s result) stands for its
+    sampling generator, the EMA copy if it keeps one; anything else is returned as is."""
+    return getattr(model, "sampling_generator", model)
+
+
 def check_arguments(caller, generator=None, seed=0, **counts):
     """A wrong argument of the sampling helpers is a one-line error naming it.  Returns
-    the generator to use: a GAN model (``train()``'s result) stands for its sampling
-    generator, the EMA copy if it keeps one."""
-    generator = getattr(generator, "sampling_generator", generator)
+    the generator to use (``as_generator``)."""
+    generator = as_generator(generator)
     if generator is not None and not isinstance(generator, keras.Model):
         hint = (f": load_generator({generator!r}) gives a run's generator"
                 if isinstance(generator, (str, os.PathLike)) else "")

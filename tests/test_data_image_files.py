@@ -245,6 +245,15 @@ def test_data_smaller_than_one_batch_fails_with_advice_before_decoding(tmp_path,
     assert "Decoding" not in caplog.text  # refused from the listing, at once
 
 
+def decoded_with_native_stderr(folder, capfd, caplog):
+    """The stream of a folder's images at batch 3, and what reached the process's stderr
+    (file descriptor 2, where libjpeg writes) while it was made."""
+    capfd.readouterr()
+    with caplog.at_level(logging.INFO, logger="anime_gan"):
+        stream = data.make_stream(64, batch_size=3, data_dir=str(folder))
+    return stream, capfd.readouterr().err
+
+
 def test_libjpegs_warnings_about_jpegs_it_decodes_are_one_log_line(tmp_path, capfd, caplog):
     whole = encode(rgb_image(), "JPEG")
     marker = whole.index(b"\xff\xdb")
@@ -252,11 +261,9 @@ def test_libjpegs_warnings_about_jpegs_it_decodes_are_one_log_line(tmp_path, cap
     folder.mkdir()
     for i in range(3):  # three stray bytes before a marker: libjpeg warns, and decodes
         (folder / f"{i}.jpg").write_bytes(whole[:marker] + b"\0\0\0" + whole[marker:])
-    capfd.readouterr()
-    with caplog.at_level(logging.INFO, logger="anime_gan"):
-        stream = data.make_stream(64, batch_size=3, data_dir=str(folder))
+    stream, stderr = decoded_with_native_stderr(folder, capfd, caplog)
     assert stream.count == 3
-    assert "Corrupt JPEG data" not in capfd.readouterr().err
+    assert "Corrupt JPEG data" not in stderr
     assert ("libjpeg's warnings while decoding: 3 (e.g. 'Corrupt JPEG data: 3 extraneous "
             "bytes before marker 0xdb'); the files it decoded are kept") in caplog.text
 
@@ -271,11 +278,9 @@ def test_libjpegs_errors_about_jpegs_it_cannot_decode_give_way_to_the_skip_line(
         (folder / f"good_{i}.jpg").write_bytes(whole)
     for i in range(2):
         (folder / f"bad_{i}.jpg").write_bytes(whole[:table] + b"\xff" * 16 + whole[table + 16:])
-    capfd.readouterr()
-    with caplog.at_level(logging.INFO, logger="anime_gan"):
-        stream = data.make_stream(64, batch_size=3, data_dir=str(folder))
+    stream, stderr = decoded_with_native_stderr(folder, capfd, caplog)
     assert stream.count == 3
-    assert "Bogus Huffman table definition" not in capfd.readouterr().err
+    assert "Bogus Huffman table definition" not in stderr
     assert ("libjpeg's errors while decoding: 2 (e.g. 'Bogus Huffman table definition')"
             in caplog.text)
     assert re.search(r"Skipped 2 file\(s\): undecodable \(corrupt image data\), e\.g\. "

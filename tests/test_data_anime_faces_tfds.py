@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import tempfile
 import zipfile
 
@@ -104,6 +105,11 @@ class _ManualDirTestCase(tfds.testing.DatasetBuilderTestCase):
     def setUpClass(cls):
         cls.EXAMPLE_DIR = cls.MAKE(tempfile.mkdtemp(prefix="anime_faces_manual_"))
         super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.EXAMPLE_DIR, ignore_errors=True)
 
 
 class CropsExtractedTest(_ManualDirTestCase):

@@ -11,6 +11,7 @@
 Every file is written atomically (``anime_gan.files``).
 """
 
+import logging
 import math
 import os
 
@@ -23,6 +24,8 @@ from anime_gan.evaluation.features import generated_features
 from anime_gan.evaluation.metrics import kernel_inception_distance
 from anime_gan.files import atomic_path, save_image
 from anime_gan.images import image_grid, to_uint8
+
+logger = logging.getLogger(__name__)
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
@@ -126,7 +129,14 @@ class SampleGrid(keras.callbacks.Callback):
 
 class SaveNetworks(keras.callbacks.Callback):
     """After each epoch, saves ``generator.keras``, ``discriminator.keras`` and, with
-    an EMA generator, ``generator_ema.keras`` into ``output_dir``."""
+    an EMA generator, ``generator_ema.keras`` into ``output_dir``.
+
+    A run resumed with ``--ema_decay=0`` keeps the average it had as
+    ``generator_ema_stale.keras``, so that ``generator_ema.keras`` is never older than
+    the generator beside it.
+    """
+
+    STALE_EMA = "generator_ema_stale.keras"
 
     def __init__(self, output_dir):
         super().__init__()
@@ -140,6 +150,16 @@ class SaveNetworks(keras.callbacks.Callback):
         for name, network in networks:
             with atomic_path(os.path.join(self.output_dir, f"{name}.keras")) as tmp:
                 network.save(tmp)
+        if self.model.ema_generator is None:
+            self._set_aside_the_average_from_before()
+
+    def _set_aside_the_average_from_before(self):
+        average = os.path.join(self.output_dir, "generator_ema.keras")
+        if os.path.exists(average):
+            os.replace(average, os.path.join(self.output_dir, self.STALE_EMA))
+            logger.warning("--ema_decay=0: the moving-average generator from before is now "
+                           "%s; generator.keras is the run's current generator",
+                           self.STALE_EMA)
 
 
 class Checkpointer(keras.callbacks.Callback):

@@ -250,8 +250,12 @@ def test_settings_that_fix_the_data_stream_cannot_change_on_resume(flag, saved, 
 def test_ema_decay_can_be_turned_off_and_on_when_resuming(trained_run, session_data, caplog):
     common = dict(model="dcgan", steps_per_epoch=1, batch_size=4, seed=3,
                   data_dir=session_data, output_dir=str(trained_run))
+    average_before = (trained_run / "generator_ema.keras").read_bytes()
     gan = anime_gan.train(epochs=3, ema_decay=0.0, **common)
     assert gan.ema_generator is None and "moving-average generator is dropped" in caplog.text
+    # The average from before is kept, under a name that says it no longer follows the run.
+    assert not (trained_run / "generator_ema.keras").exists()
+    assert (trained_run / "generator_ema_stale.keras").read_bytes() == average_before
     latents = np.random.default_rng(0).normal(size=(2, 128)).astype(np.float32)
     np.testing.assert_allclose(anime_gan.load_generator(str(trained_run))(latents),
                                gan.generator(latents), atol=1e-5)

@@ -68,7 +68,9 @@ def export_generator(generator, directory):
             return images_from(tf.identity(latents))
 
     def generate(batch_size, seed):
-        with tf.control_dependencies(check_batch(batch_size)):
+        # The same seeds as anime_gan.sample(), which refuses a negative one.
+        seed_check = tf.debugging.assert_non_negative(seed, message="seed must be >= 0")
+        with tf.control_dependencies([*check_batch(batch_size), seed_check]):
             return images_from(seeded_latents(batch_size, latent_dim, seed))
 
     archive = keras.export.ExportArchive()

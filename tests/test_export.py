@@ -114,6 +114,8 @@ def test_saved_model_refuses_huge_batches_and_names_latent_dim(shared_run):
         generate(batch_size=tf.constant(export.MAX_BATCH + 1), seed=tf.constant(0))
     with pytest.raises(tf.errors.InvalidArgumentError, match="batch_size must be >= 1"):
         generate(batch_size=tf.constant(0), seed=tf.constant(0))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="seed must be >= 0"):
+        generate(batch_size=tf.constant(2), seed=tf.constant(-1))
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match=r"latents must have shape \[N, latent_dim\] with latent_dim=128"):
         serve(latents=tf.zeros([2, 7]))

@@ -92,11 +92,26 @@ class HistoryPlots(keras.callbacks.Callback):
 
 class StepTensorBoard(keras.callbacks.TensorBoard):
     """Keras' TensorBoard callback, numbering per-step metrics by the generator step,
-    so a resumed run continues its curves instead of starting again at 0."""
+    so a resumed run continues its curves instead of starting again at 0, and epoch
+    metrics from 1, as ``history.csv`` and ``samples/epoch_NNNN.png`` number epochs."""
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         self._global_train_batch = self.model.generator_steps
+        self._fitting = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch + 1, logs)
+
+    def on_train_end(self, logs=None):
+        super().on_train_end(logs)
+        self._fitting = False
+
+    def close(self):
+        """Writes out the event files of a fit that was stopped, which Keras closes only
+        when a fit ends: without it, the last steps before a Ctrl-C are not logged."""
+        if getattr(self, "_fitting", False):
+            self.on_train_end()
 
 
 class SampleGrid(keras.callbacks.Callback):

@@ -112,6 +112,12 @@ def run_callbacks(config, state, extra=()):
     ]
 
 
+def _close_event_files(fit_callbacks):
+    for callback in fit_callbacks:
+        if isinstance(callback, callbacks.StepTensorBoard):
+            callback.close()
+
+
 def _fit_remaining_epochs(gan, stream, state, steps_per_epoch, epochs, fit_callbacks):
     """Fits from the state's epoch and step to the end of ``epochs``.
 
@@ -218,15 +224,17 @@ def _train(config, strategy, extra_callbacks, live):
     if (notebook.in_notebook() if live is None else live) and not any(
             isinstance(c, notebook.LiveView) for c in extra):
         extra.append(notebook.LiveView(latents=state.fixed_latents.numpy()[:16]))
+    fit_callbacks = run_callbacks(config, state, extra)
     try:
-        _fit_remaining_epochs(gan, stream, state, steps_per_epoch, config.epochs,
-                              run_callbacks(config, state, extra))
+        _fit_remaining_epochs(gan, stream, state, steps_per_epoch, config.epochs, fit_callbacks)
     except KeyboardInterrupt as interrupt:
         path = state.save()  # refuses non-finite weights
         logger.warning("%s: saved %s. Run the same %s again to resume.",
                        "Terminated" if isinstance(interrupt, Terminated) else "Interrupted",
                        path, "train() call" if notebook.in_notebook() else "command")
         raise
+    finally:
+        _close_event_files(fit_callbacks)
     export.export_generator(gan.sampling_generator, folder.export)
     return gan
 

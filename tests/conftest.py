@@ -252,12 +252,18 @@ def wait_for(condition, process, timeout=300):
         time.sleep(0.05)
 
 
-def tensorboard_tags(directory):
+def tensorboard_steps(directory):
+    """{tag: sorted steps} of the TensorBoard event files in ``directory``."""
     import tensorflow as tf
 
-    tags = set()
+    steps = {}
     for path in glob.glob(os.path.join(directory, "events.out.tfevents.*")):
         for record in tf.data.TFRecordDataset(path):
             event = tf.compat.v1.Event.FromString(record.numpy())
-            tags.update(value.tag for value in event.summary.value)
-    return tags
+            for value in event.summary.value:
+                steps.setdefault(value.tag, []).append(event.step)
+    return {tag: sorted(numbers) for tag, numbers in steps.items()}
+
+
+def tensorboard_tags(directory):
+    return set(tensorboard_steps(directory))

@@ -4,14 +4,17 @@ import numpy as np
 import pytest
 
 import anime_gan
-from conftest import history_epochs, tensorboard_tags
+from conftest import history_epochs, tensorboard_steps, tensorboard_tags
 
 
 def test_tensorboard_logs_step_and_epoch_metrics_and_samples(shared_run):
-    train_tags = tensorboard_tags(shared_run / "logs" / "train")
+    """Two epochs of one step: step metrics at generator steps 1 and 2, epoch metrics and
+    sample grids at epochs 1 and 2, numbered as history.csv and samples/ number them."""
+    train_steps = tensorboard_steps(shared_run / "logs" / "train")
     for name in ("d_loss", "g_loss", "real_score", "fake_score"):
-        assert f"batch_{name}" in train_tags and f"epoch_{name}" in train_tags
-    assert "samples" in tensorboard_tags(shared_run / "logs" / "samples")
+        assert train_steps[f"batch_{name}"] == [1, 2]
+        assert train_steps[f"epoch_{name}"] == history_epochs(shared_run) == [1, 2]
+    assert tensorboard_steps(shared_run / "logs" / "samples")["samples"] == [1, 2]
 
 
 @pytest.mark.long

@@ -16,7 +16,7 @@ import anime_gan
 from anime_gan import train, training
 from anime_gan.errors import ArtifactWriteError, NonFiniteLossError, Terminated
 from anime_gan.images import to_uint8
-from conftest import history_epochs, restored_state, run_on_one_thread
+from conftest import history_epochs, restored_state, run_on_one_thread, tensorboard_steps
 
 
 @pytest.mark.long
@@ -183,6 +183,11 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(model, interrupt_at_s
     # A stop between an epoch's last step and its end loses that epoch's history row.
     expected_history = [2] if interrupt_at_step == 3 else [1, 2]
     assert history_epochs(tmp_path / "resumed") == expected_history
+    # TensorBoard has every generator step once, the last one before the stop included,
+    # and each epoch's metrics under the epoch's number.
+    logged = tensorboard_steps(tmp_path / "resumed" / "logs" / "train")
+    assert logged["batch_g_loss"] == [1, 2, 3, 4, 5, 6]
+    assert logged["epoch_g_loss"] == expected_history
 
 
 def poison_generator_at(step):

@@ -205,6 +205,15 @@ def is_dataset(data):
     return isinstance(data, tf.data.Dataset)
 
 
+def batch_shapes(data):
+    """What a step traced for ``data`` assumes of its batches (shapes after the batch
+    axis, dtypes), or None when it cannot be told without reading the data."""
+    if is_dataset(data):
+        return repr(data.element_spec)
+    shape, dtype = getattr(data, "shape", None), getattr(data, "dtype", None)
+    return None if shape is None else (tuple(shape)[1:], str(dtype))
+
+
 @contextlib.contextmanager
 def reported_checks():
     """A ``checked`` that failed, as a one-line ValueError instead of TensorFlow's

@@ -98,12 +98,23 @@ class GAN(keras.Model):
     def fit(self, x=None, *args, **kwargs):
         if devices.is_dataset(x):  # it brings its own order; Keras would warn of shuffle=True
             kwargs.setdefault("shuffle", False)
+        self._trace_again_for_other_batches(x)
         with devices.reported_checks():
             return super().fit(x, *args, **kwargs)
 
-    def train_on_batch(self, *args, **kwargs):
+    def train_on_batch(self, x=None, *args, **kwargs):
+        self._trace_again_for_other_batches(x)
         with devices.reported_checks():
-            return super().train_on_batch(*args, **kwargs)
+            return super().train_on_batch(x, *args, **kwargs)
+
+    def _trace_again_for_other_batches(self, x):
+        # Keras runs a later fit's batches through the step it traced for the first fit's,
+        # even when they are shaped otherwise: that step's static shapes would hide the
+        # misfit from the step's shape check, and TensorFlow would stop it deep inside.
+        shapes = devices.batch_shapes(x)
+        if shapes is None or shapes != getattr(self, "_traced_batch_shapes", None):
+            self.train_function = None
+        self._traced_batch_shapes = shapes
 
     def evaluate(self, *args, **kwargs):
         raise NotImplementedError(

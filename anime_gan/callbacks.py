@@ -197,3 +197,19 @@ class Checkpointer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.state.end_epoch()
         self.state.save()
+
+
+def close_event_files(fit_callbacks):
+    """Writes out the TensorBoard event files of a fit that was stopped."""
+    for callback in fit_callbacks:
+        if isinstance(callback, StepTensorBoard):
+            callback.close()
+
+
+def end_epoch_without_metrics(gan, epoch, fit_callbacks):
+    """The end of an epoch whose steps were all taken before a stop: its sample grid, its
+    networks and its checkpoint, but no history row, as its metrics are lost."""
+    for callback in fit_callbacks:
+        if isinstance(callback, (SampleGrid, SaveNetworks, Checkpointer)):
+            callback.set_model(gan)
+            callback.on_epoch_end(epoch)

@@ -16,6 +16,7 @@ import keras
 
 from anime_gan import (augment, callbacks, devices, export, flag_files, history, networks,
                        notebook, progress)
+from anime_gan.callbacks import close_event_files, end_epoch_without_metrics
 from anime_gan.config import TrainConfig
 from anime_gan.data import make_stream
 from anime_gan.data.kaggle import is_kaggle
@@ -112,12 +113,6 @@ def run_callbacks(config, state, extra=()):
     ]
 
 
-def _close_event_files(fit_callbacks):
-    for callback in fit_callbacks:
-        if isinstance(callback, callbacks.StepTensorBoard):
-            callback.close()
-
-
 def _fit_remaining_epochs(gan, stream, state, steps_per_epoch, epochs, fit_callbacks):
     """Fits from the state's epoch and step to the end of ``epochs``.
 
@@ -128,10 +123,12 @@ def _fit_remaining_epochs(gan, stream, state, steps_per_epoch, epochs, fit_callb
         epoch = int(state.epoch)
         remaining = steps_per_epoch - state.steps_into_epoch
         if remaining <= 0:
-            # Stopped after an epoch's last step but before its end-of-epoch
-            # callbacks: its steps are done, its history row and grid are lost.
-            logger.warning("Epoch %d finished before the stop; no history row for it", epoch + 1)
-            state.end_epoch()
+            # Stopped after an epoch's last step but before its end-of-epoch callbacks, or
+            # resumed with a lower --steps_per_epoch than the epoch has taken already.
+            logger.warning("Epoch %d took its %d step(s) (--steps_per_epoch=%d) before the "
+                           "stop; it ends now, with no history row", epoch + 1,
+                           state.steps_into_epoch, steps_per_epoch)
+            end_epoch_without_metrics(gan, epoch, fit_callbacks)
             continue
         partial = remaining < steps_per_epoch
         gan.fit(stream.batches(start_step=state.step), initial_epoch=epoch,
@@ -234,7 +231,7 @@ def _train(config, strategy, extra_callbacks, live):
                        path, "train() call" if notebook.in_notebook() else "command")
         raise
     finally:
-        _close_event_files(fit_callbacks)
+        close_event_files(fit_callbacks)
     export.export_generator(gan.sampling_generator, folder.export)
     return gan
 

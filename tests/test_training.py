@@ -190,6 +190,27 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(model, interrupt_at_s
     assert logged["epoch_g_loss"] == expected_history
 
 
+@pytest.mark.long
+def test_a_resume_with_fewer_steps_per_epoch_than_taken_ends_that_epoch(session_data, tmp_path):
+    """Stopped after 4 steps of a 6-step epoch, resumed with --steps_per_epoch=3: the
+    epoch has its steps, so it ends at once, with its grid, networks and checkpoint (but
+    no history row), and the run goes on from there instead of stopping at it forever."""
+    settings = dict(model="dcgan", batch_size=4, seed=5, data_dir=session_data,
+                    output_dir=str(tmp_path / "run"), checkpoint_every=0)
+    with pytest.raises(KeyboardInterrupt):
+        train(epochs=1, steps_per_epoch=6, callbacks=[interrupt_at(4)], **settings)
+    gan = train(epochs=1, steps_per_epoch=3, **settings)
+    assert gan.generator_steps == 4
+    state = restored_state(tmp_path / "run")
+    assert int(state.epoch) == 1 and state.step == 4
+    assert (tmp_path / "run" / "samples" / "epoch_0001.png").is_file()
+    saved = keras.models.load_model(tmp_path / "run" / "generator.keras")
+    np.testing.assert_allclose(saved.get_weights()[0], gan.generator.get_weights()[0])
+    assert not (tmp_path / "run" / "history.csv").exists()  # no epoch has metrics yet
+    gan = train(epochs=2, steps_per_epoch=3, **settings)
+    assert gan.generator_steps == 7 and history_epochs(tmp_path / "run") == [2]
+
+
 def poison_generator_at(step):
     """A callback setting one generator kernel to NaN after ``step``, as a diverging update would."""
     def poison(model):

@@ -16,6 +16,7 @@ import keras
 from PIL import Image
 
 from anime_gan import export, sampling
+from anime_gan.errors import ConfigError
 from anime_gan.evaluation import evaluate_run
 from anime_gan.evaluation.backbones import INCEPTION_WEIGHTS_FILE, keras_cache_dir
 from anime_gan.files import atomic_path, save_image
@@ -112,9 +113,11 @@ def train_summary(config, prog="anime-gan", worker=None):
                 f"{os.path.join(config.output_dir, 'workers', worker)})"]
     folder = RunFolder(config.output_dir)
     samples = sorted(glob.glob(os.path.join(folder.samples, "epoch_*.png")))
-    generator = folder.ema_generator if config.ema_decay else folder.generator
+    epochs = int(os.path.basename(samples[-1])[len("epoch_"):-len(".png")]) if samples else 0
+    # The settings on record: a finished run given other ones kept its own.
+    generator = folder.ema_generator if _recorded(config).ema_decay else folder.generator
     run = shlex.quote(config.output_dir)
-    lines = [f"Done: {len(samples)} epoch(s) of {config.model} in {config.output_dir}",
+    lines = [f"Done: {epochs} epoch(s) of {config.model} in {config.output_dir}",
              f"  newest samples  {samples[-1] if samples else '(none)'}",
              f"  generator       {generator}, and as a SavedModel in {folder.export}",
              f"  curves          {os.path.join(config.output_dir, 'losses.png')}; "
@@ -129,6 +132,13 @@ def train_summary(config, prog="anime-gan", worker=None):
             " see the README's Measuring sample quality)"))
     lines.append("  (the same command with a higher --epochs trains this run further)")
     return lines
+
+
+def _recorded(config):
+    try:
+        return RunFolder(config.output_dir).read_config()
+    except ConfigError:
+        return config
 
 
 def run(config):

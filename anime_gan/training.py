@@ -15,7 +15,7 @@ import threading
 import keras
 
 from anime_gan import (augment, callbacks, devices, export, flag_files, history, networks,
-                       notebook, progress)
+                       notebook, progress, sampling)
 from anime_gan.callbacks import close_event_files, end_epoch_without_metrics
 from anime_gan.config import TrainConfig
 from anime_gan.data import make_stream
@@ -210,7 +210,8 @@ def _train(config, strategy, extra_callbacks, live):
     if resuming:
         _resume(config, gan, state, folder)
     history.truncate(folder.history, int(state.epoch))
-    if int(state.epoch) >= config.epochs:
+    finished = int(state.epoch) >= config.epochs
+    if finished:
         # Its config.json stays as it was: nothing is trained with these settings.
         logger.info("%s has finished its %d epoch(s): nothing to train (a higher --epochs "
                     "trains it further)", config.output_dir, int(state.epoch))
@@ -232,7 +233,9 @@ def _train(config, strategy, extra_callbacks, live):
         raise
     finally:
         close_event_files(fit_callbacks)
-    export.export_generator(gan.sampling_generator, folder.export)
+    # A finished run keeps its recorded settings: its export is the generator they sample.
+    export.export_generator(sampling.load_generator(folder.path) if finished
+                            else gan.sampling_generator, folder.export)
     return gan
 
 
@@ -247,6 +250,8 @@ def _resume(config, gan, state, folder):
         if int(state.epoch) < config.epochs:
             logger.info("Resuming %s at epoch %d, step %d", config.output_dir,
                         int(state.epoch) + 1, state.step)
+            if state.average_change:
+                logger.warning(state.average_change)
     elif state.skipped or (recorded := _epochs_on_record(folder)) > 1:
         raise ConfigError(
             f"--output_dir={config.output_dir}: no checkpoint there reads back "

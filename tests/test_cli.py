@@ -363,3 +363,30 @@ def test_finished_run_is_not_trained_further(trained_run, image_folder, run_cli,
     assert history_epochs(trained_run) == [1, 2]
     # Nothing was trained on the other folder: the run's record still names its own data.
     assert (trained_run / "config.json").read_bytes() == config_before
+
+
+def test_a_finished_run_given_other_sampling_settings_keeps_its_own(trained_run, image_folder,
+                                                                    run_cli, caplog):
+    """--ema_decay=0 on a finished run trains nothing, so it changes nothing: the export
+    stays the moving average that config.json records, and the summary names that file."""
+    import keras
+    import tensorflow as tf
+
+    def exported_images():
+        model = tf.saved_model.load(str(trained_run / "export"))
+        return model.signatures["generate"](batch_size=tf.constant(2),
+                                            seed=tf.constant(1))["images"].numpy()
+
+    average = keras.models.load_model(trained_run / "generator_ema.keras")
+    assert np.abs(exported_images().astype(int) - anime_gan.sample(average, 2, seed=1)).max() <= 1
+    config_before = (trained_run / "config.json").read_bytes()
+    with caplog.at_level(logging.INFO, logger="anime_gan"):
+        result = run_cli("--model=dcgan", "--epochs=2", "--steps_per_epoch=1", "--batch_size=4",
+                         "--seed=3", "--ema_decay=0", f"--output_dir={trained_run}",
+                         f"--data_dir={image_folder}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "nothing to train" in caplog.text and "dropped" not in caplog.text
+    assert (trained_run / "config.json").read_bytes() == config_before
+    assert (trained_run / "generator_ema.keras").is_file()
+    assert np.abs(exported_images().astype(int) - anime_gan.sample(average, 2, seed=1)).max() <= 1
+    assert f"generator       {trained_run / 'generator_ema.keras'}," in result.stdout

@@ -181,13 +181,16 @@ class TrainingState:
         self.checkpoint.save_counter.assign(reader.save_counter)
         if "step" not in saved:  # a run from before the step counter
             self.gan.step_counter.assign(self.gan.g_optimizer.iterations)
+        # What changes for the run once it trains on (its caller says so then).
+        self.average_change = None
         if self.gan.ema_generator is not None and "ema_generator" not in saved:
-            logger.warning("The run had no moving-average generator; it starts now from the "
-                           "current generator (--ema_decay=%g)", self.gan.ema_decay)
+            self.average_change = ("The run had no moving-average generator; it starts now "
+                                   f"from the current generator (--ema_decay={self.gan.ema_decay:g})")
             self.gan.ema_generator.set_weights(self.gan.generator.get_weights())
         if self.gan.ema_generator is None and "ema_generator" in saved:
-            logger.warning("--ema_decay=0: the run's moving-average generator is dropped; "
-                           "samples and the export now come from the generator itself")
+            self.average_change = ("--ema_decay=0: the run's moving-average generator is "
+                                   "dropped; samples and the export now come from the "
+                                   "generator itself")
 
     def _set_aside_damaged(self, restored):
         damaged = os.path.join(self.directory, "damaged")

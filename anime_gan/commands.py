@@ -23,7 +23,8 @@ from anime_gan.files import atomic_path, save_image
 from anime_gan.images import GRID_ROWS, image_grid, square_grid_rows
 from anime_gan.run_folder import RunFolder
 from anime_gan.run_folder.lock import run_lock
-from anime_gan.training import sigterm_interrupts, train
+from anime_gan.stop_signals import sigterm_interrupts
+from anime_gan.training import train
 
 logger = logging.getLogger(__name__)
 

@@ -4,18 +4,15 @@ A run folder holds everything needed to continue: running ``train`` again
 with the same ``output_dir`` resumes from the newest checkpoint.
 """
 
-import contextlib
 import dataclasses
 import glob
 import logging
 import os
-import signal
-import threading
 
 import keras
 
 from anime_gan import (augment, callbacks, devices, export, flag_files, history, networks,
-                       notebook, progress, sampling)
+                       notebook, progress, sampling, stop_signals)
 from anime_gan.callbacks import close_event_files, end_epoch_without_metrics
 from anime_gan.config import TrainConfig
 from anime_gan.data import make_stream
@@ -169,7 +166,7 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
     # Non-chief workers of a multi-worker run write (and resume from) a scratch folder.
     config = dataclasses.replace(
         config, output_dir=devices.worker_output_dir(config.output_dir, strategy))
-    with run_lock(config.output_dir), sigterm_interrupts():
+    with run_lock(config.output_dir), stop_signals.sigterm_interrupts():
         return _train(config, strategy, callbacks, live)
 
 
@@ -226,17 +223,27 @@ def _train(config, strategy, extra_callbacks, live):
     try:
         _fit_remaining_epochs(gan, stream, state, steps_per_epoch, config.epochs, fit_callbacks)
     except KeyboardInterrupt as interrupt:
-        path = state.save()  # refuses non-finite weights
+        with stop_signals.held():
+            path = state.save()  # refuses non-finite weights
         logger.warning("%s: saved %s. Run the same %s again to resume.",
                        "Terminated" if isinstance(interrupt, Terminated) else "Interrupted",
-                       path, "train() call" if notebook.in_notebook() else "command")
+                       path, _what_to_run_again())
         raise
     finally:
         close_event_files(fit_callbacks)
     # A finished run keeps its recorded settings: its export is the generator they sample.
-    export.export_generator(sampling.load_generator(folder.path) if finished
-                            else gan.sampling_generator, folder.export)
+    try:
+        export.export_generator(sampling.load_generator(folder.path) if finished
+                                else gan.sampling_generator, folder.export)
+    except KeyboardInterrupt:
+        logger.warning("Stopped while writing %s; the training is saved. Run the same %s "
+                       "again to write it.", folder.export, _what_to_run_again())
+        raise
     return gan
+
+
+def _what_to_run_again():
+    return "train() call" if notebook.in_notebook() else "command"
 
 
 def _resume(config, gan, state, folder):
@@ -269,26 +276,3 @@ def _epochs_on_record(folder):
     """How many epochs the run's history rows and sample grids show were finished."""
     grids = glob.glob(os.path.join(glob.escape(folder.samples), "epoch_*.png"))
     return max(len(history.read_rows(folder.history)), len(grids))
-
-
-@contextlib.contextmanager
-def sigterm_interrupts():
-    """SIGTERM (kill, job schedulers, container stops) and SIGHUP (the terminal or SSH
-    session closed) stop training as Ctrl-C does: a checkpoint is saved and
-    ``Terminated`` raised.  A SIGHUP that is ignored (``nohup``) stays ignored."""
-    def terminate(signum, frame):
-        raise Terminated(signal.Signals(signum).name, signum)
-
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
-    numbers = [signal.SIGTERM]
-    hangup = getattr(signal, "SIGHUP", None)  # not on Windows
-    if hangup is not None and signal.getsignal(hangup) is signal.SIG_DFL:
-        numbers.append(hangup)
-    previous = {number: signal.signal(number, terminate) for number in numbers}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)

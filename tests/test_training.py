@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 import anime_gan
-from anime_gan import train, training
+from anime_gan import stop_signals, train, training
 from anime_gan.errors import ArtifactWriteError, NonFiniteLossError, Terminated
 from anime_gan.images import to_uint8
 from conftest import history_epochs, restored_state, run_on_one_thread, tensorboard_steps
@@ -301,15 +301,43 @@ def test_variants_train_resume_and_reload_with_every_option(model, image_folder,
 def test_sighup_stops_training_like_sigterm_unless_nohup_ignores_it():
     previous = signal.signal(signal.SIGHUP, signal.SIG_DFL)
     try:
-        with training.sigterm_interrupts():
+        with stop_signals.sigterm_interrupts():
             with pytest.raises(Terminated) as stopped:
                 signal.raise_signal(signal.SIGHUP)
         assert stopped.value.exit_status == 129 and str(stopped.value) == "SIGHUP"
         assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup starts a command
-        with training.sigterm_interrupts():
+        with stop_signals.sigterm_interrupts():
             assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
             signal.raise_signal(signal.SIGHUP)  # ignored: nothing happens
         assert Terminated().exit_status == 143
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def test_stop_signals_are_held_while_the_first_stop_saves():
+    with stop_signals.sigterm_interrupts():
+        with stop_signals.held():
+            signal.raise_signal(signal.SIGINT)  # a second Ctrl-C: noted, not raised
+            signal.raise_signal(signal.SIGTERM)
+        with pytest.raises(KeyboardInterrupt):  # Ctrl-C stops again once the save is done
+            signal.raise_signal(signal.SIGINT)
+        with pytest.raises(Terminated):
+            signal.raise_signal(signal.SIGTERM)
+
+
+@pytest.mark.long
+def test_a_second_ctrl_c_while_the_first_saves_still_gets_its_checkpoint(image_folder, tmp_path,
+                                                                        monkeypatch, caplog):
+    save = training.TrainingState.save
+
+    def save_while_ctrl_c_is_pressed_again(state):
+        signal.raise_signal(signal.SIGINT)
+        return save(state)
+
+    monkeypatch.setattr(training.TrainingState, "save", save_while_ctrl_c_is_pressed_again)
+    with pytest.raises(KeyboardInterrupt):
+        train(**settings(image_folder, tmp_path, checkpoint_every=0),
+              callbacks=[interrupt_at(1)])
+    assert "Interrupted: saved" in caplog.text
+    assert restored_state(tmp_path / "run").step == 1

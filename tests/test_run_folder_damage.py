@@ -134,6 +134,15 @@ def test_a_first_epoch_whose_checkpoint_was_never_written_is_trained_again(
     assert restored_state(trained_run).step == 2 and history_epochs(trained_run) == [1, 2]
 
 
+def test_a_checkpoint_half_written_by_a_killed_process_is_removed_on_resume(trained_run):
+    newest = restored_state(trained_run).step
+    half_written = trained_run / "checkpoints" / "ckpt-3_temp"
+    half_written.mkdir()
+    (half_written / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"\0" * 1000)
+    assert restored_state(trained_run).step == newest
+    assert not half_written.exists()
+
+
 def test_a_history_file_of_binary_garbage_is_read_as_no_rows(trained_run):
     (trained_run / "history.csv").write_bytes(bytes(range(256)) * 4)
     assert history.read_rows(str(trained_run / "history.csv")) == []

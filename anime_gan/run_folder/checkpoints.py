@@ -163,6 +163,7 @@ class TrainingState:
         ``repair`` and an older checkpoint read, moved into ``checkpoints/damaged/`` and
         left out of the index, so that training continues from the one that was read.
         """
+        self._remove_half_written()  # by a process killed while it saved
         path, self.skipped = read_newest(self._restore, self.directory)
         if repair and path and self.skipped:
             self._set_aside_damaged(path)
@@ -230,8 +231,7 @@ class TrainingState:
         try:
             path = self.manager.save()
         except (OSError, tf.errors.OpError) as error:
-            for temporary in glob.glob(os.path.join(glob.escape(self.directory), "ckpt-*_temp*")):
-                shutil.rmtree(temporary, ignore_errors=True)  # the half-written checkpoint
+            self._remove_half_written()
             raise ArtifactWriteError(
                 f"could not write a checkpoint in {self.manager.directory}: {error}; the "
                 "earlier checkpoints are intact") from error
@@ -239,6 +239,11 @@ class TrainingState:
                     int(self.epoch), self.step)
         self._saved = (path, self.step, int(self.epoch))
         return path
+
+    def _remove_half_written(self):
+        """The temporary folders of checkpoints whose save did not finish."""
+        for temporary in glob.glob(os.path.join(glob.escape(self.directory), "ckpt-*_temp*")):
+            shutil.rmtree(temporary, ignore_errors=True)
 
     def end_epoch(self):
         self.epoch.assign_add(1)

@@ -262,7 +262,8 @@ def _resume(config, gan, state, folder):
     elif state.skipped or (recorded := _epochs_on_record(folder)) > 1:
         raise ConfigError(
             f"--output_dir={config.output_dir}: no checkpoint there reads back "
-            f"({len(state.skipped)} damaged), so the run cannot continue; training again "
+            f"({f'{len(state.skipped)} damaged' if state.skipped else 'none is left'}), so "
+            "the run cannot continue; training again "
             "from step 0 would overwrite it. Move the folder away to keep it, then start "
             "a new run, or use another --output_dir")
     elif recorded:

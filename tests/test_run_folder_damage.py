@@ -100,7 +100,8 @@ def test_training_refuses_when_no_checkpoint_is_left(trained_run, session_data, 
     shutil.rmtree(trained_run / "checkpoints")  # lost altogether, history still there
     result = run_cli(*RESUME, "--epochs=3", f"--data_dir={session_data}",
                      f"--output_dir={trained_run}")
-    assert result.returncode == 2 and "cannot continue" in result.stderr
+    assert result.returncode == 2
+    assert "no checkpoint there reads back (none is left), so the run cannot continue" in result.stderr
     assert (trained_run / "history.csv").read_text() == history
 
 
@@ -159,6 +160,21 @@ def test_config_json_with_values_of_the_wrong_type_is_damaged_in_one_line(
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and f"config.json is damaged (--{key}=" in lines[0]
         (trained_run / "config.json").write_text(json.dumps(saved))
+
+
+
+def test_config_json_without_the_settings_that_shape_the_run_is_damaged_in_one_line(
+        trained_run, session_data, run_cli):
+    """Not filled in with defaults, which would stand for the run's own settings."""
+    saved = json.loads((trained_run / "config.json").read_text())
+    for kept in ({}, {k: v for k, v in saved.items() if k not in ("image_size", "seed")}):
+        (trained_run / "config.json").write_text(json.dumps(kept))
+        result = run_cli(*RESUME, "--epochs=3", f"--data_dir={session_data}",
+                         f"--output_dir={trained_run}")
+        assert result.returncode == 2
+        lines = result.stderr.strip().splitlines()
+        missing = "image_size, seed" if kept else "model, image_size, latent_dim, batch_size, seed"
+        assert len(lines) == 1 and f"config.json is damaged (no {missing})" in lines[0]
 
 
 @pytest.mark.slow

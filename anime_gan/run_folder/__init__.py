@@ -32,6 +32,11 @@ ARCHITECTURE_SETTINGS = ("model", "image_size", "latent_dim", "upsampling", "mix
 STREAM_SETTINGS = ("batch_size", "n_critic", "seed")
 
 
+# What every run's config.json has held: without them, defaults would stand in for the
+# settings that shape the networks and the data stream.
+RECORDED_SINCE_THE_FIRST_RUNS = ("model", "image_size", "latent_dim", "batch_size", "seed")
+
+
 class RunFolder:
     """The paths of a run folder's files, and its saved settings."""
 
@@ -73,6 +78,9 @@ class RunFolder:
                 saved = json.load(f)
             if not isinstance(saved, dict):
                 raise ValueError("not a JSON object")
+            missing = [key for key in RECORDED_SINCE_THE_FIRST_RUNS if key not in saved]
+            if missing:
+                raise ValueError(f"no {', '.join(missing)}")
         except (OSError, ValueError) as error:
             raise ConfigError(
                 f"--output_dir={self.path}: config.json is damaged ({error}); restore it "

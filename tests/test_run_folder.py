@@ -13,7 +13,8 @@ from anime_gan.sampling import fixed_latents
 
 
 def test_run_saved_before_ema_existed_reads_as_without_average(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"model": "dcgan"}))
+    (tmp_path / "config.json").write_text(json.dumps(  # the settings every run has recorded
+        {"model": "dcgan", "image_size": 64, "latent_dim": 128, "batch_size": 64, "seed": 0}))
     assert RunFolder(tmp_path).read_config().ema_decay == 0.0
     assert TrainConfig(output_dir="unused").ema_decay == 0.999  # the default now
 

@@ -45,15 +45,14 @@ def sigterm_interrupts():
 @contextlib.contextmanager
 def held():
     """Inside, a stop signal (a second Ctrl-C pressed while the first one's checkpoint is
-    being written) is noted rather than acted on; the stop already under way goes on."""
+    being written) does nothing: the stop already under way goes on."""
     if not _in_main_thread():
         yield
         return
-    received = []
     previous = {}
     for number in STOP_SIGNALS:
         if signal.getsignal(number) is not signal.SIG_IGN:
-            previous[number] = signal.signal(number, lambda signum, frame: received.append(signum))
+            previous[number] = signal.signal(number, lambda signum, frame: None)
     try:
         yield
     finally:

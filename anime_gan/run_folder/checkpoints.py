@@ -123,6 +123,8 @@ class TrainingState:
         self.epoch_start_step = tf.Variable(0, dtype=tf.int64, trainable=False,
                                             name="epoch_start_step")
         self.fixed_latents = tf.Variable(fixed_latents, trainable=False, name="fixed_latents")
+        # How the restored run's moving average changes once it trains on (a message).
+        self.average_change = None
         self.checkpoint = tf.train.Checkpoint(**self._objects())
         index = os.path.join(directory, "checkpoint")
         if os.path.exists(index) and index_state(directory) is None:
@@ -182,8 +184,6 @@ class TrainingState:
         self.checkpoint.save_counter.assign(reader.save_counter)
         if "step" not in saved:  # a run from before the step counter
             self.gan.step_counter.assign(self.gan.g_optimizer.iterations)
-        # What changes for the run once it trains on (its caller says so then).
-        self.average_change = None
         if self.gan.ema_generator is not None and "ema_generator" not in saved:
             self.average_change = ("The run had no moving-average generator; it starts now "
                                    f"from the current generator (--ema_decay={self.gan.ema_decay:g})")

@@ -6,7 +6,6 @@
 says where they went.
 """
 
-import glob
 import json
 import logging
 import os
@@ -34,8 +33,7 @@ GRID_IMAGES = GRID_ROWS * GRID_ROWS
 
 def samples_gif(run_dir, path, seconds_per_frame=0.5):
     """An animated GIF of a run's ``samples/epoch_*.png``, in epoch order."""
-    frames = [Image.open(p).convert("RGB")
-              for p in sorted(glob.glob(os.path.join(RunFolder(run_dir).samples, "epoch_*.png")))]
+    frames = [Image.open(p).convert("RGB") for p in RunFolder(run_dir).sample_grids()]
     if not frames:
         raise FileNotFoundError(f"{run_dir}: no samples/epoch_*.png to animate")
     with atomic_path(path) as tmp:
@@ -113,7 +111,7 @@ def train_summary(config, prog="anime-gan", worker=None):
                 f"to {config.output_dir} (this task's scratch copy: "
                 f"{os.path.join(config.output_dir, 'workers', worker)})"]
     folder = RunFolder(config.output_dir)
-    samples = sorted(glob.glob(os.path.join(folder.samples, "epoch_*.png")))
+    samples = folder.sample_grids()
     epochs = int(os.path.basename(samples[-1])[len("epoch_"):-len(".png")]) if samples else 0
     # The settings on record: a finished run given other ones kept its own.
     generator = folder.ema_generator if _recorded(config).ema_decay else folder.generator

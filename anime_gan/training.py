@@ -5,7 +5,6 @@ with the same ``output_dir`` resumes from the newest checkpoint.
 """
 
 import dataclasses
-import glob
 import logging
 import os
 
@@ -275,5 +274,4 @@ def _resume(config, gan, state, folder):
 
 def _epochs_on_record(folder):
     """How many epochs the run's history rows and sample grids show were finished."""
-    grids = glob.glob(os.path.join(glob.escape(folder.samples), "epoch_*.png"))
-    return max(len(history.read_rows(folder.history)), len(grids))
+    return max(len(history.read_rows(folder.history)), len(folder.sample_grids()))

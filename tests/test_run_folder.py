@@ -1,6 +1,7 @@
 """The run folder: its layout, its saved settings, and the checkpointed training state."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -79,3 +80,12 @@ def test_training_state_saves_and_restores_networks_counters_and_latents(tmp_pat
     assert fresh.step == 7 and int(fresh.epoch) == 1 and int(fresh.epoch_start_step) == 7
     np.testing.assert_array_equal(fresh.gan.generator.get_layer("project").kernel.numpy(), 0.5)
     np.testing.assert_array_equal(fresh.fixed_latents.numpy(), fixed_latents(16, seed=1))
+
+
+def test_sample_grids_are_in_epoch_order_also_under_a_path_with_brackets(tmp_path):
+    folder = RunFolder(tmp_path / "run [1]")
+    os.makedirs(folder.samples)
+    for name in ("epoch_0010.png", "epoch_0002.png", "notes.txt"):
+        open(os.path.join(folder.samples, name), "w").close()
+    assert [os.path.basename(p) for p in folder.sample_grids()] == ["epoch_0002.png",
+                                                                    "epoch_0010.png"]

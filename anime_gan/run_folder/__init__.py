@@ -17,6 +17,7 @@ rather than mixed into it.
 """
 
 import dataclasses
+import glob
 import json
 import os
 
@@ -58,6 +59,10 @@ class RunFolder:
     generator = property(lambda self: self.join("generator.keras"))
     ema_generator = property(lambda self: self.join("generator_ema.keras"))
     eval_report = property(lambda self: self.join("eval.json"))
+
+    def sample_grids(self):
+        """The ``samples/epoch_NNNN.png`` files, in epoch order."""
+        return sorted(glob.glob(os.path.join(glob.escape(self.samples), "epoch_*.png")))
 
     def generated(self, seed):
         return self.join("generated", f"seed_{seed}")

@@ -184,6 +184,18 @@ def test_crops_images_names_and_skipped_counts(make, tmp_path, caplog):
         assert json.load(f)["skipped"] == SKIPPED
 
 
+def test_making_and_preparing_the_builder_leaves_nothing_in_the_temporary_folder(
+        tmp_path, monkeypatch):
+    scratch = tmp_path / "system_tmp"  # stands for /tmp, which other tests share
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    manual = zipped_manual_dir(str(tmp_path / "manual"))
+    builder = prepare("anime_faces/64px", tmp_path, manual)  # made before it is prepared
+    tfds.builder("anime_faces/64px", data_dir=str(tmp_path / "other"))  # never prepared
+    assert len(examples(builder)) == len(FACES64)
+    assert os.listdir(scratch) == []
+
+
 def test_64px_config_from_the_shared_zipped_folder(tmp_path):
     builder = prepare("anime_faces/64px", tmp_path, zipped_manual_dir(str(tmp_path / "m")))
     found = examples(builder)

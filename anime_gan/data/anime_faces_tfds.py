@@ -98,7 +98,7 @@ class AnimeFaces(tfds.core.GeneratorBasedBuilder):
                     self.builder_config.name)
 
     def _info(self):
-        return self.dataset_info_from_configs(
+        info = self.dataset_info_from_configs(
             description=(
                 "Anime face images collected from the web and published on Kaggle, for "
                 "training generative models. Examples are the image (RGB, JPEG or PNG "
@@ -113,6 +113,11 @@ class AnimeFaces(tfds.core.GeneratorBasedBuilder):
             metadata=tfds.core.MetadataDict(),
             supervised_keys=None,
         )
+        # Before the data is prepared, TFDS looks for the data set's metadata in its
+        # Google Cloud bucket, where this one never is; the look-up leaves an empty
+        # temporary folder behind each time (DatasetInfo.initialize_from_bucket).
+        info.initialize_from_bucket = lambda: None
+        return info
 
     def _split_generators(self, dl_manager):
         config = self.builder_config

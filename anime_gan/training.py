@@ -80,11 +80,15 @@ def _optimizer(config, learning_rate, beta1, beta2):
     return devices.optimizer_for(config.mixed_precision, optimizer)
 
 
-def _kid_monitor(config):
+def _kid_backbone(config):
+    """The --eval_every feature network, or None."""
+    return load_backbone(config.backbone, config.backbone_weights) if config.eval_every else None
+
+
+def _kid_monitor(config, backbone):
     """The --eval_every KID callback, or nothing."""
-    if not config.eval_every:
+    if backbone is None:
         return []
-    backbone = load_backbone(config.backbone, config.backbone_weights)
     real = real_features(backbone, config.image_size, config.eval_samples,
                          config.data_dir, config.dataset, config.seed,
                          tfds_data_dir=config.tfds_data_dir)
@@ -92,13 +96,13 @@ def _kid_monitor(config):
                                  config.seed)]
 
 
-def run_callbacks(config, state, extra=()):
+def run_callbacks(config, state, kid_backbone=None, extra=()):
     """The callbacks that write the run's files, in the order ``anime_gan.callbacks`` gives."""
     folder = RunFolder(config.output_dir)
     return [
         progress.ProgressBar(config.epochs),  # first: an epoch's bar ends before the others log
         callbacks.StopOnNonFiniteLoss(),
-        *_kid_monitor(config),
+        *_kid_monitor(config, kid_backbone),
         callbacks.HistoryCSV(folder.history),
         callbacks.HistoryPlots(folder.history, folder.path),
         callbacks.StepTensorBoard(folder.logs, update_freq=1),
@@ -192,6 +196,7 @@ def _with_the_runs_data(config):
 
 def _train(config, strategy, extra_callbacks, live):
     resuming = check_resumable(config)
+    kid_backbone = _kid_backbone(config)  # a bad one stops before any work
     keras.utils.set_random_seed(config.seed)
     folder = RunFolder(config.output_dir)
 
@@ -218,7 +223,7 @@ def _train(config, strategy, extra_callbacks, live):
     if (notebook.in_notebook() if live is None else live) and not any(
             isinstance(c, notebook.LiveView) for c in extra):
         extra.append(notebook.LiveView(latents=state.fixed_latents.numpy()[:16]))
-    fit_callbacks = run_callbacks(config, state, extra)
+    fit_callbacks = run_callbacks(config, state, kid_backbone, extra)
     try:
         _fit_remaining_epochs(gan, stream, state, steps_per_epoch, config.epochs, fit_callbacks)
     except KeyboardInterrupt as interrupt:

@@ -30,3 +30,18 @@ def test_eval_every_logs_kid_to_history_and_tensorboard(image_folder, tiny_backb
     assert kid[0] == "" and np.isfinite(float(kid[1]))  # only at epoch 2
     assert "epoch_kid" in tensorboard_tags(out / "logs" / "train")
     assert (out / "kid.png").is_file()
+
+
+@pytest.mark.parametrize("backbone", ["missing.keras", "not_a_network.keras"])
+def test_eval_every_with_a_bad_feature_network_stops_before_the_run_is_made(
+        backbone, image_folder, tmp_path):
+    (tmp_path / "not_a_network.keras").write_text("not a Keras file")
+    out = tmp_path / "run"
+    settings = dict(model="dcgan", epochs=1, steps_per_epoch=1, batch_size=4,
+                    data_dir=image_folder, output_dir=str(out), eval_every=1,
+                    eval_samples=12, backbone=str(tmp_path / backbone))
+    with pytest.raises(anime_gan.ConfigError, match="--backbone"):
+        anime_gan.train(**settings)
+    assert not (out / "config.json").exists() and not (out / "checkpoints").exists()
+    with pytest.raises(anime_gan.ConfigError, match="--backbone"):  # not "a run exists"
+        anime_gan.train(**settings, resume=False)

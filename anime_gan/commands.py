@@ -12,6 +12,7 @@ import os
 import shlex
 
 import keras
+import tensorflow as tf
 from PIL import Image
 
 from anime_gan import export, sampling
@@ -45,9 +46,10 @@ def samples_gif(run_dir, path, seconds_per_frame=0.5):
 def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENERATE_BATCH):
     """``--mode=generate``: PNG files, a grid, and optionally interpolations and a GIF.
 
-    Writes into ``RUN/generated/seed_S/``, batch by batch with a progress bar, so any
-    number of images takes the memory of one batch; returns that folder.  The grid
-    shows the first 64 images.
+    Writes into ``RUN/generated/seed_S/``, batch by batch with a progress bar (the
+    images take the memory of one batch; their latent vectors, 512 bytes an image, are
+    drawn at once); returns that folder.  The grid shows the first 64 images.  Files of
+    an earlier call that this one does not overwrite are removed.
     """
     sampling.check_arguments("generate_run", num_images=num_images, seed=seed,
                              batch_size=batch_size)
@@ -56,8 +58,8 @@ def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENE
         generator = sampling.load_generator(run_dir)
         out = folder.generated(seed)
         os.makedirs(out, exist_ok=True)
-        latent_dim = generator.input_shape[-1]
-        latents = sampling.seeded_latents(num_images, latent_dim, seed)
+        _remove_earlier_output(out, num_images, interpolate)
+        latents = _latents(num_images, generator.input_shape[-1], seed)
         progress = keras.utils.Progbar(num_images, unit_name="image")
         first = []
         try:
@@ -80,6 +82,29 @@ def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENE
             samples_gif(run_dir, os.path.join(out, "samples.gif"))
             logger.info("Wrote interpolation.png and samples.gif to %s", out)
     return out
+
+
+def _remove_earlier_output(out, num_images, interpolate):
+    """An earlier call's files that this one will not overwrite: images past
+    ``num_images``, and the interpolation and GIF when not asked for.  The folder then
+    holds this call's output only, not images of an older generator."""
+    stale = [name for name in os.listdir(out)
+             if (name.endswith(".png") and len(name) >= 9 and name[:-4].isdigit()
+                 and int(name[:-4]) >= num_images)
+             or (not interpolate and name in ("interpolation.png", "samples.gif"))]
+    for name in stale:
+        os.remove(os.path.join(out, name))
+    if stale:
+        logger.info("Removed %d file(s) of an earlier --mode=generate from %s", len(stale), out)
+
+
+def _latents(num_images, latent_dim, seed):
+    try:
+        return sampling.seeded_latents(num_images, latent_dim, seed)
+    except tf.errors.ResourceExhaustedError:
+        raise ConfigError(f"--num_images={num_images}: too many for this machine's memory "
+                          f"({num_images * latent_dim * 4 / 2**30:.0f} GiB of latent vectors "
+                          "alone); ask for fewer") from None
 
 
 def export_run(run_dir):

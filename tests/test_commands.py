@@ -90,6 +90,25 @@ def test_generate_streams_batch_by_batch_with_a_progress_bar(trained_run, monkey
     assert "70/70" in capsys.readouterr().out
 
 
+def test_generate_again_with_fewer_images_leaves_only_the_new_output(trained_run, caplog):
+    out = anime_gan.generate_run(str(trained_run), 6, seed=3, interpolate=True)
+    mine = os.path.join(out, "notes.txt")  # not the mode's own: kept
+    open(mine, "w").close()
+    caplog.set_level("INFO", logger="anime_gan.commands")
+    anime_gan.generate_run(str(trained_run), 2, seed=3)
+    assert sorted(os.listdir(out)) == ["00000.png", "00001.png", "grid.png", "notes.txt"]
+    assert "Removed 6 file(s) of an earlier --mode=generate" in caplog.text
+
+
+def test_generate_more_images_than_memory_holds_is_one_line(trained_run, run_cli):
+    result = run_cli("--mode=generate", f"--output_dir={trained_run}",
+                     "--num_images=99999999999")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "error: --num_images=99999999999: too many for this machine's memory" \
+        in result.stderr and "Traceback" not in result.stderr
+    assert not os.listdir(trained_run / "generated" / "seed_0")
+
+
 def test_a_stopped_generate_says_what_it_left(trained_run, monkeypatch, run_cli, caplog):
     """SIGTERM (as Terminated) after the first batch: exit 143 and a line saying so."""
     real = anime_gan.sampling.images_from_latents

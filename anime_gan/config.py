@@ -266,8 +266,8 @@ class TrainConfig:
             fail("max_image_pixels", "must be at least 1")
 
     def _drop_settings_the_model_ignores(self):
-        """Back to their defaults, with a warning: config.json would record them as if
-        they had applied."""
+        """Back to their defaults, with a warning: config.json (and eval.json) would record
+        them as if they had applied."""
         for flag, users in MODEL_SPECIFIC.items():
             value, default = getattr(self, flag), self.__dataclass_fields__[flag].default
             used = N_CRITIC_DEFAULTS[self.model] if flag == "n_critic" else default
@@ -275,6 +275,10 @@ class TrainConfig:
                 logger.warning("--%s=%s: --model=%s does not use it (it is for %s); ignored",
                                flag, value, self.model, ", ".join(users))
                 setattr(self, flag, default)
+        if self.backbone != "inception" and self.backbone_weights:
+            logger.warning("--backbone_weights=%s: --backbone=%s holds its own weights (it is "
+                           "for inception); ignored", self.backbone_weights, self.backbone)
+            self.backbone_weights = None
 
     def check_paths(self):
         """The checks of the paths a training run reads and writes (a run folder's saved

@@ -165,6 +165,17 @@ def test_a_setting_the_model_does_not_use_is_dropped_with_a_warning(settings, fl
     assert getattr(config, flag) == getattr(TrainConfig(model=settings["model"]), flag)
 
 
+def test_backbone_weights_beside_a_keras_feature_network_are_dropped_with_a_warning(caplog):
+    with caplog.at_level(logging.WARNING, logger="anime_gan.config"):
+        config = TrainConfig(backbone="features.keras", backbone_weights="inception.h5")
+        assert config.backbone_weights is None  # eval.json records what was used
+        assert "--backbone_weights=inception.h5: --backbone=features.keras holds its own " \
+            "weights (it is for inception); ignored" in caplog.text
+        caplog.clear()
+        assert TrainConfig(backbone_weights="inception.h5").backbone_weights == "inception.h5"
+    assert caplog.text == ""
+
+
 def test_model_specific_settings_are_kept_for_their_models_and_at_defaults_without_a_word(
         caplog):
     with caplog.at_level(logging.WARNING, logger="anime_gan.config"):

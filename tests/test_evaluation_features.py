@@ -66,6 +66,13 @@ def test_a_weights_file_that_is_not_inception_is_refused_in_one_line(tmp_path):
         evaluation.load_backbone("inception", str(junk))
 
 
+def test_another_networks_keras_file_as_inception_weights_is_one_error_without_warnings(
+        tiny_backbone, recwarn):
+    with pytest.raises(ConfigError, match="is not InceptionV3's no-top"):
+        evaluation.load_backbone("inception", tiny_backbone)
+    assert [str(w.message) for w in recwarn] == []
+
+
 def test_keras_file_backbone_features(tiny_backbone):
     backbone = evaluation.load_backbone(tiny_backbone)
     images = np.zeros((5, 64, 64, 3), np.uint8)

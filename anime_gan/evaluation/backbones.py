@@ -9,6 +9,7 @@
 
 import hashlib
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -68,7 +69,9 @@ def inception_backbone(backbone_weights=None, weights="imagenet"):
             f"{os.path.join('~/.keras/models', INCEPTION_WEIGHTS_FILE)} here, or pass "
             "--backbone_weights=PATH; or evaluate with another network, --backbone=PATH.keras")
     try:
-        model.load_weights(path)
+        with warnings.catch_warnings():  # a wrong file: one warning per layer it skips
+            warnings.simplefilter("ignore")
+            model.load_weights(path)
     except Exception as error:  # h5py's OSError, Keras's ValueError for other networks
         raise ConfigError(f"{flag}: {path} is not InceptionV3's no-top ImageNet weights "
                           f"({INCEPTION_WEIGHTS_FILE}): {first_line(error)}") from None

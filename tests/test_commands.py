@@ -46,15 +46,17 @@ def test_generate_mode_on_a_missing_run_fails_clearly(tmp_path, run_cli):
 
 def test_evaluate_mode_writes_eval_json(trained_run, image_folder, tiny_backbone, run_cli):
     result = run_cli("--mode=evaluate", f"--output_dir={trained_run}", "--num_samples=20",
-                      f"--backbone={tiny_backbone}", f"--data_dir={image_folder}")
+                      f"--backbone={tiny_backbone}", f"--data_dir={image_folder}",
+                      "--backbone_weights=inception.h5")  # not used by a .keras network
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((trained_run / "eval.json").read_text())
     assert report["fid"] >= 0 and 0 <= report["precision"] <= 1 and 0 <= report["recall"] <= 1
-    assert np.isfinite(report["kid_mean"]) and report["kid_std"] >= 0
+    assert np.isfinite(report["kid_mean"]) and report["kid_std"] > 0  # subsets of 10 of 20
     settings = report["settings"]
     assert settings["real_images"] == settings["generated_images"] == 20
     assert settings["backbone"] == tiny_backbone and settings["image_size"] == 64
-    assert settings["num_samples"] == 20
+    assert settings["num_samples"] == 20 and settings["kid_subset_size"] == 10
+    assert settings["backbone_weights"] is None
     newest = sorted((trained_run / "checkpoints").glob("ckpt-*.index"))[-1]
     assert settings["generator"] == f"{str(newest)[:-len('.index')]}: ema_generator"
     assert '"fid"' in result.stdout

@@ -76,6 +76,19 @@ def test_kid_is_unbiased_near_zero_for_one_distribution_and_positive_apart():
     assert far_mean > 10 * far_std > 0
 
 
+def test_kid_subsets_are_half_the_smaller_set_up_to_1000_so_the_std_means_something():
+    assert metrics.kid_subset_size(20, 30) == 10
+    assert metrics.kid_subset_size(1000, 1000) == 500
+    assert metrics.kid_subset_size(5000, 2000) == 1000 == metrics.kid_subset_size(10**4, 10**4)
+    assert metrics.kid_subset_size(3, 3) == 2  # the unbiased estimate's least
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(200, 8)), rng.normal(0.3, 1.0, size=(200, 8))
+    _, whole_sets_std = metrics.kernel_inception_distance(real, fake, 20, 200)
+    _, halves_std = metrics.kernel_inception_distance(real, fake, 20,
+                                                       metrics.kid_subset_size(200, 200))
+    assert whole_sets_std < 1e-12 < halves_std  # every "subset" of 200 is the whole set
+
+
 def test_precision_recall_by_hand():
     # Real points on a line, k=1 for a hand count: each real ball reaches its neighbour.
     real = np.array([[0.0], [1.0], [2.0], [3.0]])          # radii (k=1): 1, 1, 1, 1

@@ -58,14 +58,15 @@ def _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone, backbone_we
     _check_real_count(len(real), num_samples, data_dir or dataset)
     generator, generator_source = load_generator_and_source(run_dir)
     fake = generated_features(generator, network, num_samples, seed)
-    subset_size = min(1000, len(real), len(fake))
+    subset_size = metrics.kid_subset_size(len(real), len(fake))
     report = {
         **compare(real, fake, kid_subset_size=subset_size),
         "settings": {"run": os.path.abspath(run_dir), "generator": generator_source,
                      "data_dir": data_dir, "dataset": dataset,
                      "real_images": len(real), "generated_images": len(fake),
                      "image_size": config.image_size, "backbone": backbone,
-                     "backbone_key": network.key, "backbone_weights": backbone_weights,
+                     "backbone_key": network.key,
+                     "backbone_weights": backbone_weights if backbone == "inception" else None,
                      "num_samples": num_samples, "tfds_data_dir": tfds_data_dir,
                      "seed": seed, "kid_subsets": KID_SUBSETS,
                      "kid_subset_size": subset_size, "pr_k": PR_K},

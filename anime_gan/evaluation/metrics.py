@@ -58,6 +58,12 @@ def mmd2_unbiased(x, y):
                  - 2.0 * k_xy.mean())
 
 
+def kid_subset_size(real_count, fake_count, largest=1000):
+    """Half the smaller set, at most ``largest``: subsets as large as a whole set would
+    all be that set, and their std would be 0 whatever the spread."""
+    return min(largest, max(2, min(real_count, fake_count) // 2))
+
+
 def kernel_inception_distance(real, fake, num_subsets=100, subset_size=1000, seed=0):
     """KID: mean and std of the unbiased MMD^2 over random subsets of both sets."""
     real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)

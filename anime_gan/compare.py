@@ -11,7 +11,6 @@ sessions.  The table (mean and spread over seeds) and a plot of FD against real 
 are written last.
 """
 
-import json
 import os
 import sys
 import time
@@ -24,8 +23,9 @@ from anime_gan.measure import cpu_name
 from anime_gan.config import DIFFAUGMENT_DEFAULTS, MODELS, N_CRITIC_DEFAULTS
 from anime_gan.comparison_report import config_name, load_results, plot, table, verdict
 from anime_gan.data.pipeline import load_images
+from anime_gan.errors import TrainingFault
 from anime_gan.evaluation import compare, generated_features, load_backbone, real_features
-from anime_gan.files import save_json
+from anime_gan.files import read_json, save_json
 from anime_gan.sampling import load_generator, sample
 from anime_gan.training import train
 
@@ -47,11 +47,12 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_list("longer_images", ["128000", "192000"],
                       "Then each model's default configuration, with the first seed, trains "
                       "on to these budgets (evaluated at each); empty: none.", **define)
-    flags.DEFINE_integer("batch_size", 64, "Batch size (per discriminator update).", **define)
+    flags.DEFINE_integer("batch_size", 64, "Batch size (per discriminator update).",
+                         lower_bound=1, **define)
     flags.DEFINE_string("data_dir", None, "The real images.", **define)
     flags.DEFINE_string("backbone", None, "Feature network (a .keras file).", **define)
     flags.DEFINE_integer("eval_samples", 10_000, "Generated and real images compared.",
-                         **define)
+                         lower_bound=10, **define)
     flags.DEFINE_string("results_dir", "docs/comparison", "Where each run's JSON is kept.",
                         **define)
     flags.DEFINE_string("runs_dir", "runs/compare", "Where the runs are trained.", **define)
@@ -145,8 +146,7 @@ def earlier_result(results_dir, runs_dir, name, seed, points, batch_size):
         return None
     progress = os.path.join(folder, PROGRESS_FILE)
     if os.path.exists(progress):
-        with open(progress) as f:
-            candidates = [json.load(f)]
+        candidates = [read_json(progress)]
     else:
         candidates = [r for r in load_results(results_dir)
                       if r.get("config") == name and r.get("seed") == seed
@@ -202,8 +202,40 @@ def plan(configs, seeds, images, longer_images):
     return runs
 
 
+def check_flags(FLAGS):
+    """A flag that cannot work is a one-line refusal before any training."""
+    unknown = [name for name in FLAGS.configs if name not in CONFIGS]
+    if unknown:
+        raise ValueError(f"--configs: no configuration {', '.join(unknown)}; choose from "
+                         f"{', '.join(CONFIGS)}")
+    for flag in ("configs", "seeds", "images", "longer_images"):
+        values = FLAGS[flag].value
+        if flag != "configs" and not all(value.isdigit() for value in values):
+            raise ValueError(f"--{flag}={','.join(values)}: must be whole numbers, "
+                             "comma-separated")
+        if not values and flag != "longer_images":
+            raise ValueError(f"--{flag}: give at least one")
+    if FLAGS.table_only:
+        return
+    for flag, what in (("data_dir", "the real images to train on and compare with"),
+                       ("backbone", "the feature network, a .keras file (the project's: "
+                                    "../shared/models/anime-rotnet-features.keras)")):
+        if not FLAGS[flag].value:
+            raise ValueError(f"--{flag}: give {what}")
+    for name, _, points in plan(FLAGS.configs, [0], list(map(int, FLAGS.images)),
+                                list(map(int, FLAGS.longer_images))):
+        per_step = FLAGS.batch_size * N_CRITIC_DEFAULTS[CONFIGS[name]["model"]]
+        if len({steps_for(images, FLAGS.batch_size, CONFIGS[name]["model"])
+                for images in points}) < len(points):
+            raise ValueError(f"--images: {name} sees {per_step} real images a step at "
+                             f"--batch_size={FLAGS.batch_size}, so two of its budgets "
+                             f"({','.join(map(str, points))}) take as many steps; give "
+                             f"budgets at least {per_step} apart")
+
+
 def main(argv, flag_values=flags.FLAGS):
     FLAGS = flag_values
+    check_flags(FLAGS)
     if FLAGS.table_only and not any("config" in r for r in load_results(FLAGS.results_dir)):
         raise ValueError(f"--results_dir={FLAGS.results_dir}: no kept results there to "
                          "tabulate (the project's own are in docs/comparison of its clone); "
@@ -219,8 +251,7 @@ def main(argv, flag_values=flags.FLAGS):
             measure = {"data_dir": FLAGS.data_dir, "backbone": backbone.key,
                        "eval_samples": FLAGS.eval_samples, "batch_size": FLAGS.batch_size}
             if os.path.exists(path):
-                with open(path) as f:
-                    check_same_measure(json.load(f), measure, path)
+                check_same_measure(read_json(path), measure, path)
                 continue
             earlier = earlier_result(FLAGS.results_dir, FLAGS.runs_dir, name, seed, points,
                                      FLAGS.batch_size)
@@ -231,18 +262,15 @@ def main(argv, flag_values=flags.FLAGS):
                                     backbone, FLAGS.eval_samples, FLAGS.runs_dir, earlier))
             print(f"Wrote {path}", flush=True)
         if os.path.exists(reference_path):
-            with open(reference_path) as f:
-                check_same_measure(json.load(f), {"data_dir": FLAGS.data_dir}, reference_path)
+            check_same_measure(read_json(reference_path), {"data_dir": FLAGS.data_dir},
+                               reference_path)
         else:
             images, count = load_images(64, FLAGS.data_dir)
             real = np.concatenate([b.numpy() for b in images.take(FLAGS.eval_samples).batch(1000)])
             save_json(reference_path, {"pixel_std": pixel_std(real), "images": len(real),
                                        "data_dir": FLAGS.data_dir})
     results = [r for r in load_results(FLAGS.results_dir) if "config" in r]
-    reference = None
-    if os.path.exists(reference_path):
-        with open(reference_path) as f:
-            reference = json.load(f)["pixel_std"]
+    reference = read_json(reference_path)["pixel_std"] if os.path.exists(reference_path) else None
     print(table(results, reference))
     print(verdict(results, int(FLAGS.images[-1]), reference))
     if results:
@@ -256,6 +284,11 @@ def _main(argv):
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except TrainingFault as fault:
+        print(f"error: {fault}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt as stop:  # or Terminated; train() saved the run and said so
+        sys.exit(getattr(stop, "exit_status", 130))
 
 
 if __name__ == "__main__":

@@ -44,3 +44,8 @@ def save_image(path, image):
 def save_json(path, value):
     with atomic_path(path) as tmp, open(tmp, "w") as f:
         json.dump(value, f, indent=2)
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)

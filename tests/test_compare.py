@@ -159,6 +159,44 @@ def test_table_only_without_kept_results_says_so_and_leaves_no_folder(tmp_path, 
     assert capsys.readouterr().out == ""
 
 
+@pytest.mark.parametrize("flags_given, message", [
+    (["--configs=dcgan,foo"], r"--configs: no configuration foo; choose from dcgan, dcgan\+da"),
+    (["--seeds=0,one"], "--seeds=0,one: must be whole numbers, comma-separated"),
+    (["--images="], "--images: give at least one"),
+    (["--backbone="], "--backbone: give the feature network, a .keras file"),
+    (["--data_dir="], "--data_dir: give the real images to train on and compare with"),
+    # wgan+da sees 16 x 5 = 80 images a step: 64 and 128 both take one step
+    (["--configs=wgan+da", "--images=64,128", "--longer_images=", "--batch_size=16"],
+     r"--images: wgan\+da sees 80 real images a step at --batch_size=16, so two of its "
+     r"budgets \(64,128\) take as many steps; give budgets at least 80 apart"),
+    (["--configs=dcgan+da", "--images=640", "--longer_images=700", "--batch_size=64"],
+     r"dcgan\+da sees 64 real images a step"),  # the default config's longer budget too
+])
+def test_flags_that_cannot_work_are_refused_before_any_work(flags_given, message, tmp_path):
+    flag_values = flags.FlagValues()
+    compare.define_flags(flag_values)
+    flag_values(["compare", f"--results_dir={tmp_path / 'results'}", "--data_dir=faces",
+                 "--backbone=features.keras", *flags_given])
+    with pytest.raises(ValueError, match=message):
+        compare.main(["compare"], flag_values)
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("stop, status", [(compare.TrainingFault("disk full"), 1),
+                                          (KeyboardInterrupt(), 130),
+                                          (__import__("anime_gan").errors.Terminated(), 143)])
+def test_a_stop_or_fault_ends_with_its_exit_status_and_no_traceback(stop, status, monkeypatch,
+                                                                    capsys):
+    def stopped(argv):
+        raise stop
+
+    monkeypatch.setattr(compare, "main", stopped)
+    with pytest.raises(SystemExit) as exit_info:
+        compare._main(["compare"])
+    assert exit_info.value.code == status
+    assert capsys.readouterr().err == ("error: disk full\n" if status == 1 else "")
+
+
 @pytest.mark.slow
 def test_compare_trains_evaluates_keeps_and_skips(image_folder, tiny_backbone, tmp_path, capsys):
     flag_values = flags.FlagValues()

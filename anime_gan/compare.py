@@ -208,13 +208,13 @@ def check_flags(FLAGS):
     if unknown:
         raise ValueError(f"--configs: no configuration {', '.join(unknown)}; choose from "
                          f"{', '.join(CONFIGS)}")
-    for flag in ("configs", "seeds", "images", "longer_images"):
-        values = FLAGS[flag].value
-        if flag != "configs" and not all(value.isdigit() for value in values):
-            raise ValueError(f"--{flag}={','.join(values)}: must be whole numbers, "
-                             "comma-separated")
-        if not values and flag != "longer_images":
+    for flag in ("configs", "seeds", "images"):
+        if not FLAGS[flag].value:
             raise ValueError(f"--{flag}: give at least one")
+    for flag in ("seeds", "images", "longer_images"):
+        if not all(value.isdigit() for value in FLAGS[flag].value):
+            raise ValueError(f"--{flag}={','.join(FLAGS[flag].value)}: must be whole "
+                             "numbers, comma-separated")
     if FLAGS.table_only:
         return
     for flag, what in (("data_dir", "the real images to train on and compare with"),

@@ -80,7 +80,7 @@ def test_pipeline_batches_in_range_and_drops_remainder(image_folder):
     dataset, count = data.make_dataset(64, batch_size=5, data_dir=image_folder)
     batches = list(dataset)
     assert count == 24
-    assert len(batches) == 4  # 24 // 5, the last 4 images dropped
+    assert len(batches) == 4 == dataset.cardinality()  # 24 // 5, the last 4 images dropped
     for batch in batches:
         assert batch.shape == (5, 64, 64, 3) and batch.dtype == tf.float32
         assert -1.0 <= float(tf.reduce_min(batch)) and float(tf.reduce_max(batch)) <= 1.0
@@ -89,7 +89,7 @@ def test_pipeline_batches_in_range_and_drops_remainder(image_folder):
 def test_pipeline_groups_batches_for_wgan_steps(image_folder):
     dataset, _ = data.make_dataset(64, batch_size=4, data_dir=image_folder, batches_per_step=3)
     batches = list(dataset)
-    assert len(batches) == 2  # 24 images = 6 batches of 4 = 2 steps of 3 batches
+    assert len(batches) == 2 == dataset.cardinality()  # 6 batches of 4 = 2 steps of 3
     assert batches[0].shape == (4, 3, 64, 64, 3)  # [batch, critic batch, ...]
 
 

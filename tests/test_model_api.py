@@ -137,6 +137,18 @@ def test_fit_on_a_tf_data_pipeline_keeps_its_order_without_kerass_shuffle_warnin
     assert int(gan.g_optimizer.iterations) == 1
 
 
+def test_fit_on_make_dataset_takes_each_batch_once_without_kerass_ran_out_warning(
+        generator, image_folder):
+    """The README's WGAN-GP example: make_dataset's batches, one epoch."""
+    gan = compiled(WGANGP(generator, build_critic(), n_critic=3, seed=0))
+    batches, count = anime_gan.make_dataset(batch_size=4, batches_per_step=3,
+                                            data_dir=image_folder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Keras: "Your input ran out of data"
+        gan.fit(batches, epochs=2, verbose=0)
+    assert count == 24 and int(gan.g_optimizer.iterations) == 2 * 2  # 2 steps an epoch
+
+
 def test_fit_on_keras_image_dataset_from_directory_asks_for_the_scale_then_trains(
         generator, tmp_path):
     """What a Keras user tries first: (images, labels) batches of float 0..255 pixels."""

@@ -291,4 +291,7 @@ def make_dataset(image_size=64, batch_size=64, data_dir=None, dataset=None, seed
     stream = make_stream(image_size, batch_size, data_dir, dataset, seed, batches_per_step,
                          tfds_data_dir=tfds_data_dir)
     batches = stream.batches()
-    return (batches if repeat else batches.take(stream.steps_per_pass)), stream.count
+    if not repeat:  # a known length: Keras's progress bar shows it, and fit ends cleanly
+        batches = batches.take(stream.steps_per_pass).apply(
+            tf.data.experimental.assert_cardinality(stream.steps_per_pass))
+    return batches, stream.count

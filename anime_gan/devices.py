@@ -10,6 +10,7 @@ the global batch.
 
 import contextlib
 import json
+import logging
 import os
 
 import keras
@@ -20,6 +21,8 @@ from anime_gan.errors import ConfigError
 
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 PRECISIONS = ("float32", "bfloat16", "float16")
+
+logger = logging.getLogger(__name__)
 
 
 # --- Strategies and workers ----------------------------------------------------
@@ -241,6 +244,12 @@ def precision(name="float32"):
     arithmetic, and float32 outputs (the generator's tanh, the scores).
     """
     policy = "float32" if name == "float32" else f"mixed_{name}"
+    if name == "float16" and not tf.config.list_physical_devices("GPU"):
+        logger.warning(
+            "--mixed_precision=float16 without a GPU: TensorFlow's CPU kernel for a "
+            "convolution's float16 weight gradient is hundreds of times slower than the "
+            "float32 one (11 s against 15 ms for the discriminator's 128->256 layer on a "
+            "2-core Xeon); on a CPU use bfloat16, or float32")
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     try:

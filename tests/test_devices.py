@@ -1,12 +1,15 @@
 """tf.distribute: a mirrored step equals a single-device step, and multi-worker runs."""
 
 import json
+import logging
 import os
 import socket
 import subprocess
 import sys
 
+import keras
 import pytest
+import tensorflow as tf
 
 from anime_gan import TrainConfig, build_gan, devices
 from anime_gan.errors import ConfigError
@@ -144,3 +147,18 @@ def test_mirrored_variant_step_matches_single_device_step(model):
     assert report["discriminator"]["largest_difference"] < CRITIC_TOLERANCE
     for name, value in report["single_logs"].items():
         assert report["mirrored_logs"][name] == pytest.approx(value, rel=1e-4, abs=1e-6)
+
+
+@pytest.mark.parametrize("name, gpus, warned", [("float16", [], True),
+                                                ("float16", ["GPU:0"], False),
+                                                ("bfloat16", [], False),
+                                                ("float32", [], False)])
+def test_float16_without_a_gpu_warns_that_it_is_slow(name, gpus, warned, monkeypatch, caplog):
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: gpus if kind == "GPU" else [])
+    with caplog.at_level(logging.WARNING, logger="anime_gan.devices"):
+        with devices.precision(name):
+            assert keras.config.dtype_policy().name == (
+                "float32" if name == "float32" else f"mixed_{name}")
+    assert ("--mixed_precision=float16 without a GPU" in caplog.text) == warned
+    assert ("use bfloat16" in caplog.text) == warned

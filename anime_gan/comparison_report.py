@@ -3,7 +3,6 @@ and whether each configuration keeps variety), each model's best configuration, 
 plot of FD against real images seen and CPU minutes."""
 
 import glob
-import json
 import os
 import re
 from collections import Counter
@@ -13,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from anime_gan.config import MODELS
+from anime_gan.files import read_json
 
 
 def config_name(model, diffaugment):
@@ -25,11 +25,7 @@ def model_of(name):
 
 
 def load_results(results_dir):
-    results = []
-    for path in sorted(glob.glob(os.path.join(results_dir, "*.json"))):
-        with open(path) as f:
-            results.append(json.load(f))
-    return results
+    return [read_json(path) for path in sorted(glob.glob(os.path.join(results_dir, "*.json")))]
 
 
 # A configuration keeps variety when its samples spread at least this much like the real

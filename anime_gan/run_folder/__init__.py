@@ -18,12 +18,11 @@ rather than mixed into it.
 
 import dataclasses
 import glob
-import json
 import os
 
 from anime_gan.config import TrainConfig
 from anime_gan.errors import ConfigError
-from anime_gan.files import save_json
+from anime_gan.files import read_json, save_json
 
 # Settings a resumed run must share with the run it continues: the networks' shapes and
 # precision, and what fixes which images and latents each step sees (the data stream
@@ -79,8 +78,7 @@ class RunFolder:
         if not self.has_run():
             raise ConfigError(f"--output_dir={self.path}: no run here (no config.json)")
         try:
-            with open(self.config) as f:
-                saved = json.load(f)
+            saved = read_json(self.config)
             if not isinstance(saved, dict):
                 raise ValueError("not a JSON object")
             missing = [key for key in RECORDED_SINCE_THE_FIRST_RUNS if key not in saved]

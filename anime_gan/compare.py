@@ -126,7 +126,7 @@ def run_one(name, seed, points, batch_size, data_dir, backbone, eval_samples, ru
         done_steps = steps
         generator = load_generator(out)
         fake = generated_features(generator, backbone, eval_samples, seed=1000)
-        figures = compare(real, fake, kid_subset_size=min(1000, len(real), len(fake)))
+        figures = compare(real, fake)
         results.append({"real_images": steps * batch_size * N_CRITIC_DEFAULTS[settings["model"]],
                         "generator_steps": steps, "train_minutes": trained_seconds / 60,
                         **({"train_cpu_minutes": cpu_seconds / 60}

@@ -89,6 +89,18 @@ def test_kid_subsets_are_half_the_smaller_set_up_to_1000_so_the_std_means_someth
     assert whole_sets_std < 1e-12 < halves_std  # every "subset" of 200 is the whole set
 
 
+def test_compare_draws_kid_subsets_of_half_the_smaller_set_unless_told():
+    from anime_gan.evaluation import compare
+
+    rng = np.random.default_rng(1)
+    real, fake = rng.normal(size=(120, 8)), rng.normal(0.3, 1.0, size=(80, 8))
+    figures = compare(real, fake, kid_subsets=10)
+    assert (figures["kid_mean"], figures["kid_std"]) == metrics.kernel_inception_distance(
+        real, fake, 10, 40)
+    assert figures["kid_std"] > 0
+    assert compare(real[:80], fake, kid_subsets=10, kid_subset_size=80)["kid_std"] < 1e-12
+
+
 def test_precision_recall_by_hand():
     # Real points on a line, k=1 for a hand count: each real ball reaches its neighbour.
     real = np.array([[0.0], [1.0], [2.0], [3.0]])          # radii (k=1): 1, 1, 1, 1

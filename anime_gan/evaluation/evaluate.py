@@ -20,8 +20,12 @@ PR_K = 3
 MIN_REAL_IMAGES = 10  # as --num_samples: fewer make the statistics meaningless
 
 
-def compare(real, fake, kid_subsets=KID_SUBSETS, kid_subset_size=1000, k=PR_K):
-    """FID, KID (mean, std) and precision/recall between two feature sets."""
+def compare(real, fake, kid_subsets=KID_SUBSETS, kid_subset_size=None, k=PR_K):
+    """FID, KID (mean, std) and precision/recall between two feature sets.
+
+    KID's subsets are ``metrics.kid_subset_size`` of the two sets unless given."""
+    if kid_subset_size is None:
+        kid_subset_size = metrics.kid_subset_size(len(real), len(fake))
     fid = metrics.frechet_distance(*metrics.feature_statistics(real),
                                    *metrics.feature_statistics(fake))
     kid_mean, kid_std = metrics.kernel_inception_distance(real, fake, kid_subsets,

@@ -12,6 +12,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 try:
@@ -57,17 +58,27 @@ def image_folder(tmp_path):
     return make_image_folder(tmp_path / "faces")
 
 
+# The children's temporary folder, removed when this process's tests end: a child stopped
+# by SIGKILL cannot remove its own temporary files (autograph's among them).
+CHILDREN_TMP = tempfile.mkdtemp(prefix="anime-gan-test-children-")
+
+
 def child_env(**overrides):
     """The environment of a child process: this one's, with the package's own default
-    ``TF_CPP_MIN_LOG_LEVEL`` (as a user who never set it gets), then ``overrides``."""
+    ``TF_CPP_MIN_LOG_LEVEL`` (as a user who never set it gets) and ``CHILDREN_TMP`` as
+    its temporary folder, then ``overrides``."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    return {**env, **overrides}
+    return {**env, "TMPDIR": CHILDREN_TMP, **overrides}
 
 
 def run_python(args, cwd=REPO_ROOT, env=None, **kwargs):
     """Runs ``python ARGS`` and returns the CompletedProcess (text output)."""
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env or child_env(),
                           capture_output=True, text=True, timeout=600, **kwargs)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(CHILDREN_TMP, ignore_errors=True)
 
 
 def pytest_configure(config):

@@ -206,6 +206,52 @@ def close_event_files(fit_callbacks):
             callback.close()
 
 
+def truncate_event_files(log_dir, step, epoch):
+    """Drops the TensorBoard events logged after the checkpoint a run resumes from, which
+    the resumed run logs again (a run killed between them would show those steps twice):
+    per-step metrics after generator step ``step``, epoch metrics (``epoch_*``) and sample
+    grids after epoch ``epoch``.  Only each folder's newest event file, the last process's,
+    can hold such events; a record cut short by the kill is dropped too."""
+    for newest in _newest_event_files(log_dir):
+        records = _event_records(newest)
+        kept = [record for record in records if not _logged_after(record, step, epoch)]
+        if len(kept) < len(records) or os.path.getsize(newest) > sum(map(_framed_size, records)):
+            # The temporary name lacks "tfevents", so TensorBoard never reads a leftover.
+            tmp = os.path.join(os.path.dirname(newest), f".tmp-{os.getpid()}-trimmed-events")
+            with tf.io.TFRecordWriter(tmp) as writer:
+                for record in kept:
+                    writer.write(record)
+            os.replace(tmp, newest)
+
+
+def _newest_event_files(log_dir):
+    for directory, _, names in os.walk(log_dir):
+        paths = [os.path.join(directory, n) for n in names if ".tfevents." in n]
+        if paths:
+            yield max(paths, key=os.path.getmtime)
+
+
+def _event_records(path):
+    records = []
+    try:
+        for record in tf.data.TFRecordDataset(path, buffer_size=1 << 20):
+            records.append(record.numpy())
+    except tf.errors.DataLossError:  # the last record, cut short
+        pass
+    return records
+
+
+def _framed_size(record):
+    return len(record) + 16  # a TFRecord: length (8 bytes) and two checksums (4 each)
+
+
+def _logged_after(record, step, epoch):
+    event = tf.compat.v1.Event.FromString(record)
+    tags = [value.tag for value in event.summary.value]
+    by_epoch = any(tag.startswith("epoch_") or tag == "samples" for tag in tags)
+    return bool(tags) and event.step > (epoch if by_epoch else step)
+
+
 def end_epoch_without_metrics(gan, epoch, fit_callbacks):
     """The end of an epoch whose steps were all taken before a stop: its sample grid, its
     networks and its checkpoint, but no history row, as its metrics are lost."""

@@ -12,7 +12,8 @@ import keras
 
 from anime_gan import (augment, callbacks, devices, export, flag_files, history, networks,
                        notebook, progress, sampling, stop_signals)
-from anime_gan.callbacks import close_event_files, end_epoch_without_metrics
+from anime_gan.callbacks import (close_event_files, end_epoch_without_metrics,
+                                 truncate_event_files)
 from anime_gan.config import TrainConfig
 from anime_gan.data import make_stream
 from anime_gan.data.kaggle import is_kaggle
@@ -211,6 +212,7 @@ def _train(config, strategy, extra_callbacks, live):
     if resuming:
         _resume(config, gan, state, folder)
     history.truncate(folder.history, int(state.epoch))
+    truncate_event_files(folder.logs, state.step, int(state.epoch))
     finished = int(state.epoch) >= config.epochs
     if finished:
         # Its config.json stays as it was: nothing is trained with these settings.

@@ -17,6 +17,26 @@ def test_tensorboard_logs_step_and_epoch_metrics_and_samples(shared_run):
     assert tensorboard_steps(shared_run / "logs" / "samples")["samples"] == [1, 2]
 
 
+def test_a_resume_from_an_earlier_checkpoint_logs_no_step_twice(trained_run, session_data):
+    """A kill after the second epoch's events were written but before its checkpoint:
+    the run resumes from epoch 1 and logs step 2 and epoch 2 again, once."""
+    newest = max(trained_run.glob("checkpoints/ckpt-*.index"),
+                 key=lambda path: int(path.stem.split("-")[1]))
+    for path in trained_run.glob(f"checkpoints/{newest.stem}.*"):
+        path.unlink()
+    event_file = next((trained_run / "logs" / "train").glob("events.out.tfevents.*"))
+    with open(event_file, "ab") as f:
+        f.write(b"\x10\x00\x00")  # a record cut short by the kill
+    anime_gan.train(model="dcgan", epochs=2, steps_per_epoch=1, batch_size=4, seed=3,
+                    data_dir=str(session_data), output_dir=str(trained_run))
+    train_steps = tensorboard_steps(trained_run / "logs" / "train")
+    for name in ("d_loss", "g_loss", "real_score", "fake_score"):
+        assert train_steps[f"batch_{name}"] == [1, 2]
+        assert train_steps[f"epoch_{name}"] == [1, 2]
+    assert tensorboard_steps(trained_run / "logs" / "samples")["samples"] == [1, 2]
+    assert len(list((trained_run / "logs" / "train").glob("events.out.tfevents.*"))) == 2
+
+
 @pytest.mark.long
 def test_eval_every_logs_kid_to_history_and_tensorboard(image_folder, tiny_backbone, tmp_path):
     out = tmp_path / "run"

@@ -131,8 +131,9 @@ def apply_gradients(optimizer, tape, loss, variables):
 def after(tensor):
     """The operations made inside run once ``tensor`` is computed, and so only if the
     step's checks it depends on (``checked``) pass; otherwise a stateful operation that
-    reads no checked value (a counter) may run before the check stops the step."""
-    return tf.control_dependencies([tensor])
+    reads no checked value (a counter) may run before the check stops the step.  None:
+    no dependency."""
+    return tf.control_dependencies([] if tensor is None else [tensor])
 
 
 def moving_average_update(averages, values):

@@ -119,12 +119,16 @@ def test_fit_refuses_float_pixels_off_the_networks_scale_before_any_update(gener
         gan, shape = WGANGP(generator, build_critic(), n_critic=2, seed=0), (8, 2)
     compiled(gan)
     before = trainable_weights(gan)
+    # Every state a step changes: batch-norm statistics, the seed, the moving average.
+    states = [v.numpy().copy() for v in gan.weights]
     images = pixels(*shape, low=0, high=255)
     images[0, ...] = 255.0
     with pytest.raises(ValueError, match=r"^\w+\.fit takes real images in \[-1, 1\] .*; this "
                                          r"batch reaches 255$"):
         gan.fit(tf.data.Dataset.from_tensor_slices(images).batch(4), verbose=0)
     assert unchanged(before, gan)
+    changed = [v.path for v, b in zip(gan.weights, states) if not np.array_equal(v.numpy(), b)]
+    assert changed == []
     assert int(gan.d_optimizer.iterations) == int(gan.g_optimizer.iterations) == 0
     assert gan.generator_steps == 0
 

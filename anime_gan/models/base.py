@@ -186,11 +186,14 @@ class GAN(keras.Model):
         return (f"{type(self).__name__}.fit takes real images shaped "
                 f"[N, {self.image_shape_text()}], as the discriminator does; got", "")
 
-    def sample_latents(self, batch_size):
-        """z ~ N(0, I): this replica's ``batch_size`` latent vectors."""
-        return devices.replica_share(
-            lambda n: keras.random.normal((n, self.latent_dim), seed=self.seed_generator),
-            batch_size)
+    def sample_latents(self, batch_size, after=None):
+        """z ~ N(0, I): this replica's ``batch_size`` latent vectors, drawn once ``after``
+        (a step's checked real images) is computed: a refused batch draws nothing, and so
+        changes neither the seed nor the generator's batch-norm statistics."""
+        with devices.after(after):
+            return devices.replica_share(
+                lambda n: keras.random.normal((n, self.latent_dim), seed=self.seed_generator),
+                batch_size)
 
     def augment(self, images):
         """DiffAugment of what the discriminator sees; the identity without a policy.

@@ -64,15 +64,16 @@ class CriticLoopGAN(GAN):
 
         # 2. One generator update on fresh fakes.
         with tf.GradientTape() as tape:
-            fake_images = self.generator(self.sample_latents(batch_size), training=True)
+            fake_images = self.generator(self.sample_latents(batch_size, after=real_images),
+                                         training=True)
             g_loss = self.generator_loss(self.discriminate(fake_images))
         self.update_generator(tape, g_loss)
         return self.report(g_loss=g_loss, **logs)
 
     def update_critic(self, real_images):
         """One discriminator update; returns its ``d_loss`` and the subclass's metrics."""
-        fake_images = self.generator(self.sample_latents(ops.shape(real_images)[0]),
-                                     training=True)
+        fake_images = self.generator(
+            self.sample_latents(ops.shape(real_images)[0], after=real_images), training=True)
         # Augmented once, so that a penalty is taken between the images scored.
         real_images, fake_images = self.augment(real_images), self.augment(fake_images)
         with tf.GradientTape() as tape:

@@ -23,7 +23,8 @@ class DCGAN(GAN):
         # reference implementation does: the tape is entered again for step 2.
         g_tape = tf.GradientTape()
         with g_tape:
-            fake_images = self.generator(self.sample_latents(batch_size), training=True)
+            fake_images = self.generator(self.sample_latents(batch_size, after=real_images),
+                                         training=True)
 
         # 1. Update D: maximise log D(x) + log(1 - D(G(z))).
         with tf.GradientTape() as d_tape:

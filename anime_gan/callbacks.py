@@ -111,7 +111,10 @@ class StepTensorBoard(keras.callbacks.TensorBoard):
         """Writes out the event files of a fit that was stopped, which Keras closes only
         when a fit ends: without it, the last steps before a Ctrl-C are not logged."""
         if getattr(self, "_fitting", False):
-            self.on_train_end()
+            try:
+                self.on_train_end()
+            except IndexError:  # stopped inside Keras's own flush: its writer stack is empty
+                self._fitting = False
 
 
 class SampleGrid(keras.callbacks.Callback):

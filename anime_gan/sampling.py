@@ -77,9 +77,6 @@ def load_generator_and_source(run_dir):
             config = folder.read_config()
         except ConfigError as error:
             logger.warning("%s; using the saved .keras generator instead", error)
-    files = [folder.ema_generator, folder.generator]
-    if config is not None and not config.ema_decay:  # an average left from before is stale
-        files.reverse()
     if config is not None:
         generator = networks.build_generator(config.latent_dim, config.image_size,
                                              upsampling=config.upsampling)
@@ -93,13 +90,13 @@ def load_generator_and_source(run_dir):
             reader.read(prefix).expect_partial().assert_existing_objects_matched()
             read_from.append(key)
 
-        path, skipped = read_newest(read, folder.checkpoints)
+        path, _ = read_newest(read, folder.checkpoints)
         if path:
-            newer = _saved_after(files[0], path) if skipped else None
-            if newer:
-                return newer
             logger.info("Loaded the generator from %s", path)
             return generator, f"{path}: {read_from[-1]}"
+    files = [folder.ema_generator, folder.generator]
+    if config is not None and not config.ema_decay:  # an average left from before is stale
+        files.reverse()
     problems = []
     for path in filter(os.path.isfile, files):
         try:
@@ -112,23 +109,6 @@ def load_generator_and_source(run_dir):
     raise ConfigError(f"--output_dir={run_dir}: no run here (no readable checkpoint, "
                       "generator_ema.keras or generator.keras)"
                       + "".join(f"; {problem}" for problem in problems))
-
-
-def _saved_after(keras_file, checkpoint):
-    """(generator, path) from ``keras_file`` if it was saved after ``checkpoint``, the
-    newest that reads back when newer ones are damaged (the networks are saved at the end
-    of each epoch, just before its checkpoint); else None."""
-    if not (os.path.isfile(keras_file) and os.path.isfile(checkpoint + ".index")
-            and os.path.getmtime(keras_file) > os.path.getmtime(checkpoint + ".index")):
-        return None
-    try:
-        generator = _load_keras_file(keras_file)
-    except ConfigError as error:
-        logger.warning("Skipped %s", error)
-        return None
-    logger.warning("The newer checkpoints do not read back; %s was saved after %s",
-                   keras_file, os.path.basename(checkpoint))
-    return generator, keras_file
 
 
 def _load_keras_file(path):

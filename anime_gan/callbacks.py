@@ -216,9 +216,9 @@ def truncate_event_files(log_dir, step, epoch):
     grids after epoch ``epoch``.  Only each folder's newest event file, the last process's,
     can hold such events; a record cut short by the kill is dropped too."""
     for newest in _newest_event_files(log_dir):
-        records = _event_records(newest)
+        records, cut_short = _event_records(newest)
         kept = [record for record in records if not _logged_after(record, step, epoch)]
-        if len(kept) < len(records) or os.path.getsize(newest) > sum(map(_framed_size, records)):
+        if len(kept) < len(records) or cut_short:
             # The temporary name lacks "tfevents", so TensorBoard never reads a leftover.
             tmp = os.path.join(os.path.dirname(newest), f".tmp-{os.getpid()}-trimmed-events")
             with tf.io.TFRecordWriter(tmp) as writer:
@@ -235,17 +235,14 @@ def _newest_event_files(log_dir):
 
 
 def _event_records(path):
+    """(the file's whole records, whether a record after them was cut short)."""
     records = []
     try:
         for record in tf.data.TFRecordDataset(path, buffer_size=1 << 20):
             records.append(record.numpy())
-    except tf.errors.DataLossError:  # the last record, cut short
-        pass
-    return records
-
-
-def _framed_size(record):
-    return len(record) + 16  # a TFRecord: length (8 bytes) and two checksums (4 each)
+    except tf.errors.DataLossError:
+        return records, True
+    return records, False
 
 
 def _logged_after(record, step, epoch):

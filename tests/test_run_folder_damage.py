@@ -189,6 +189,30 @@ def test_a_run_continued_without_data_flags_goes_on_with_its_own_data(
     assert history_epochs(trained_run) == [1, 2, 3]
 
 
+def test_a_run_started_with_relative_folders_continues_from_another_working_folder(
+        image_folder, tmp_path, run_cli, monkeypatch, caplog):
+    caplog.set_level(logging.INFO)
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    shutil.move(image_folder, project / "data" / "faces")
+    monkeypatch.chdir(project)
+    first = run_cli(*RESUME, "--epochs=1", "--data_dir=data/faces", "--cache_dir=cache",
+                    "--output_dir=runs/a")
+    assert first.returncode == 0, first.stderr
+    saved = json.loads((project / "runs" / "a" / "config.json").read_text())
+    assert saved["data_dir"] == str(project / "data" / "faces")
+    assert saved["cache_dir"] == str(project / "cache")
+    assert saved["output_dir"] == "runs/a"  # the folder itself, as it was given
+
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "data" / "faces").mkdir(parents=True)  # same relative name, no images
+    monkeypatch.chdir(elsewhere)
+    again = run_cli(*RESUME, "--epochs=2", f"--output_dir={project / 'runs' / 'a'}")
+    assert again.returncode == 0, again.stderr
+    assert f"Continuing on the run's data, {project / 'data' / 'faces'}" in caplog.text
+    assert history_epochs(project / "runs" / "a") == [1, 2]
+
+
 def test_a_run_continued_without_data_flags_stops_if_its_data_is_gone(trained_run, tmp_path,
                                                                      run_cli):
     saved = json.loads((trained_run / "config.json").read_text())

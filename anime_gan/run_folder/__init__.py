@@ -21,6 +21,7 @@ import glob
 import os
 
 from anime_gan.config import TrainConfig
+from anime_gan.data.kaggle import is_kaggle
 from anime_gan.errors import ConfigError
 from anime_gan.files import read_json, save_json
 
@@ -99,8 +100,18 @@ class RunFolder:
                 "from a copy, or train into a new --output_dir") from None
 
     def write_config(self, config):
+        """Saves ``config``, its data and cache folders as absolute paths: the run is
+        continued and evaluated from wherever the next command runs."""
         os.makedirs(self.path, exist_ok=True)
-        save_json(self.config, dataclasses.asdict(config))
+        save_json(self.config, _as_json_with_absolute_paths(config))
+
+
+def _as_json_with_absolute_paths(config):
+    settings = dataclasses.asdict(config)
+    for name in ("data_dir", "cache_dir", "tfds_data_dir"):
+        if settings[name] and not is_kaggle(settings[name]):
+            settings[name] = os.path.abspath(settings[name])
+    return settings
 
 
 def check_resumable(config):

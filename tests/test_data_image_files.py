@@ -199,6 +199,34 @@ def test_broken_links_are_skipped_and_linked_folders_followed_once(tmp_path):
     assert scan.skipped == {"broken link (its target does not exist)": [str(root / "dangling.png")]}
 
 
+def test_run_folders_inside_the_data_folder_are_skipped_not_trained_on(tmp_path, caplog):
+    root = tmp_path / "faces"
+    (root / "real").mkdir(parents=True)
+    (root / "real" / "a.png").write_bytes(encode(rgb_image(), "PNG"))
+    run = root / "runs" / "first"                         # a run written into the data
+    (run / "samples").mkdir(parents=True)
+    (run / "checkpoints").mkdir()
+    (run / "config.json").write_text("{}")
+    (run / "samples" / "epoch_0001.png").write_bytes(encode(rgb_image(GREEN), "PNG"))
+    (run / "generated" / "seed_0").mkdir(parents=True)
+    (run / "generated" / "seed_0" / "0000.png").write_bytes(encode(rgb_image(BLUE), "PNG"))
+    history_only = root / "runs" / "second"               # killed before its first checkpoint
+    history_only.mkdir()
+    (history_only / "config.json").write_text("{}")
+    (history_only / "history.csv").write_text("epoch\n")
+    (history_only / "grid.png").write_bytes(encode(rgb_image(BLUE), "PNG"))
+    not_a_run = root / "labelled"                         # a config.json alone is data's
+    not_a_run.mkdir()
+    (not_a_run / "config.json").write_text("{}")
+    (not_a_run / "b.png").write_bytes(encode(rgb_image(BLUE), "PNG"))
+    caplog.set_level(logging.WARNING)
+    scan = image_files.scan_folder(str(root))
+    assert sorted(os.path.relpath(p, root) for p in scan.usable) == ["labelled/b.png", "real/a.png"]
+    assert scan.skipped == {image_files.RUN_FOLDER: [str(run), str(history_only)],
+                            "not an image (unknown content)": [str(not_a_run / "config.json")]}
+    assert f"Skipped 2 file(s): {image_files.RUN_FOLDER}, e.g. {run}" in caplog.text
+
+
 def big_png(width, height):
     """A small PNG file whose header declares ``width`` x ``height`` pixels."""
     image = encode(rgb_image(size=(2, 2)), "PNG")

@@ -142,15 +142,29 @@ def _walk(data_dir, skipped):
             dirs[:] = []  # a link back to a folder already read
             continue
         seen.add((identity.st_dev, identity.st_ino))
+        if root != data_dir and _is_run_folder(dirs, files):
+            skipped[RUN_FOLDER].append(root)
+            dirs[:] = []
+            continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         yield root, sorted(f for f in files if not f.startswith("."))
+
+
+RUN_FOLDER = "a training run's folder (its sample grids are outputs, not data)"
+
+
+def _is_run_folder(dirs, files):
+    """Whether a folder is an anime-gan run (its config.json beside its checkpoints,
+    samples or history): a run written inside the data folder is not trained on."""
+    return "config.json" in files and (
+        "history.csv" in files or {"checkpoints", "samples"} & set(dirs))
 
 
 def scan_folder(data_dir, max_pixels=DEFAULT_MAX_PIXELS):
     """The usable image files under ``data_dir`` (recursively, sorted) and the skipped ones.
 
     Hidden files and folders (names starting with '.') are ignored; linked folders
-    are followed.
+    are followed; run folders inside ``data_dir`` are skipped.
     """
     if not os.path.exists(data_dir):
         raise DataError(f"--data_dir={data_dir}: no such folder; give the folder that holds "

@@ -146,7 +146,7 @@ class SampleGrid(keras.callbacks.Callback):
 
 
 class SaveNetworks(keras.callbacks.Callback):
-    """After each epoch, saves ``generator.keras``, ``discriminator.keras`` and, with
+    """After each epoch (and, called by ``train``, when it is stopped), saves ``generator.keras``, ``discriminator.keras`` and, with
     an EMA generator, ``generator_ema.keras`` into ``output_dir``.
 
     A run resumed with ``--ema_decay=0`` keeps the average it had as
@@ -161,14 +161,17 @@ class SaveNetworks(keras.callbacks.Callback):
         self.output_dir = output_dir
 
     def on_epoch_end(self, epoch, logs=None):
-        networks = [("generator", self.model.generator),
-                    ("discriminator", self.model.discriminator)]
-        if self.model.ema_generator is not None:
-            networks.append(("generator_ema", self.model.ema_generator))
+        self.save(self.model)
+
+    def save(self, gan):
+        """Writes ``gan``'s networks now (also when training stops between epochs)."""
+        networks = [("generator", gan.generator), ("discriminator", gan.discriminator)]
+        if gan.ema_generator is not None:
+            networks.append(("generator_ema", gan.ema_generator))
         for name, network in networks:
             with atomic_path(os.path.join(self.output_dir, f"{name}.keras")) as tmp:
                 network.save(tmp)
-        if self.model.ema_generator is None:
+        if gan.ema_generator is None:
             self._set_aside_the_average_from_before()
 
     def _set_aside_the_average_from_before(self):

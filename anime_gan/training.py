@@ -231,6 +231,7 @@ def _train(config, strategy, extra_callbacks, live):
     except KeyboardInterrupt as interrupt:
         with stop_signals.held():
             path = state.save()  # refuses non-finite weights
+            callbacks.SaveNetworks(folder.path).save(gan)  # the .keras files match it
         logger.warning("%s: saved %s. Run the same %s again to resume.",
                        "Terminated" if isinstance(interrupt, Terminated) else "Interrupted",
                        path, _what_to_run_again())

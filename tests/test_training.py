@@ -219,6 +219,25 @@ def poison_generator_at(step):
     return AtStep(step, poison)
 
 
+@pytest.mark.long
+def test_a_run_stopped_in_its_first_epoch_has_keras_files_matching_its_checkpoint(
+        image_folder, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(model="dcgan", epochs=1, steps_per_epoch=3, batch_size=4, ema_decay=0.5,
+              checkpoint_every=0, data_dir=image_folder, output_dir=out,
+              callbacks=[interrupt_at(2)])
+    assert not (out / "samples").exists() or not os.listdir(out / "samples")  # no epoch ended
+    state = restored_state(out)
+    assert state.step == 2
+    for name, network in [("generator", state.gan.generator),
+                          ("discriminator", state.gan.discriminator),
+                          ("generator_ema", state.gan.ema_generator)]:
+        saved = keras.models.load_model(out / f"{name}.keras")
+        for got, want in zip(saved.weights, network.weights, strict=True):
+            np.testing.assert_array_equal(np.asarray(got), np.asarray(want), err_msg=name)
+
+
 def settings(image_folder, tmp_path, **overrides):
     return dict(model="dcgan", epochs=3, steps_per_epoch=2, batch_size=4,
                 data_dir=image_folder, output_dir=str(tmp_path / "run"), **overrides)

@@ -111,6 +111,7 @@ def export_run(run_dir):
     """``--mode=export``: the run's newest generator as a SavedModel in ``RUN/export/``."""
     folder = RunFolder(run_dir)
     with run_lock(run_dir, create=False):
+        export.check_run_target(folder)
         path = export.export_generator(sampling.load_generator(run_dir), folder.export)
     logger.info("Exported the generator to %s", path)
     return path

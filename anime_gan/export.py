@@ -29,15 +29,22 @@ def is_export(directory):
         os.path.isfile(os.path.join(directory, "saved_model.pb")) or not os.listdir(directory))
 
 
-def _check_target(directory):
+def check_target(directory, caller="export_generator",
+                 advice="give a new folder or an earlier export (a run's is RUN/export)"):
     """Refuses a target that is something else (a run folder, a file): the swap below
-    would delete it."""
+    would delete it.  ``train`` asks before training, not after."""
+    directory = os.path.normpath(os.fspath(directory))
     for path in (directory, directory + ".old"):
         if os.path.lexists(path) and not is_export(path):
             raise ConfigError(
-                f"export_generator: {path} exists and is not a SavedModel export, so it "
-                "is left as it is; give a new folder or an earlier export (a run's is "
-                "RUN/export)")
+                f"{caller}: {path} exists and is not a SavedModel export, so it is left as "
+                f"it is; {advice}")
+
+
+def check_run_target(folder):
+    """Refuses a run whose ``RUN/export`` is something else, before any work is done."""
+    check_target(folder.export, f"--output_dir={folder.path}",
+                 "move it away: the run writes its generator's export there")
 
 
 def export_generator(generator, directory):
@@ -46,7 +53,7 @@ def export_generator(generator, directory):
     at ``directory`` is refused, never overwritten."""
     generator = as_generator(generator)
     directory = os.path.normpath(os.fspath(directory))
-    _check_target(directory)
+    check_target(directory)
     latent_dim = generator.input_shape[-1]
 
     def check_batch(batch_size):

@@ -200,6 +200,7 @@ def _train(config, strategy, extra_callbacks, live):
     kid_backbone = _kid_backbone(config)  # a bad one stops before any work
     keras.utils.set_random_seed(config.seed)
     folder = RunFolder(config.output_dir)
+    export.check_run_target(folder)
 
     gan = build_gan(config, strategy)
     stream = make_stream(config.image_size, config.batch_size, config.data_dir,

@@ -121,3 +121,33 @@ def test_saved_model_refuses_huge_batches_and_names_latent_dim(shared_run):
         serve(latents=tf.zeros([2, 7]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="at most 1024"):
         serve(latents=tf.zeros([export.MAX_BATCH + 1, 128]))
+
+
+def test_a_run_whose_export_folder_holds_something_else_is_refused_before_any_work(
+        trained_run, image_folder, tmp_path, run_cli):
+    """Found before training (not after hours of it), and named as a flag, not a function."""
+    new_run = tmp_path / "new"
+    (new_run / "export").mkdir(parents=True)
+    (new_run / "export" / "notes.txt").write_text("mine")
+    result = run_cli("--model=dcgan", "--epochs=1", "--steps_per_epoch=1", "--batch_size=4",
+                     f"--data_dir={image_folder}", f"--output_dir={new_run}")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: --output_dir={new_run}: {new_run / 'export'} exists and is not a SavedModel "
+        "export, so it is left as it is; move it away: the run writes its generator's export "
+        "there")
+    assert sorted(os.listdir(new_run)) == ["export"]  # nothing trained, nothing written
+    assert (new_run / "export" / "notes.txt").read_text() == "mine"
+
+    (trained_run / "export").rename(tmp_path / "kept_export")
+    (trained_run / "export").mkdir()
+    (trained_run / "export" / "notes.txt").write_text("mine")
+    try:
+        result = run_cli("--mode=export", f"--output_dir={trained_run}")
+        assert result.returncode == 2
+        assert f"error: --output_dir={trained_run}: {trained_run / 'export'} exists" in result.stderr
+        assert os.listdir(trained_run / "export") == ["notes.txt"]
+    finally:
+        (trained_run / "export" / "notes.txt").unlink()
+        (trained_run / "export").rmdir()
+        (tmp_path / "kept_export").rename(trained_run / "export")

@@ -3,6 +3,7 @@
 import dataclasses
 import datetime
 import difflib
+import itertools
 import logging
 import math
 import numbers
@@ -33,6 +34,13 @@ def _field(default, help):
 
 _KINDS = {int: (numbers.Integral, "an integer"), float: (numbers.Real, "a number"),
           str: (str, "a string"), bool: (bool, "true or false")}
+
+
+def _new_run_folder(model):
+    """runs/<time>-<model>, then -2, -3, ... if taken (two runs started in one second)."""
+    base = os.path.join("runs", f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{model}")
+    candidates = itertools.chain([base], (f"{base}-{n}" for n in itertools.count(2)))
+    return next(path for path in candidates if not os.path.lexists(path))
 
 
 def _check_names(settings):
@@ -192,9 +200,7 @@ class TrainConfig:
             for key in ("lr", "beta1", "beta2"):
                 if getattr(self, f"{net}_{key}") is None:
                     setattr(self, f"{net}_{key}", defaults[key])
-        if not self.output_dir:
-            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-            self.output_dir = os.path.join("runs", f"{stamp}-{self.model}")
+        self.output_dir = self.output_dir or _new_run_folder(self.model)
 
     def validate(self):
         def fail(flag, message):
@@ -248,10 +254,9 @@ class TrainConfig:
             fail("ema_decay", "must be in [0, 1)")
         if self.eval_every < 0:
             fail("eval_every", "must be 0 (never) or more")
-        if self.eval_samples < 10:
-            fail("eval_samples", "must be at least 10")
-        if self.num_samples < 10:
-            fail("num_samples", "must be at least 10")
+        for flag in ("eval_samples", "num_samples"):
+            if getattr(self, flag) < 10:
+                fail(flag, "must be at least 10")
         if self.backbone != "inception" and not self.backbone.endswith(".keras"):
             fail("backbone", "must be inception or a PATH.keras file")
         if self.gp_weight < 0:

@@ -187,3 +187,24 @@ def test_model_specific_settings_are_kept_for_their_models_and_at_defaults_witho
         assert (config.n_critic, config.gp_weight) == (2, 5.0)
         assert TrainConfig(model="wgan_clip", clip_value=0.5).clip_value == 0.5
     assert caplog.text == ""
+
+
+def test_the_default_run_folder_is_never_one_that_exists(tmp_path, monkeypatch):
+    """Two runs started in the same second get two folders (the name has seconds)."""
+    import datetime
+    import types
+
+    from anime_gan import config as config_module
+
+    now = datetime.datetime(2026, 12, 4, 9, 30, 15)
+    monkeypatch.setattr(config_module, "datetime", types.SimpleNamespace(
+        datetime=types.SimpleNamespace(now=lambda: now)))
+    monkeypatch.chdir(tmp_path)
+    base = os.path.join("runs", "20261204-093015-dcgan")
+    assert TrainConfig(model="dcgan").output_dir == base
+    os.makedirs(base)
+    assert TrainConfig(model="dcgan").output_dir == f"{base}-2"
+    os.makedirs(f"{base}-2")
+    (tmp_path / "runs" / "20261204-093015-dcgan-3").write_text("a file is taken too")
+    assert TrainConfig(model="dcgan").output_dir == f"{base}-4"
+    assert TrainConfig(model="wgan").output_dir == os.path.join("runs", "20261204-093015-wgan")

@@ -21,7 +21,12 @@ def to_uint8(images):
 
 
 def square_grid_rows(count):
-    """Rows of the most nearly square grid of ``count`` images, no wider than tall + 1."""
+    """Rows of the most nearly square grid of ``count`` images: a full rectangle at most
+    twice as wide as tall (or one row of up to 3) when there is one, so no cell is left
+    black (8 images: 2 x 4); else the last row is part-filled (7 images: 3 x 3)."""
+    for rows in range(int(np.sqrt(count)), 0, -1):
+        if count % rows == 0 and count // rows <= max(3, 2 * rows):
+            return rows
     return -(-count // int(np.ceil(np.sqrt(count))))
 
 

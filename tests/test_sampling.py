@@ -73,6 +73,16 @@ def test_show_grid_returns_a_figure():
     assert figure.axes[0].get_images()[0].get_array().shape == (2 * 64, 3 * 64, 3)
 
 
+@pytest.mark.parametrize("count, rows, cols", [
+    (8, 2, 4), (12, 3, 4), (3, 1, 3), (16, 4, 4), (7, 3, 3), (64, 8, 8)])
+def test_show_grid_fills_a_rectangle_when_the_count_allows(count, rows, cols):
+    images = np.full((count, 8, 8, 3), 200, np.uint8)
+    grid = anime_gan.show_grid(images).axes[0].get_images()[0].get_array()
+    assert grid.shape == (rows * 8, cols * 8, 3)
+    black_cells = rows * cols - count  # only where no rectangle holds them all
+    assert (grid.reshape(rows, 8, cols, 8, 3).max(axis=(1, 3, 4)) == 0).sum() == black_cells
+
+
 def test_show_grid_keeps_its_title_in_a_saved_figure(tmp_path):
     images = np.zeros((4, 32, 32, 3), np.uint8)
     anime_gan.show_grid(images, title="epoch 3").savefig(tmp_path / "titled.png")

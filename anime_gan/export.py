@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from anime_gan.errors import ArtifactWriteError, ConfigError
 from anime_gan.images import to_uint8
-from anime_gan.sampling import as_generator, seeded_latents
+from anime_gan.sampling import check_arguments, seeded_latents
 
 MAX_BATCH = 1024  # images per call: about 0.3 GB of activations at 64x64
 
@@ -51,7 +51,7 @@ def export_generator(generator, directory):
     """Writes ``generator`` (or a GAN's sampling generator) as a SavedModel into
     ``directory``, replacing an earlier export there atomically.  Anything else already
     at ``directory`` is refused, never overwritten."""
-    generator = as_generator(generator)
+    generator = check_arguments("export_generator", generator)
     directory = os.path.normpath(os.fspath(directory))
     check_target(directory)
     latent_dim = generator.input_shape[-1]

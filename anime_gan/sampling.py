@@ -68,6 +68,11 @@ def load_generator(run_dir):
 def load_generator_and_source(run_dir):
     """``load_generator``, and where it came from: a checkpoint and the network read from
     it (``ckpt-9: ema_generator``), or a ``.keras`` file."""
+    if not isinstance(run_dir, (str, os.PathLike)):
+        raise TypeError(f"load_generator takes a run folder or a .keras file, not "
+                        f"{type(run_dir).__name__}" + (
+                            " (a Keras model is a generator already)"
+                            if isinstance(run_dir, keras.Model) else ""))
     if os.path.isfile(run_dir) and os.fspath(run_dir).endswith(".keras"):
         return _load_keras_file(run_dir), os.fspath(run_dir)
     folder = RunFolder(run_dir)

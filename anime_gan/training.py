@@ -154,8 +154,7 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
     >>> gan = train(model="dcgan", epochs=1, steps_per_epoch=10, output_dir="runs/try")
     >>> gan = train(experiment="wgan_gp_64", data_dir="~/data/anime-faces", epochs=5)
     """
-    if isinstance(callbacks, keras.callbacks.Callback):
-        callbacks = [callbacks]
+    callbacks = _checked_arguments(config, callbacks)
     if experiment is not None:
         if config is not None:
             raise ConfigError("give either a config or an experiment, not both")
@@ -172,6 +171,21 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
         config, output_dir=devices.worker_output_dir(config.output_dir, strategy))
     with run_lock(config.output_dir), stop_signals.sigterm_interrupts():
         return _train(config, strategy, callbacks, live)
+
+
+def _checked_arguments(config, callbacks):
+    """``train``'s config and callbacks, refused in one line when they are something else."""
+    if config is not None and not isinstance(config, TrainConfig):
+        hint = (f"; to continue the run there: train(output_dir={os.fspath(config)!r}, ...)"
+                if isinstance(config, (str, os.PathLike)) else "")
+        raise TypeError(f"train takes a TrainConfig or settings by name, not "
+                        f"{type(config).__name__}{hint}")
+    callbacks = [callbacks] if isinstance(callbacks, keras.callbacks.Callback) else callbacks
+    for callback in callbacks:
+        if not isinstance(callback, keras.callbacks.Callback):
+            raise TypeError(f"train: callbacks are Keras callbacks, not {callback!r}; wrap a "
+                            "function in keras.callbacks.LambdaCallback(on_epoch_end=...)")
+    return list(callbacks)
 
 
 def _with_the_runs_data(config):

@@ -2,6 +2,7 @@
 check, what fit refuses to train on, and the Keras methods a GAN does not have."""
 
 import logging
+import os
 import pathlib
 import re
 import warnings
@@ -302,6 +303,28 @@ def test_sample_names_load_generator_when_given_a_run_folder(tmp_path):
     with pytest.raises(TypeError, match=r"sample takes a generator \(a Keras model\), not "
                                         r"PosixPath: load_generator\("):
         sample(tmp_path, 2)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda g, tmp: anime_gan.train("runs/x"),
+     r"^train takes a TrainConfig or settings by name, not str; to continue the run there: "
+     r"train\(output_dir='runs/x', \.\.\.\)$"),
+    (lambda g, tmp: anime_gan.train({"model": "dcgan"}), r"not dict$"),
+    (lambda g, tmp: anime_gan.train(model="dcgan", output_dir=tmp / "run", callbacks=[print]),
+     r"^train: callbacks are Keras callbacks, not <built-in function print>; wrap a function "
+     r"in keras.callbacks.LambdaCallback"),
+    (lambda g, tmp: anime_gan.export_generator(str(tmp), tmp / "export"),
+     r"^export_generator takes a generator \(a Keras model\), not str: load_generator\("),
+    (lambda g, tmp: anime_gan.load_generator(g),
+     r"^load_generator takes a run folder or a .keras file, not Functional \(a Keras model "
+     r"is a generator already\)$"),
+    (lambda g, tmp: anime_gan.load_generator(None), r"not NoneType$"),
+])
+def test_library_calls_given_the_wrong_kind_of_argument_say_so_in_one_line(
+        generator, tmp_path, call, message):
+    with pytest.raises(TypeError, match=message):
+        call(generator, tmp_path)
+    assert os.listdir(tmp_path) == []  # refused before anything was written
 
 
 def test_sample_takes_numpy_integers(generator):

@@ -60,6 +60,30 @@ def test_every_mode_uses_the_newest_checkpoint_that_reads_back(how, trained_run,
     assert history_epochs(trained_run) == [1, 2, 3]
 
 
+@pytest.mark.slow
+def test_a_checkpoint_damaged_twice_under_one_name_keeps_both_damaged_copies(
+        trained_run, session_data, run_cli, caplog):
+    checkpoints, damaged = trained_run / "checkpoints", trained_run / "checkpoints" / "damaged"
+    damage(str(checkpoints / "ckpt-2"), "truncated data")
+    caplog.set_level(logging.INFO)
+    assert run_cli(*RESUME, "--epochs=3", f"--data_dir={session_data}",
+                   f"--output_dir={trained_run}").returncode == 0
+    first_copy = (damaged / "ckpt-2.index").read_bytes()
+    for name in ("ckpt-2", "ckpt-3"):  # written again from ckpt-1, then both damaged
+        damage(str(checkpoints / name), "truncated data")
+    caplog.clear()
+    result = run_cli(*RESUME, "--epochs=4", f"--data_dir={session_data}",
+                     f"--output_dir={trained_run}")
+    assert result.returncode == 0, result.stderr
+    assert "Moved 2 damaged checkpoint(s)" in caplog.text
+    assert "deprecated" not in caplog.text + result.stderr  # TensorFlow's notice on the index
+    assert sorted(os.listdir(damaged)) == sorted(
+        f"{name}.{ext}" for name in ("ckpt-2", "ckpt-2~2", "ckpt-3")
+        for ext in ("index", "data-00000-of-00001"))
+    assert (damaged / "ckpt-2.index").read_bytes() == first_copy
+    assert restored_state(trained_run).step == 4 and history_epochs(trained_run) == [1, 2, 3, 4]
+
+
 @pytest.mark.parametrize("index", [b"", b"\xe3\x81\xff\xfe garbage"])
 def test_a_damaged_checkpoint_index_file_is_read_past_in_every_mode(index, trained_run, run_cli):
     """An empty index (a crash, a full disk) or a binary one: the ckpt-N files count."""

@@ -9,6 +9,7 @@ the index pointing at the newest complete checkpoint.
 """
 
 import glob
+import itertools
 import logging
 import os
 import re
@@ -45,9 +46,25 @@ def write_index(directory, newest):
     file's time, so that CheckpointManager keeps the newest and deletes the oldest."""
     prefixes = list(reversed(_newest_first(_written(directory))))
     times = [os.path.getmtime(p + ".index") for p in prefixes]
-    tf.compat.v1.train.update_checkpoint_state(
-        directory, os.path.basename(newest), [os.path.basename(p) for p in prefixes],
-        all_model_checkpoint_timestamps=times, last_preserved_timestamp=0.0)
+    # TensorFlow's only writer of the index logs a deprecation notice (use a
+    # CheckpointManager, which cannot leave out a damaged checkpoint): kept out of the output.
+    tf_logger = logging.getLogger("tensorflow")
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)
+    try:
+        tf.compat.v1.train.update_checkpoint_state(
+            directory, os.path.basename(newest), [os.path.basename(p) for p in prefixes],
+            all_model_checkpoint_timestamps=times, last_preserved_timestamp=0.0)
+    finally:
+        tf_logger.setLevel(level)
+
+
+def _unused_prefix(folder, name):
+    """``folder/name``, or ``name~2``, ``name~3``, ... after an earlier copy of that name
+    (a checkpoint number is used again once its damaged checkpoint is set aside)."""
+    names = itertools.chain([name], (f"{name}~{n}" for n in itertools.count(2)))
+    return next(os.path.join(folder, n) for n in names
+                if not glob.glob(glob.escape(os.path.join(folder, n)) + ".*"))
 
 
 def checkpoint_prefixes(directory):
@@ -197,8 +214,9 @@ class TrainingState:
         damaged = os.path.join(self.directory, "damaged")
         os.makedirs(damaged, exist_ok=True)
         for prefix, _ in self.skipped:
+            target = _unused_prefix(damaged, os.path.basename(prefix))
             for path in glob.glob(glob.escape(prefix) + ".*"):
-                os.replace(path, os.path.join(damaged, os.path.basename(path)))
+                os.replace(path, target + path[len(prefix):])
         write_index(self.directory, restored)
         logger.warning("Moved %d damaged checkpoint(s) to %s", len(self.skipped), damaged)
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory,

@@ -234,7 +234,7 @@ def _train(config, strategy, extra_callbacks, live):
         logger.info("%s has finished its %d epoch(s): nothing to train (a higher --epochs "
                     "trains it further)", config.output_dir, int(state.epoch))
     else:
-        folder.write_config(config)
+        folder.write_config(config, state.step, int(state.epoch))
         logger.info("Training %s; writing the run to %s", config.model, config.output_dir)
     extra = list(extra_callbacks)
     if (notebook.in_notebook() if live is None else live) and not any(

@@ -237,6 +237,29 @@ def test_a_run_started_with_relative_folders_continues_from_another_working_fold
     assert history_epochs(project / "runs" / "a") == [1, 2]
 
 
+def test_a_run_continued_with_other_settings_keeps_a_record_of_them(
+        trained_run, session_data, run_cli, caplog):
+    before = json.loads((trained_run / "config.json").read_text())
+    caplog.set_level(logging.INFO)
+    result = run_cli(*RESUME, "--epochs=3", "--g_lr=0.0001", "--ema_decay=0.99",
+                     f"--data_dir={session_data}", f"--output_dir={trained_run}")
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((trained_run / "config.json").read_text())
+    assert (saved["g_lr"], saved["ema_decay"], saved["epochs"]) == (0.0001, 0.99, 3)
+    change = {"from_step": 3, "in_epoch": 3,
+              "settings": {"g_lr": [before["g_lr"], 0.0001],
+                           "ema_decay": [before["ema_decay"], 0.99]}}
+    assert saved["changes"] == [change]  # --epochs is no change of how it trained
+    assert (f"Continuing {trained_run} with other settings from step 3: --g_lr=0.0001 (was "
+            f"{before['g_lr']}), --ema_decay=0.99 (was {before['ema_decay']})") in caplog.text
+
+    result = run_cli(*RESUME, "--epochs=4", "--g_lr=0.0001", "--ema_decay=0.99",
+                     f"--data_dir={session_data}", f"--output_dir={trained_run}")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((trained_run / "config.json").read_text())["changes"] == [change]
+    assert anime_gan.RunFolder(trained_run).read_config().g_lr == 0.0001
+
+
 def test_a_run_continued_without_data_flags_stops_if_its_data_is_gone(trained_run, tmp_path,
                                                                      run_cli):
     saved = json.loads((trained_run / "config.json").read_text())

@@ -18,6 +18,7 @@ rather than mixed into it.
 
 import dataclasses
 import glob
+import logging
 import os
 
 from anime_gan.config import TrainConfig
@@ -25,12 +26,19 @@ from anime_gan.data.kaggle import is_kaggle
 from anime_gan.errors import ConfigError
 from anime_gan.files import read_json, save_json
 
+logger = logging.getLogger(__name__)
+
 # Settings a resumed run must share with the run it continues: the networks' shapes and
 # precision, and what fixes which images and latents each step sees (the data stream
 # is a function of the seed, the batch size and the batches per step).
 ARCHITECTURE_SETTINGS = ("model", "image_size", "latent_dim", "upsampling", "mixed_precision",
                          "optimizer")
 STREAM_SETTINGS = ("batch_size", "n_critic", "seed")
+
+
+# Settings a run may be continued with that say nothing of how it was trained.
+NOT_RECORDED_AS_CHANGES = ("mode", "epochs", "output_dir", "resume", "num_images",
+                           "num_samples", "interpolate")
 
 
 # What every run's config.json has held: without them, defaults would stand in for the
@@ -99,11 +107,25 @@ class RunFolder:
                 f"--output_dir={self.path}: config.json is damaged ({error}); restore it "
                 "from a copy, or train into a new --output_dir") from None
 
-    def write_config(self, config):
+    def write_config(self, config, step=0, epoch=0):
         """Saves ``config``, its data and cache folders as absolute paths: the run is
-        continued and evaluated from wherever the next command runs."""
+        continued and evaluated from wherever the next command runs.  A run continued
+        at ``step`` (``epoch`` epochs done) with other settings keeps a record of them
+        under ``changes``: what each was, and from which step the new value applies."""
+        settings = _as_json_with_absolute_paths(config)
+        earlier = read_json(self.config) if self.has_run() else {}
+        changed = {name: [earlier[name], value] for name, value in settings.items()
+                   if name in earlier and earlier[name] != value
+                   and name not in NOT_RECORDED_AS_CHANGES}
+        changes = earlier.get("changes", [])
+        if changed:
+            changes = [*changes, {"from_step": step + 1, "in_epoch": epoch + 1,
+                                  "settings": changed}]
+            logger.warning("Continuing %s with other settings from step %d: %s", self.path,
+                           step + 1, ", ".join(f"--{name}={new} (was {old})"
+                                               for name, (old, new) in changed.items()))
         os.makedirs(self.path, exist_ok=True)
-        save_json(self.config, _as_json_with_absolute_paths(config))
+        save_json(self.config, {**settings, **({"changes": changes} if changes else {})})
 
 
 def _as_json_with_absolute_paths(config):

@@ -22,7 +22,8 @@ from anime_gan.networks import (build_critic, build_discriminator, build_generat
                                 build_sn_discriminator)
 from anime_gan.run_folder import RunFolder
 from anime_gan.sampling import interpolation_grid, load_generator, sample, show_grid, slerp
-from anime_gan.training import build_gan, train
+from anime_gan.gan_builder import build_gan
+from anime_gan.training import train
 
 __all__ = [
     "__version__",

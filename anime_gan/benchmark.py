@@ -31,7 +31,7 @@ from anime_gan.data import make_stream
 from anime_gan.models import CriticLoopGAN
 from anime_gan.measure import (StepTimer, cpu_name, forward_flops, in_fresh_process,
                                peak_rss_mb)
-from anime_gan.training import build_gan
+from anime_gan.gan_builder import build_gan
 
 
 def define_flags(flag_values=flags.FLAGS):

@@ -18,7 +18,7 @@ from absl import app, flags
 
 from anime_gan.measure import layer_flops, median_times
 from anime_gan.config import TrainConfig
-from anime_gan.training import build_gan
+from anime_gan.gan_builder import build_gan
 
 
 def define_flags(flag_values=flags.FLAGS):

@@ -232,7 +232,7 @@ def restored_state(run_dir):
     from anime_gan.run_folder import RunFolder
     from anime_gan.run_folder.checkpoints import TrainingState
     from anime_gan.sampling import fixed_latents
-    from anime_gan.training import build_gan
+    from anime_gan.gan_builder import build_gan
 
     folder = RunFolder(run_dir)
     config = folder.read_config()

@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from anime_gan.config import TrainConfig
-from anime_gan.training import build_gan
+from anime_gan.gan_builder import build_gan
 from weight_gradient_step import synced_step
 
 CONVOLUTIONS = ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter")

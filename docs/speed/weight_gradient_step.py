@@ -16,7 +16,7 @@ import tensorflow as tf
 from anime_gan import patches_conv
 from anime_gan.config import TrainConfig
 from anime_gan.measure import median_times
-from anime_gan.training import build_gan
+from anime_gan.gan_builder import build_gan
 
 KERAS_CLASSES = {patches_conv.Conv2D: keras.layers.Conv2D,
                  patches_conv.Conv2DTranspose: keras.layers.Conv2DTranspose}

@@ -1,0 +1,59 @@
+"""``build_gan(config)``: the compiled, untrained GAN that a ``TrainConfig`` describes."""
+
+import keras
+
+from anime_gan import augment, devices, networks
+from anime_gan.errors import ConfigError
+from anime_gan.models import MODELS
+
+
+def build_gan(config, strategy=None):
+    """The compiled, untrained GAN that ``config`` describes, its variables placed by
+    ``strategy`` (a ``tf.distribute.Strategy``; default: the current one)."""
+    strategy = strategy or devices.make_strategy("default")
+    if config.batch_size % strategy.num_replicas_in_sync:
+        raise ConfigError(
+            f"--batch_size={config.batch_size}: must divide evenly between the "
+            f"{strategy.num_replicas_in_sync} replicas of --strategy={config.strategy}")
+    # With several replicas, batch norm takes its statistics over the global batch, so
+    # a step does not depend on the number of replicas.
+    sync_batch_norm = strategy.num_replicas_in_sync > 1
+    with strategy.scope(), devices.precision(config.mixed_precision):
+        generator = networks.build_generator(config.latent_dim, config.image_size,
+                                             upsampling=config.upsampling,
+                                             sync_batch_norm=sync_batch_norm)
+        gan = MODELS[config.model](
+            generator, _discriminator(config, sync_batch_norm), seed=config.seed,
+            ema_decay=config.ema_decay, diffaugment=augment.parse_policy(config.diffaugment),
+            **_model_settings(config))
+        gan.compile(
+            d_optimizer=_optimizer(config, config.d_lr, config.d_beta1, config.d_beta2),
+            g_optimizer=_optimizer(config, config.g_lr, config.g_beta1, config.g_beta2),
+            jit_compile=config.jit_compile,
+        )
+    return gan
+
+
+def _discriminator(config, sync_batch_norm):
+    if config.model == "wgan":
+        return networks.build_critic(config.image_size)
+    if config.model == "sngan":
+        return networks.build_sn_discriminator(config.image_size)
+    # The DCGAN's; the original WGAN's critic is the same network.
+    return networks.build_discriminator(config.image_size, sync_batch_norm=sync_batch_norm)
+
+
+def _model_settings(config):
+    """The keyword arguments of ``config.model``'s class beyond the shared ones."""
+    return {"dcgan": {},
+            "wgan": {"n_critic": config.n_critic, "gp_weight": config.gp_weight},
+            "wgan_clip": {"n_critic": config.n_critic, "clip_value": config.clip_value},
+            "sngan": {"n_critic": config.n_critic}}[config.model]
+
+
+def _optimizer(config, learning_rate, beta1, beta2):
+    if config.optimizer == "rmsprop":
+        optimizer = keras.optimizers.RMSprop(learning_rate)
+    else:
+        optimizer = keras.optimizers.Adam(learning_rate, beta1, beta2)
+    return devices.optimizer_for(config.mixed_precision, optimizer)

@@ -117,8 +117,14 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
     # Non-chief workers of a multi-worker run write (and resume from) a scratch folder.
     config = dataclasses.replace(
         config, output_dir=devices.worker_output_dir(config.output_dir, strategy))
-    with run_lock(config.output_dir), stop_signals.sigterm_interrupts():
-        return _train(config, strategy, callbacks, live)
+    try:
+        with run_lock(config.output_dir), stop_signals.sigterm_interrupts():
+            return _train(config, strategy, callbacks, live)
+    except KeyboardInterrupt as stop:
+        if not notebook.in_notebook():
+            raise
+        # Saved, and said so: the cell shows no traceback through Keras's fit loop.
+        raise stop.with_traceback(None) from None
 
 
 def _checked_arguments(config, callbacks):
@@ -195,6 +201,8 @@ def _train(config, strategy, extra_callbacks, live):
         with stop_signals.held():
             path = state.save()  # refuses non-finite weights
             callbacks.SaveNetworks(folder.path).save(gan)  # the .keras files match it
+        for view in (c for c in fit_callbacks if isinstance(c, notebook.LiveView)):
+            view.on_train_end()  # the steps since its last picture
         logger.warning("%s: saved %s. Run the same %s again to resume.",
                        "Terminated" if isinstance(interrupt, Terminated) else "Interrupted",
                        path, _what_to_run_again())

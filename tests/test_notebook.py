@@ -193,6 +193,33 @@ def test_live_view_draws_every_steps_and_a_new_display_per_cell(fake_ipython):
     assert len({display_id for _, _, display_id in fake_ipython.published}) == 2
 
 
+@pytest.mark.long
+def test_train_interrupted_in_a_notebook_redraws_and_stops_without_kerass_traceback(
+        fake_ipython, image_folder, tmp_path):
+    """Ctrl-C in a cell: the picture shows the last steps, and the cell's traceback is
+    train()'s line, not Keras's fit loop (the run was saved, and a log line says so)."""
+    import traceback
+
+    import keras
+
+    class CtrlCAtStep2(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 1:
+                raise KeyboardInterrupt
+
+    view = anime_gan.LiveView()
+    with pytest.raises(KeyboardInterrupt) as caught:
+        anime_gan.train(model="dcgan", epochs=1, steps_per_epoch=3, batch_size=4,
+                        data_dir=image_folder, output_dir=tmp_path / "run",
+                        callbacks=[view, CtrlCAtStep2()])
+    assert [kind for kind, _, _ in fake_ipython.published] == ["display", "update"]
+    assert view.steps == [1, 2]
+    frames = traceback.extract_tb(caught.value.__traceback__)
+    assert [frame.name for frame in frames][-1] == "train"
+    assert not any("keras" in frame.filename for frame in frames)
+    assert caught.value.__suppress_context__
+
+
 def test_live_view_outside_a_notebook_does_nothing(monkeypatch):
     monkeypatch.delitem(sys.modules, "IPython", raising=False)
     view = _drive_live_view(None, epochs=1, steps=2)

@@ -110,9 +110,13 @@ def _latents(num_images, latent_dim, seed):
 def export_run(run_dir):
     """``--mode=export``: the run's newest generator as a SavedModel in ``RUN/export/``."""
     folder = RunFolder(run_dir)
-    with run_lock(run_dir, create=False):
+    with run_lock(run_dir, create=False), sigterm_interrupts():
         export.check_run_target(folder)
-        path = export.export_generator(sampling.load_generator(run_dir), folder.export)
+        try:
+            path = export.export_generator(sampling.load_generator(run_dir), folder.export)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM
+            logger.warning("Stopped: %s is as it was; the same command writes it", folder.export)
+            raise
     logger.info("Exported the generator to %s", path)
     return path
 

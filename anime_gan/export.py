@@ -16,6 +16,7 @@ import shutil
 import keras
 import tensorflow as tf
 
+from anime_gan import stop_signals
 from anime_gan.errors import ArtifactWriteError, ConfigError
 from anime_gan.images import to_uint8
 from anime_gan.sampling import check_arguments, seeded_latents
@@ -99,14 +100,18 @@ def export_generator(generator, directory):
     try:
         archive.write_out(tmp, verbose=False)
         # Swap directories: at every moment either the old or the new export is complete.
-        if os.path.exists(directory):
-            os.rename(directory, old)
-        os.rename(tmp, directory)
+        with stop_signals.held():
+            if os.path.exists(directory):
+                os.rename(directory, old)
+            os.rename(tmp, directory)
     except (OSError, tf.errors.OpError) as error:
         shutil.rmtree(tmp, ignore_errors=True)
         if os.path.exists(old) and not os.path.exists(directory):
             os.rename(old, directory)
         raise ArtifactWriteError(f"could not write the export {directory}: {error}; "
                                  "the earlier export is intact") from error
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM while writing: the earlier one stays
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     shutil.rmtree(old, ignore_errors=True)
     return directory

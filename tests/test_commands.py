@@ -5,6 +5,7 @@ import glob
 import json
 import os
 import shutil
+import signal
 
 import numpy as np
 import pytest
@@ -137,3 +138,33 @@ def test_evaluate_run_names_num_samples_when_it_is_too_small(tmp_path):
     with pytest.raises(ValueError, match="evaluate_run: num_samples=5 must be a whole number, "
                                          "at least 10"):
         anime_gan.evaluate_run(tmp_path, num_samples=5)
+
+
+def test_a_stopped_export_leaves_the_earlier_export_and_no_lock(trained_run, monkeypatch,
+                                                                run_cli, caplog):
+    """SIGTERM while the SavedModel is written: exit 143, the earlier export as it was."""
+    import keras
+
+    before = sorted(os.listdir(trained_run / "export"))
+    make_archive = keras.export.ExportArchive
+
+    def archive_terminated_while_writing():
+        archive = make_archive()
+        write_out = archive.write_out
+
+        def terminated_while_writing(*args, **kwargs):
+            write_out(*args, **kwargs)
+            signal.raise_signal(signal.SIGTERM)
+        archive.write_out = terminated_while_writing
+        return archive
+
+    monkeypatch.setattr(keras.export, "ExportArchive", archive_terminated_while_writing)
+    result = run_cli("--mode=export", f"--output_dir={trained_run}")
+    assert result.returncode == 143
+    assert f"Stopped: {trained_run / 'export'} is as it was" in caplog.text
+    assert sorted(os.listdir(trained_run / "export")) == before
+    assert not os.path.exists(f"{trained_run / 'export'}.tmp")
+    monkeypatch.undo()
+    caplog.clear()
+    assert run_cli("--mode=export", f"--output_dir={trained_run}").returncode == 0
+    assert "lock" not in caplog.text.lower()  # released, not taken over from a dead process

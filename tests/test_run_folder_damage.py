@@ -84,13 +84,22 @@ def test_a_checkpoint_damaged_twice_under_one_name_keeps_both_damaged_copies(
     assert restored_state(trained_run).step == 4 and history_epochs(trained_run) == [1, 2, 3, 4]
 
 
-@pytest.mark.parametrize("index", [b"", b"\xe3\x81\xff\xfe garbage"])
-def test_a_damaged_checkpoint_index_file_is_read_past_in_every_mode(index, trained_run, run_cli):
-    """An empty index (a crash, a full disk) or a binary one: the ckpt-N files count."""
-    (trained_run / "checkpoints" / "checkpoint").write_bytes(index)
+@pytest.mark.parametrize("index", [b"", b"\xe3\x81\xff\xfe garbage",
+                                   b'model_checkpoint_path: "ckpt-2\ngarbage {{{'])
+def test_a_damaged_checkpoint_index_file_is_read_past_in_every_mode(index, trained_run, run_cli,
+                                                                    caplog):
+    """An empty index (a crash, a full disk), a binary one or one cut short: the ckpt-N
+    files count, and the damage is one line of ours (not TensorFlow's ParseError)."""
+    index_file = trained_run / "checkpoints" / "checkpoint"
+    index_file.write_bytes(index)
     assert restored_state_step_files(trained_run) == ["ckpt-1", "ckpt-2"]
+    caplog.clear()
     result = run_cli("--mode=export", f"--output_dir={trained_run}")
     assert result.returncode == 0, result.stderr
+    damaged = [r.getMessage() for r in caplog.records if "is damaged" in r.getMessage()]
+    assert damaged and damaged[0].startswith(f"The checkpoint index {index_file} is damaged (")
+    output = caplog.text + result.stderr
+    assert "ParseError" not in output and "Checkpoint ignored" not in output
 
 
 @pytest.mark.slow

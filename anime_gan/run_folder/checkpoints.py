@@ -8,6 +8,7 @@ TensorFlow writes a checkpoint's files first and then replaces the small
 the index pointing at the newest complete checkpoint.
 """
 
+import contextlib
 import glob
 import itertools
 import logging
@@ -30,15 +31,37 @@ def all_finite(variables):
     return all(np.all(np.isfinite(keras.ops.convert_to_numpy(v))) for v in variables)
 
 
+@contextlib.contextmanager
+def _tensorflow_warnings_held():
+    """TensorFlow's Python warnings held back: its own words for what this module then
+    reports in one line (a damaged index), or its notice that the index writer is
+    deprecated (CheckpointManager, its successor, cannot leave out a damaged checkpoint)."""
+    tf_logger = logging.getLogger("tensorflow")
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        tf_logger.setLevel(level)
+
+
 def index_state(directory):
     """The ``checkpoint`` index file's contents, or None if it is missing or unreadable
-    (empty or binary after a crash or a full disk: the ``ckpt-N`` files still count)."""
+    (empty, binary or cut short after a crash or a full disk: the ``ckpt-N`` files still
+    count)."""
+    index = os.path.join(directory, "checkpoint")
     try:
-        return tf.train.get_checkpoint_state(directory)
+        with _tensorflow_warnings_held():
+            state = tf.train.get_checkpoint_state(directory)
     except (ValueError, UnicodeDecodeError, tf.errors.OpError) as error:
-        logger.warning("The checkpoint index %s is damaged (%s); using the ckpt-N files",
-                       os.path.join(directory, "checkpoint"), _reason(error))
-        return None
+        reason = _reason(error)
+    else:
+        if state is not None or not os.path.exists(index):
+            return state
+        reason = "it does not parse"  # TensorFlow says so in a warning and returns None
+    logger.warning("The checkpoint index %s is damaged (%s); using the ckpt-N files", index,
+                   reason)
+    return None
 
 
 def write_index(directory, newest):
@@ -46,17 +69,10 @@ def write_index(directory, newest):
     file's time, so that CheckpointManager keeps the newest and deletes the oldest."""
     prefixes = list(reversed(_newest_first(_written(directory))))
     times = [os.path.getmtime(p + ".index") for p in prefixes]
-    # TensorFlow's only writer of the index logs a deprecation notice (use a
-    # CheckpointManager, which cannot leave out a damaged checkpoint): kept out of the output.
-    tf_logger = logging.getLogger("tensorflow")
-    level = tf_logger.level
-    tf_logger.setLevel(logging.ERROR)
-    try:
+    with _tensorflow_warnings_held():
         tf.compat.v1.train.update_checkpoint_state(
             directory, os.path.basename(newest), [os.path.basename(p) for p in prefixes],
             all_model_checkpoint_timestamps=times, last_preserved_timestamp=0.0)
-    finally:
-        tf_logger.setLevel(level)
 
 
 def _unused_prefix(folder, name):

@@ -7,12 +7,15 @@ leaves matplotlib's global state (its backend, the current figure) alone.
 """
 
 import csv
+import logging
 import os
 
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from anime_gan.files import atomic_path
+
+logger = logging.getLogger(__name__)
 
 PLOTS = {
     "losses.png": ("Losses", ("d_loss", "g_loss")),
@@ -25,11 +28,17 @@ PLOTS = {
 
 def read_rows(csv_path):
     """The rows of ``history.csv`` as dicts; a missing file or a damaged row yields nothing."""
+    return _read(csv_path)[0]
+
+
+def _read(csv_path):
+    """(the good rows, how many damaged ones were left out)."""
     if not os.path.isfile(csv_path):
-        return []
+        return [], 0
     with open(csv_path, newline="", errors="replace") as f:  # bytes that are no text
         rows = list(csv.DictReader(line.replace("\0", "") for line in f))
-    return [row for row in rows if None not in row.values() and row.get("epoch", "").isdigit()]
+    good = [row for row in rows if None not in row.values() and row.get("epoch", "").isdigit()]
+    return good, len(rows) - len(good)
 
 
 def write_rows(csv_path, rows):
@@ -48,10 +57,14 @@ def append_epoch(csv_path, epoch, logs):
 
 
 def truncate(csv_path, epochs):
-    """Drops the rows of epochs after ``epochs`` (written before a crash, not checkpointed)."""
-    rows = read_rows(csv_path)
+    """Drops the rows of epochs after ``epochs`` (written before a crash, not checkpointed),
+    and damaged rows, saying how many of those."""
+    rows, damaged = _read(csv_path)
     kept = [row for row in rows if int(row["epoch"]) <= epochs]
-    if len(kept) != len(rows):
+    if damaged:
+        logger.warning("%s: left out %d damaged row(s); those epochs' metrics are lost, the "
+                       "training itself is in the checkpoints", csv_path, damaged)
+    if len(kept) != len(rows) or damaged:
         write_rows(csv_path, kept)
 
 

@@ -15,6 +15,18 @@ def test_damaged_history_rows_are_dropped(tmp_path):
     assert path.read_text().splitlines() == ["epoch,d_loss,g_loss", "1,0.5,1.5"]
 
 
+def test_a_resume_says_how_many_damaged_rows_it_left_out(tmp_path, caplog):
+    path = tmp_path / "history.csv"
+    path.write_text("epoch,d_loss,g_loss\n1,0.5,1.5\nx\x00\x00\n3,0.3,1.2\n4,0.2")
+    history.truncate(str(path), 5)  # nothing to drop by epoch: the damage alone is said
+    assert caplog.messages == [f"{path}: left out 2 damaged row(s); those epochs' metrics are "
+                               "lost, the training itself is in the checkpoints"]
+    assert path.read_text().splitlines() == ["epoch,d_loss,g_loss", "1,0.5,1.5", "3,0.3,1.2"]
+    caplog.clear()
+    history.truncate(str(path), 5)
+    assert caplog.messages == []
+
+
 def test_append_epoch_replaces_that_epoch_and_later_ones(tmp_path):
     path = str(tmp_path / "history.csv")
     for epoch, loss in [(1, 0.5), (2, 0.4), (3, 0.3)]:

@@ -130,7 +130,8 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
 def _checked_arguments(config, callbacks):
     """``train``'s config and callbacks, refused in one line when they are something else."""
     if config is not None and not isinstance(config, TrainConfig):
-        hint = (f"; to continue the run there: train(output_dir={os.fspath(config)!r}, ...)"
+        hint = (f"; to continue the run there: train(RunFolder({os.fspath(config)!r})"
+                ".read_config(), epochs=...)"
                 if isinstance(config, (str, os.PathLike)) else "")
         raise TypeError(f"train takes a TrainConfig or settings by name, not "
                         f"{type(config).__name__}{hint}")

@@ -308,7 +308,7 @@ def test_sample_names_load_generator_when_given_a_run_folder(tmp_path):
 @pytest.mark.parametrize("call, message", [
     (lambda g, tmp: anime_gan.train("runs/x"),
      r"^train takes a TrainConfig or settings by name, not str; to continue the run there: "
-     r"train\(output_dir='runs/x', \.\.\.\)$"),
+     r"train\(RunFolder\('runs/x'\).read_config\(\), epochs=\.\.\.\)$"),
     (lambda g, tmp: anime_gan.train({"model": "dcgan"}), r"not dict$"),
     (lambda g, tmp: anime_gan.train(model="dcgan", output_dir=tmp / "run", callbacks=[print]),
      r"^train: callbacks are Keras callbacks, not <built-in function print>; wrap a function "

@@ -156,6 +156,9 @@ class LiveView(keras.callbacks.Callback):
 
     def _generator(self):
         generator = getattr(self.model, "sampling_generator", None)
+        if generator is None and not hasattr(self.model, "generator"):
+            raise TypeError(f"LiveView shows a GAN's samples; {type(self.model).__name__} "
+                            "has no generator (fit one of anime_gan's GANs with it)")
         return self.model.generator if generator is None else generator
 
     def figure(self):

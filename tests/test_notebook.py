@@ -220,6 +220,17 @@ def test_train_interrupted_in_a_notebook_redraws_and_stops_without_kerass_traceb
     assert caught.value.__suppress_context__
 
 
+def test_live_view_in_the_fit_of_a_model_that_is_no_gan_says_so(fake_ipython):
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("adam", "mse")
+    with pytest.raises(TypeError, match="^LiveView shows a GAN's samples; Sequential has no "
+                                        "generator"):
+        model.fit(np.zeros((4, 3)), np.zeros((4, 1)), epochs=1, verbose=0,
+                  callbacks=[anime_gan.LiveView()])
+
+
 def test_live_view_outside_a_notebook_does_nothing(monkeypatch):
     monkeypatch.delitem(sys.modules, "IPython", raising=False)
     view = _drive_live_view(None, epochs=1, steps=2)

@@ -53,6 +53,24 @@ def test_second_owner_in_this_process_is_refused(tmp_path):
     assert not (tmp_path / "run").exists()  # made for the lock, removed as it stayed empty
 
 
+def test_a_folder_made_by_another_process_at_the_same_moment_goes_to_the_lock(
+        tmp_path, monkeypatch):
+    """Two runs started together: the one that did not make the folder meets the lock
+    (in use by ...), not 'cannot create the folder (File exists)'."""
+    from anime_gan.run_folder import lock
+
+    run = tmp_path / "run"
+    run.mkdir()  # made by the other process between our look and our makedirs
+    looks = []
+    real_isdir = os.path.isdir
+    monkeypatch.setattr(lock.os.path, "isdir",
+                        lambda path: real_isdir(path) if looks.append(path) or len(looks) > 1
+                        else False)
+    with run_lock(str(run)):
+        assert os.listdir(run) == [LOCK_FILE]
+    assert run.is_dir()  # not ours to remove
+
+
 def test_lock_is_released_and_the_folder_kept_when_written(tmp_path):
     with run_lock(str(tmp_path / "run")):
         (tmp_path / "run" / "config.json").write_text("{}")

@@ -71,6 +71,11 @@ def run_lock(run_dir, create=True):
     if created:
         try:
             os.makedirs(run_dir)
+        except FileExistsError:
+            if not os.path.isdir(run_dir):
+                raise ConfigError(f"--output_dir={run_dir}: is a file, not a folder; choose a "
+                                  "folder") from None
+            created = False  # by a process started at the same moment: its lock decides
         except OSError as error:
             raise ConfigError(f"--output_dir={run_dir}: cannot create the folder "
                               f"({error.strerror or error})") from None

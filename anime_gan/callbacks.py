@@ -212,15 +212,18 @@ def close_event_files(fit_callbacks):
             callback.close()
 
 
-def truncate_event_files(log_dir, step, epoch):
+def truncate_event_files(log_dir, step, epoch, metrics_epoch=None):
     """Drops the TensorBoard events logged after the checkpoint a run resumes from, which
     the resumed run logs again (a run killed between them would show those steps twice):
-    per-step metrics after generator step ``step``, epoch metrics (``epoch_*``) and sample
-    grids after epoch ``epoch``.  Only each folder's newest event file, the last process's,
-    can hold such events; a record cut short by the kill is dropped too."""
+    per-step metrics after generator step ``step``, sample grids after epoch ``epoch``,
+    and epoch metrics (``epoch_*``) after epoch ``metrics_epoch`` (default ``epoch``; one
+    more for an epoch whose steps all ran and whose metrics were written before a stop).
+    Only each folder's newest event file, the last process's, can hold such events; a
+    record cut short by the kill is dropped too."""
+    bounds = (step, epoch, epoch if metrics_epoch is None else metrics_epoch)
     for newest in _newest_event_files(log_dir):
         records, cut_short = _event_records(newest)
-        kept = [record for record in records if not _logged_after(record, step, epoch)]
+        kept = [record for record in records if not _logged_after(record, *bounds)]
         if len(kept) < len(records) or cut_short:
             # The temporary name lacks "tfevents", so TensorBoard never reads a leftover.
             tmp = os.path.join(os.path.dirname(newest), f".tmp-{os.getpid()}-trimmed-events")
@@ -248,17 +251,19 @@ def _event_records(path):
     return records, False
 
 
-def _logged_after(record, step, epoch):
+def _logged_after(record, step, epoch, metrics_epoch):
     event = tf.compat.v1.Event.FromString(record)
     tags = [value.tag for value in event.summary.value]
-    by_epoch = any(tag.startswith("epoch_") or tag == "samples" for tag in tags)
-    return bool(tags) and event.step > (epoch if by_epoch else step)
+    if any(tag.startswith("epoch_") for tag in tags):
+        return event.step > metrics_epoch
+    return bool(tags) and event.step > (epoch if "samples" in tags else step)
 
 
 def end_epoch_without_metrics(gan, epoch, fit_callbacks):
     """The end of an epoch whose steps were all taken before a stop: its sample grid, its
-    networks and its checkpoint, but no history row, as its metrics are lost."""
+    networks and its checkpoint, and the plots of the history row it has if that was
+    written before the stop (its metrics are not known again)."""
     for callback in fit_callbacks:
-        if isinstance(callback, (SampleGrid, SaveNetworks, Checkpointer)):
+        if isinstance(callback, (HistoryPlots, SampleGrid, SaveNetworks, Checkpointer)):
             callback.set_model(gan)
             callback.on_epoch_end(epoch)

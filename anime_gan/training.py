@@ -62,7 +62,8 @@ def run_callbacks(config, state, kid_backbone=None, extra=()):
     ]
 
 
-def _fit_remaining_epochs(gan, stream, state, steps_per_epoch, epochs, fit_callbacks):
+def _fit_remaining_epochs(gan, stream, state, steps_per_epoch, epochs, fit_callbacks,
+                          metrics_epoch=0):
     """Fits from the state's epoch and step to the end of ``epochs``.
 
     A run stopped mid-epoch first finishes that epoch's remaining steps in a
@@ -75,8 +76,9 @@ def _fit_remaining_epochs(gan, stream, state, steps_per_epoch, epochs, fit_callb
             # Stopped after an epoch's last step but before its end-of-epoch callbacks, or
             # resumed with a lower --steps_per_epoch than the epoch has taken already.
             logger.warning("Epoch %d took its %d step(s) (--steps_per_epoch=%d) before the "
-                           "stop; it ends now, with no history row", epoch + 1,
-                           state.steps_into_epoch, steps_per_epoch)
+                           "stop; it ends now, %s", epoch + 1, state.steps_into_epoch,
+                           steps_per_epoch, "with the history row written before the stop"
+                           if metrics_epoch > epoch else "with no history row")
             end_epoch_without_metrics(gan, epoch, fit_callbacks)
             continue
         partial = remaining < steps_per_epoch
@@ -181,8 +183,9 @@ def _train(config, strategy, extra_callbacks, live):
     state = TrainingState(gan, fixed_latents(config.latent_dim, config.seed), folder.checkpoints)
     if resuming:
         _resume(config, gan, state, folder)
-    history.truncate(folder.history, int(state.epoch))
-    truncate_event_files(folder.logs, state.step, int(state.epoch))
+    metrics_epoch = _epochs_with_metrics(folder, state, steps_per_epoch)
+    history.truncate(folder.history, metrics_epoch)
+    truncate_event_files(folder.logs, state.step, int(state.epoch), metrics_epoch)
     finished = int(state.epoch) >= config.epochs
     if finished:
         # Its config.json stays as it was: nothing is trained with these settings.
@@ -197,7 +200,8 @@ def _train(config, strategy, extra_callbacks, live):
         extra.append(notebook.LiveView(latents=state.fixed_latents.numpy()[:16]))
     fit_callbacks = run_callbacks(config, state, kid_backbone, extra)
     try:
-        _fit_remaining_epochs(gan, stream, state, steps_per_epoch, config.epochs, fit_callbacks)
+        _fit_remaining_epochs(gan, stream, state, steps_per_epoch, config.epochs, fit_callbacks,
+                              metrics_epoch)
     except KeyboardInterrupt as interrupt:
         with stop_signals.held():
             path = state.save()  # refuses non-finite weights
@@ -219,6 +223,15 @@ def _train(config, strategy, extra_callbacks, live):
                        "again to write it.", folder.export, _what_to_run_again())
         raise
     return gan
+
+
+def _epochs_with_metrics(folder, state, steps_per_epoch):
+    """The epochs done, and the next one if its steps all ran and its history row was
+    written before the stop (the row then holds that epoch's metrics; it is kept)."""
+    done = int(state.epoch)
+    ended = state.steps_into_epoch >= steps_per_epoch and any(
+        int(row["epoch"]) == done + 1 for row in history.read_rows(folder.history))
+    return done + 1 if ended else done
 
 
 def _what_to_run_again():

@@ -211,6 +211,34 @@ def test_a_resume_with_fewer_steps_per_epoch_than_taken_ends_that_epoch(session_
     assert gan.generator_steps == 7 and history_epochs(tmp_path / "run") == [2]
 
 
+def test_a_stop_after_an_epochs_history_row_keeps_that_row_on_resume(session_data, tmp_path,
+                                                                      caplog):
+    """Stopped during the end-of-epoch work (after history.csv and TensorBoard, before the
+    epoch's checkpoint): the checkpoint has the epoch's steps, not its end, and the resume
+    ends that epoch keeping the metrics written before the stop, in history.csv and
+    TensorBoard, each once."""
+    class StopAtTheFirstEpochsEnd(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                raise Terminated()
+
+    run = tmp_path / "run"
+    settings = dict(model="dcgan", batch_size=4, seed=5, data_dir=session_data, epochs=2,
+                    steps_per_epoch=2, output_dir=str(run), checkpoint_every=0)
+    with pytest.raises(Terminated):
+        train(callbacks=[StopAtTheFirstEpochsEnd()], **settings)
+    state = restored_state(run)
+    assert (int(state.epoch), state.step) == (0, 2)
+    row = (run / "history.csv").read_text().splitlines()[1]
+    train(**settings)
+    assert "it ends now, with the history row written before the stop" in caplog.text
+    assert (run / "history.csv").read_text().splitlines()[1] == row
+    assert history_epochs(run) == [1, 2]
+    logged = tensorboard_steps(run / "logs" / "train")
+    assert logged["epoch_d_loss"] == [1, 2] and logged["batch_d_loss"] == [1, 2, 3, 4]
+    assert tensorboard_steps(run / "logs" / "samples")["samples"] == [1, 2]
+
+
 def poison_generator_at(step):
     """A callback setting one generator kernel to NaN after ``step``, as a diverging update would."""
     def poison(model):

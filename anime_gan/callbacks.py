@@ -100,6 +100,10 @@ class StepTensorBoard(keras.callbacks.TensorBoard):
         self._global_train_batch = self.model.generator_steps
         self._fitting = True
 
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+        self._logged_step = self._global_train_batch
+
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch + 1, logs)
 
@@ -112,9 +116,18 @@ class StepTensorBoard(keras.callbacks.TensorBoard):
         when a fit ends: without it, the last steps before a Ctrl-C are not logged."""
         if getattr(self, "_fitting", False):
             try:
+                self._log_the_step_the_stop_cut_off()
                 self.on_train_end()
             except IndexError:  # stopped inside Keras's own flush: its writer stack is empty
                 self._fitting = False
+
+    def _log_the_step_the_stop_cut_off(self):
+        """A stop that lands as a step returns leaves the step done (and checkpointed) but
+        its metrics unseen by the callbacks: they are the trackers' running means."""
+        step = self._global_train_batch
+        if self.model.generator_steps == step and getattr(self, "_logged_step", 0) != step:
+            self.on_train_batch_end(None, {name: float(tracker.result())
+                                           for name, tracker in self.model.trackers.items()})
 
 
 class SampleGrid(keras.callbacks.Callback):

@@ -239,6 +239,31 @@ def test_a_stop_after_an_epochs_history_row_keeps_that_row_on_resume(session_dat
     assert tensorboard_steps(run / "logs" / "samples")["samples"] == [1, 2]
 
 
+def test_the_step_a_stop_lands_on_as_it_returns_is_in_tensorboard_once(session_data, tmp_path,
+                                                                         monkeypatch):
+    """Ctrl-C lands as step 2 returns, before any callback sees its metrics: the step is
+    checkpointed, and TensorBoard has it too (no gap at the step the resume starts from)."""
+    from anime_gan import callbacks
+
+    def ctrl_c_as_step_2_returns(self, batch, logs=None):
+        if self.model.generator_steps == 2 and not stopped:
+            stopped.append(True)
+            raise KeyboardInterrupt
+
+    stopped = []
+    monkeypatch.setattr(callbacks.StopOnNonFiniteLoss, "on_train_batch_end",
+                        ctrl_c_as_step_2_returns)  # the first callback after the step
+    run = tmp_path / "run"
+    settings = dict(model="dcgan", batch_size=4, seed=5, data_dir=session_data, epochs=1,
+                    steps_per_epoch=4, output_dir=str(run), checkpoint_every=0)
+    with pytest.raises(KeyboardInterrupt):
+        train(**settings)
+    assert restored_state(run).step == 2
+    assert tensorboard_steps(run / "logs" / "train")["batch_g_loss"] == [1, 2]
+    train(**settings)
+    assert tensorboard_steps(run / "logs" / "train")["batch_g_loss"] == [1, 2, 3, 4]
+
+
 def poison_generator_at(step):
     """A callback setting one generator kernel to NaN after ``step``, as a diverging update would."""
     def poison(model):

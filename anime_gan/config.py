@@ -142,8 +142,8 @@ class TrainConfig:
     num_images: int = _field(64, "generate: number of images to write.")
     num_samples: int = _field(10_000, "evaluate: generated and real images compared "
                                       "(FID depends on it).")
-    backbone: str = _field("inception", "evaluate: inception (ImageNet InceptionV3), or a "
-                                        "Keras model file PATH.keras.")
+    backbone: str = _field("inception", "evaluate and --eval_every: inception (ImageNet "
+                                        "InceptionV3), or a Keras model file PATH.keras.")
     upsampling: str = _field("transpose", "Generator upsampling: transpose (4x4 stride-2 "
                                           "transposed convolutions, the reference) or "
                                           "resize_conv (nearest resize + 3x3 convolution).")
@@ -155,10 +155,11 @@ class TrainConfig:
                                      "weights with this decay for samples, export and "
                                      "evaluation; 0: off.")
     eval_every: int = _field(0, "train: every N epochs, log KID on eval_samples images to "
-                                "history and TensorBoard (0: never).")
+                                "history and TensorBoard, with --backbone (0: never).")
     eval_samples: int = _field(500, "train: images for the --eval_every KID.")
     backbone_weights: Optional[str] = _field(
-        None, "evaluate: InceptionV3 no-top ImageNet weights file; default: the Keras cache.")
+        None, "evaluate and --eval_every: InceptionV3 no-top ImageNet weights file; default: "
+              "the Keras cache.")
     interpolate: bool = _field(
         False, "generate: also write a latent-interpolation grid and a GIF of the "
                "samples across epochs.")

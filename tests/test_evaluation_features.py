@@ -80,6 +80,21 @@ def test_keras_file_backbone_features(tiny_backbone):
     assert backbone.key.startswith("features.keras-")
 
 
+def test_real_features_of_the_built_in_faces_say_what_they_compare_with(
+        tiny_backbone, tmp_path, monkeypatch, caplog):
+    """Evaluating a run trained on the built-in faces: no word of training."""
+    import logging
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(features.pipeline, "SYNTHETIC_IMAGES", 30)
+    caplog.set_level(logging.INFO)
+    backbone = evaluation.load_backbone(tiny_backbone)
+    assert evaluation.real_features(backbone, 64, 12).shape == (12, 8)
+    assert ("Real images: the 30 built-in cartoon faces, the data of a run given none "
+            "(--data_dir=PATH compares with other images)") in caplog.messages
+    assert "training" not in caplog.text
+
+
 def test_real_features_are_cached_next_to_the_data(image_folder, tiny_backbone, monkeypatch):
     backbone = evaluation.load_backbone(tiny_backbone)
     first = evaluation.real_features(backbone, 64, 20, data_dir=image_folder)

@@ -182,13 +182,9 @@ def tfds_images(name, image_size, split="train", cache_dir=None, data_dir=None):
     return dataset.map(prepare, num_parallel_calls=AUTOTUNE).cache(cache), count
 
 
-def synthetic_images(image_size, seed, num_images=SYNTHETIC_IMAGES):
-    """uint8 images from the built-in cartoon-face generator."""
-    logger.info(
-        "No --data_dir or --dataset given: training on %d built-in cartoon faces. "
-        "To train on real anime faces, download the Anime Face Dataset from Kaggle "
-        "and pass --data_dir=PATH (see README).", num_images,
-    )
+def synthetic_images(image_size, seed, num_images=None):
+    """uint8 images from the built-in cartoon-face generator (``SYNTHETIC_IMAGES`` of them)."""
+    num_images = num_images or SYNTHETIC_IMAGES
     faces = synthetic.cartoon_faces(num_images, image_size, seed)
     return tf.data.Dataset.from_tensor_slices(faces), num_images
 
@@ -274,6 +270,10 @@ def make_stream(image_size=64, batch_size=64, data_dir=None, dataset=None, seed=
                 f"{source}: {count} images, fewer than one training step needs "
                 f"({batches_per_step} x --batch_size={batch_size}); use a smaller --batch_size")
 
+    if not data_dir and not dataset:
+        logger.info("No --data_dir or --dataset given: training on %d built-in cartoon faces. "
+                    "To train on real anime faces, download the Anime Face Dataset from Kaggle "
+                    "and pass --data_dir=PATH (see README).", SYNTHETIC_IMAGES)
     images, count = load_images(image_size, data_dir, dataset, seed, cache_dir, tfds_data_dir,
                                 max_image_pixels, check_count)
     check_count(count)  # files that did not decode are not counted

@@ -76,6 +76,10 @@ def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None
     if data_dir:
         images, count = pipeline.decoded_images(paths, image_size, data_dir)
     else:
+        if not dataset:
+            logger.info("Real images: the %d built-in cartoon faces, the data of a run given "
+                        "none (--data_dir=PATH compares with other images)",
+                        pipeline.SYNTHETIC_IMAGES)
         images, count = pipeline.load_images(image_size, data_dir, dataset, seed,
                                              tfds_data_dir=tfds_data_dir)
     shuffled = images.shuffle(count, seed=seed, reshuffle_each_iteration=False)

@@ -180,9 +180,27 @@ def _exit_on_config_error(function):
 
 def config_from_flags(flag_values=flags.FLAGS):
     """A validated ``TrainConfig``; on a bad value, prints it and exits with status 2."""
-    return _exit_on_config_error(lambda: TrainConfig(**{
+    config = _exit_on_config_error(lambda: TrainConfig(**{
         field.name: flag_values[field.name].value for field in dataclasses.fields(TrainConfig)
     }))
+    _warn_of_settings_the_mode_ignores(flag_values)
+    return config
+
+
+# What the modes other than train read besides --output_dir: the run's settings do the rest.
+MODE_SETTINGS = {"generate": ("num_images", "seed", "interpolate"), "export": (),
+                 "evaluate": ("num_samples", "data_dir", "dataset", "tfds_data_dir",
+                              "backbone", "backbone_weights", "seed")}
+
+
+def _warn_of_settings_the_mode_ignores(flag_values):
+    mode = flag_values["mode"].value
+    used = ("mode", "output_dir", *MODE_SETTINGS.get(mode, ()))
+    ignored = [f"--{field.name}" for field in dataclasses.fields(TrainConfig)
+               if flag_values[field.name].present and field.name not in used]
+    if mode in MODE_SETTINGS and ignored:
+        print(f"warning: --mode={mode} uses the run's own settings, not {', '.join(ignored)}; "
+              "ignored", file=sys.stderr)
 
 
 class _QuietLibraries(logging.Filter):

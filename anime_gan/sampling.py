@@ -108,7 +108,7 @@ def load_generator_and_source(run_dir):
             generator = _load_keras_file(path)
         except ConfigError as error:
             problems.append(str(error))
-            logger.warning("Skipped %s", problems[-1])
+            logger.warning("Skipped a generator file: %s", problems[-1])
             continue
         return generator, path
     raise ConfigError(f"--output_dir={run_dir}: no run here (no readable checkpoint, "

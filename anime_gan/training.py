@@ -209,6 +209,7 @@ def _train(config, strategy, extra_callbacks, live):
         for view in (c for c in fit_callbacks if isinstance(c, notebook.LiveView)):
             view.on_train_end()  # the steps since its last picture
         logger.warning("%s: saved %s. Run the same %s again to resume.",
+                       "Hung up (SIGHUP)" if interrupt.args == ("SIGHUP",) else
                        "Terminated" if isinstance(interrupt, Terminated) else "Interrupted",
                        path, _what_to_run_again())
         raise

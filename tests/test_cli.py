@@ -319,7 +319,7 @@ def test_training_goes_on_when_the_reader_of_its_output_goes_away(image_folder, 
     # within its time budget)
     pytest.param(signal.SIGTERM, 143, "Terminated: saved", marks=pytest.mark.slow),
     # the terminal or SSH session closed
-    pytest.param(signal.SIGHUP, 129, "Terminated: saved", marks=pytest.mark.slow),
+    pytest.param(signal.SIGHUP, 129, "Hung up (SIGHUP): saved", marks=pytest.mark.slow),
 ])
 def test_a_stop_signal_saves_a_checkpoint_and_exits_even_if_sigint_was_ignored(
         sig, status, said, image_folder, tmp_path):

@@ -63,6 +63,18 @@ def test_evaluate_mode_writes_eval_json(trained_run, image_folder, tiny_backbone
     assert '"fid"' in result.stdout
 
 
+def test_eval_json_names_the_run_generator_and_data_by_absolute_paths(
+        trained_run, image_folder, tiny_backbone, run_cli, monkeypatch):
+    monkeypatch.chdir(trained_run.parent)
+    result = run_cli("--mode=evaluate", f"--output_dir={trained_run.name}", "--num_samples=10",
+                     f"--backbone={tiny_backbone}",
+                     f"--data_dir={os.path.relpath(image_folder)}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    settings = json.loads((trained_run / "eval.json").read_text())["settings"]
+    assert settings["run"] == str(trained_run) and settings["data_dir"] == str(image_folder)
+    assert settings["generator"].startswith(str(trained_run / "checkpoints" / "ckpt-"))
+
+
 def test_evaluate_with_too_few_real_images_fails_in_one_line(trained_run, tmp_path,
                                                             tiny_backbone, run_cli):
     few = tmp_path / "few"

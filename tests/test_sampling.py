@@ -42,7 +42,7 @@ def test_load_generator_passes_over_a_damaged_keras_file(trained_run, caplog):
     expected = keras.models.load_model(trained_run / "generator.keras")
     latents = np.random.default_rng(2).normal(size=(2, 128)).astype(np.float32)
     np.testing.assert_allclose(np.asarray(generator(latents)), np.asarray(expected(latents)))
-    assert f"Skipped {ema} does not load: " in caplog.text
+    assert f"Skipped a generator file: {ema} does not load: " in caplog.text
     os.remove(trained_run / "generator.keras")
     with pytest.raises(anime_gan.ConfigError, match="no run here"):
         anime_gan.load_generator(str(trained_run))

@@ -4,6 +4,7 @@ import logging
 import os
 import time
 
+from anime_gan.data.kaggle import is_kaggle
 from anime_gan.errors import DataError, check_whole_numbers
 from anime_gan.evaluation import metrics
 from anime_gan.evaluation.backbones import load_backbone
@@ -48,9 +49,14 @@ def evaluate_run(run_dir, num_samples=10_000, data_dir=None, dataset=None,
                              backbone_weights, seed, tfds_data_dir)
 
 
+def _absolute(data_dir):
+    return os.path.abspath(data_dir) if data_dir and not is_kaggle(data_dir) else data_dir
+
+
 def _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone, backbone_weights, seed,
                   tfds_data_dir):
     started = time.perf_counter()
+    run_dir = os.path.abspath(run_dir)  # eval.json names the run, its generator and data fully
     folder = RunFolder(run_dir)
     config = folder.read_config()
     if not data_dir and not dataset:
@@ -66,7 +72,7 @@ def _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone, backbone_we
     report = {
         **compare(real, fake, kid_subset_size=subset_size),
         "settings": {"run": os.path.abspath(run_dir), "generator": generator_source,
-                     "data_dir": data_dir, "dataset": dataset,
+                     "data_dir": _absolute(data_dir), "dataset": dataset,
                      "real_images": len(real), "generated_images": len(fake),
                      "image_size": config.image_size, "backbone": backbone,
                      "backbone_key": network.key,

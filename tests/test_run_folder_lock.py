@@ -83,9 +83,10 @@ def test_training_into_a_folder_another_process_holds_exits_2_naming_it(
         holder, trained_run, session_data, run_cli):
     process = holder(trained_run)
     before = sorted(os.listdir(trained_run / "checkpoints"))
+    training = ("--epochs=3", "--steps_per_epoch=1", "--batch_size=4", "--seed=3",
+                f"--data_dir={session_data}")
     for mode in ("train", "generate", "export"):
-        result = run_cli(f"--mode={mode}", "--epochs=3", "--steps_per_epoch=1",
-                         "--batch_size=4", "--seed=3", f"--data_dir={session_data}",
+        result = run_cli(f"--mode={mode}", *(training if mode == "train" else ()),
                          f"--output_dir={trained_run}")
         assert result.returncode == 2, mode
         lines = result.stderr.strip().splitlines()

@@ -22,7 +22,7 @@ from anime_gan import history
 from anime_gan.errors import NonFiniteLossError
 from anime_gan.evaluation.features import generated_features
 from anime_gan.evaluation.metrics import kernel_inception_distance
-from anime_gan.files import atomic_path, save_image
+from anime_gan.files import atomic_path, save_image, temporary_name
 from anime_gan.images import image_grid, to_uint8
 
 logger = logging.getLogger(__name__)
@@ -239,7 +239,7 @@ def truncate_event_files(log_dir, step, epoch, metrics_epoch=None):
         kept = [record for record in records if not _logged_after(record, *bounds)]
         if len(kept) < len(records) or cut_short:
             # The temporary name lacks "tfevents", so TensorBoard never reads a leftover.
-            tmp = os.path.join(os.path.dirname(newest), f".tmp-{os.getpid()}-trimmed-events")
+            tmp = os.path.join(os.path.dirname(newest), temporary_name("trimmed-events"))
             with tf.io.TFRecordWriter(tmp) as writer:
                 for record in kept:
                     writer.write(record)

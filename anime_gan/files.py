@@ -5,11 +5,17 @@ Every file is written under a temporary name beside its final one and moved into
 
 import contextlib
 import json
+import logging
 import os
+import re
 
 import keras
 
 from anime_gan.errors import ArtifactWriteError
+
+logger = logging.getLogger(__name__)
+
+_TEMPORARY = re.compile(r"\.tmp-(\d+)-")
 
 
 @contextlib.contextmanager
@@ -21,7 +27,7 @@ def atomic_path(path):
     """
     directory, name = os.path.split(path)
     # Keep the extension last: Keras and matplotlib choose the format by it.
-    tmp = os.path.join(directory, f".tmp-{os.getpid()}-{name}")
+    tmp = os.path.join(directory, temporary_name(name))
     try:
         yield tmp
         os.replace(tmp, path)
@@ -49,3 +55,32 @@ def save_json(path, value):
 def read_json(path):
     with open(path) as f:
         return json.load(f)
+
+
+def temporary_name(name):
+    """``name`` while this process writes it; a kill leaves it for ``remove_leftovers``."""
+    return f".tmp-{os.getpid()}-{name}"
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process, or no way to ask (Windows)
+        return True
+    return True
+
+
+def remove_leftovers(folder):
+    """Removes the temporary files that processes killed while writing (SIGKILL, a power
+    cut) left anywhere in ``folder``; those of running processes stay."""
+    for directory, _, names in os.walk(folder):
+        for name in names:
+            match = _TEMPORARY.match(name)
+            if match and int(match.group(1)) != os.getpid() and \
+                    not _running(int(match.group(1))):
+                path = os.path.join(directory, name)
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+                    logger.info("Removed %s, left by a process stopped while it wrote", path)

@@ -1,15 +1,21 @@
 """The signals that stop a run: each saves a checkpoint first.
 
 Ctrl-C raises ``KeyboardInterrupt`` (Python's own handler); ``sigterm_interrupts`` makes
-SIGTERM and SIGHUP raise ``Terminated``, one of its kind.  ``held`` keeps a second signal
-from cutting short the checkpoint that the first one is saving.
+SIGTERM and SIGHUP raise ``Terminated``, one of its kind.  While a model is fitted,
+``StopAtStepEnd`` raises either one where Keras's loop can take it.  ``held`` keeps a
+second signal from cutting short the checkpoint that the first one is saving.
 """
 
 import contextlib
+import logging
 import signal
 import threading
 
+import keras
+
 from anime_gan.errors import Terminated
+
+logger = logging.getLogger(__name__)
 
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
                      if hasattr(signal, name))  # no SIGHUP on Windows
@@ -58,3 +64,64 @@ def held():
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def _stop_exception(signum):
+    if signum == signal.SIGINT:
+        return KeyboardInterrupt()
+    return Terminated(signal.Signals(signum).name, signum)
+
+
+class StopAtStepEnd(keras.callbacks.Callback):
+    """Inside ``deferring()``, a stop signal is noted, and raised once the step it landed
+    in has ended and every callback has seen that step (the epoch-end callbacks too, the
+    checkpoint included, when the step ended an epoch).  Raised the moment it arrives, as
+    Python's handlers do, it lands inside TensorFlow's C++ code, which may turn it into a
+    ``SystemError`` (no stop checkpoint), or between two callbacks (an epoch with its
+    history row but not its TensorBoard metrics).  A second signal stops at once: a step
+    that never ends can still be stopped.  Place it last among the callbacks."""
+
+    def __init__(self):
+        super().__init__()
+        self.signum = None
+
+    @contextlib.contextmanager
+    def deferring(self):
+        self.signum = None
+        if not _in_main_thread():
+            yield
+            return
+        previous = {}
+        for number in STOP_SIGNALS:
+            if signal.getsignal(number) not in (signal.SIG_IGN, None):  # nohup stays ignored
+                previous[number] = signal.signal(number, self._note)
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+        self._stop_if_signalled()  # noted after the last callback ran (on_train_end)
+
+    def _note(self, signum, frame):
+        if self.signum is not None:
+            raise _stop_exception(signum)
+        self.signum = signum
+        try:  # a handler interrupting a write to the same stream cannot write to it
+            logger.warning("%s: stopping once this step ends (again to stop at once)",
+                           signal.Signals(signum).name)
+        except Exception:  # pylint: disable=broad-except
+            pass
+
+    def _stop_if_signalled(self):
+        if self.signum is not None:
+            raise _stop_exception(self.signum)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._stop_if_signalled()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch + 1 != self.params.get("steps"):  # an epoch's last step ends with it
+            self._stop_if_signalled()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._stop_if_signalled()

@@ -10,8 +10,8 @@ import os
 
 import keras
 
-from anime_gan import (callbacks, devices, export, flag_files, history, notebook, progress,
-                       sampling, stop_signals)
+from anime_gan import (callbacks, devices, export, files, flag_files, history, notebook,
+                       progress, sampling, stop_signals)
 from anime_gan.callbacks import (close_event_files, end_epoch_without_metrics,
                                  truncate_event_files)
 from anime_gan.config import TrainConfig
@@ -172,6 +172,7 @@ def _train(config, strategy, extra_callbacks, live):
     keras.utils.set_random_seed(config.seed)
     folder = RunFolder(config.output_dir)
     export.check_run_target(folder)
+    files.remove_leftovers(folder.path)
 
     gan = build_gan(config, strategy)
     stream = make_stream(config.image_size, config.batch_size, config.data_dir,
@@ -198,10 +199,12 @@ def _train(config, strategy, extra_callbacks, live):
     if (notebook.in_notebook() if live is None else live) and not any(
             isinstance(c, notebook.LiveView) for c in extra):
         extra.append(notebook.LiveView(latents=state.fixed_latents.numpy()[:16]))
-    fit_callbacks = run_callbacks(config, state, kid_backbone, extra)
+    stopper = stop_signals.StopAtStepEnd()
+    fit_callbacks = [*run_callbacks(config, state, kid_backbone, extra), stopper]
     try:
-        _fit_remaining_epochs(gan, stream, state, steps_per_epoch, config.epochs, fit_callbacks,
-                              metrics_epoch)
+        with stopper.deferring():
+            _fit_remaining_epochs(gan, stream, state, steps_per_epoch, config.epochs,
+                                  fit_callbacks, metrics_epoch)
     except KeyboardInterrupt as interrupt:
         with stop_signals.held():
             path = state.save()  # refuses non-finite weights

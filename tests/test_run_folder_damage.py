@@ -5,12 +5,15 @@ import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import anime_gan
 from anime_gan import history
+from anime_gan.files import remove_leftovers
 from anime_gan.run_folder.checkpoints import checkpoint_prefixes
 from conftest import history_epochs, restored_state
 
@@ -388,3 +391,24 @@ def test_cache_dir_that_is_a_file_is_one_line(tmp_path, run_cli):
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert f"--cache_dir={tmp_path / 'afile'}: is a file, not a folder" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_temporary_files_of_killed_processes_are_removed(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "samples").mkdir()
+        kept = [tmp_path / f".tmp-{alive.pid}-generator.keras",   # a process writing it now
+                tmp_path / f".tmp-{os.getpid()}-history.png",      # this one's
+                tmp_path / "samples" / "epoch_0001.png", tmp_path / ".tmp-notes.txt"]
+        removed = [tmp_path / "samples" / f".tmp-{dead.pid}-epoch_0002.png",
+                   tmp_path / f".tmp-{dead.pid}-generator_ema.keras"]
+        for path in kept + removed:
+            path.write_bytes(b"x")
+        remove_leftovers(str(tmp_path))
+        assert [p.exists() for p in kept] == [True] * 4
+        assert [p.exists() for p in removed] == [False] * 2
+    finally:
+        alive.kill()
+        alive.wait()

@@ -6,7 +6,8 @@
 4. ``StepTensorBoard``: Keras' TensorBoard logs, numbered by the generator step.
 5. ``SampleGrid``: ``samples/epoch_NNNN.png`` from fixed latents (and to TensorBoard).
 6. ``SaveNetworks``: the ``.keras`` files of the networks.
-7. ``Checkpointer``: the training state, last, so a checkpoint follows the files it covers.
+7. ``Checkpointer``: the training state, after the files it covers; then the caller's own
+   callbacks, and ``stop_signals.StopAtStepEnd``.
 
 Every file is written atomically (``anime_gan.files``).
 """
@@ -199,8 +200,8 @@ class SaveNetworks(keras.callbacks.Callback):
 class Checkpointer(keras.callbacks.Callback):
     """Saves the training state every ``every_steps`` steps and at the end of every epoch.
 
-    Place it last among the callbacks, so an epoch's checkpoint is written after
-    that epoch's history, samples and plots.
+    Place it after the callbacks that write files, so an epoch's checkpoint is written
+    after that epoch's history, samples and plots.
     """
 
     def __init__(self, state, every_steps):

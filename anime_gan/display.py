@@ -17,6 +17,8 @@ displayed; save the returned figure instead: ``show_grid(images).savefig("grid.p
 import base64
 import io
 import logging
+import math
+import os
 import sys
 import weakref
 
@@ -104,14 +106,19 @@ def grid_pixels(images):
     """Images to show as uint8 [N, H, W, 3] (or [H, W, 3]): uint8 as given, float images
     (a generator's output, tensors too) read on the networks' [-1, 1] scale, grey
     ([..., 1]) repeated into RGB."""
+    if isinstance(images, (str, os.PathLike)) or hasattr(images, "layers"):
+        raise TypeError(f"show_grid takes images, not {type(images).__name__}: "
+                        "anime_gan.sample(load_generator(RUN), 16) gives a run's")
     images = np.asarray(images)
+    if images.dtype == object:
+        raise TypeError(f"show_grid takes images, not {type(images.flat[0]).__name__}")
     if images.ndim not in (3, 4) or images.shape[-1] not in (1, 3):
         raise ValueError("expected images [N, H, W, 3] or one image [H, W, 3] (or grey, "
                          f"[..., 1]); got an array of shape {images.shape}")
     if images.size == 0:
         raise ValueError(f"no images to show (an array of shape {images.shape})")
     if np.issubdtype(images.dtype, np.floating):
-        largest = float(np.nanmax(np.abs(images)))
+        largest = float(np.abs(images).max()) if np.isfinite(images).all() else math.nan
         if not largest <= 1.25:  # NaN too
             logger.warning("Float images are shown on the networks' [-1, 1] scale, and these "
                            "reach %g: give uint8 pixels, or images / 127.5 - 1", largest)
@@ -121,6 +128,9 @@ def grid_pixels(images):
                            "0..1 pixels")
         images = np.asarray(to_uint8(images))
     elif images.dtype != np.uint8:
+        if images.min() < 0 or images.max() > 255:
+            logger.warning("Integer images are shown as 0..255 pixels, and these reach %d..%d: "
+                           "values outside are clipped", images.min(), images.max())
         images = np.clip(images, 0, 255).astype(np.uint8)
     return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
 

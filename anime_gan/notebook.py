@@ -12,6 +12,7 @@ import uuid
 import keras
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from anime_gan import history
 from anime_gan.display import InlineFigure, bundle, in_notebook, ipython_shell, publish, show
@@ -176,8 +177,10 @@ class LiveView(keras.callbacks.Callback):
             if not np.isfinite(values).any():
                 continue
             line, = right.plot(self.steps, values, alpha=0.25, linewidth=0.8)
-            right.plot(self.steps, _smooth(values), color=line.get_color(), label=key)
+            right.plot(self.steps, _smooth(values), color=line.get_color(), label=key,
+                       marker="o" if len(values) == 1 else None)  # one point: no line
         right.set(title="losses", xlabel="generator step")
+        right.xaxis.set_major_locator(MaxNLocator(integer=True))
         if self.steps:
             right.legend(loc="upper right")
         right.grid(alpha=0.3)

@@ -350,6 +350,28 @@ def test_show_grid_warns_when_float_images_are_not_on_the_networks_scale(caplog)
     assert caplog.text == ""
 
 
+def test_show_grid_warns_of_clipped_integers_and_nan_in_one_line(caplog):
+    images = np.full((1, 2, 2, 3), 300, np.int64)
+    images[0, 0, 0] = -5
+    with caplog.at_level(logging.WARNING, logger="anime_gan.display"):
+        pixels = grid_pixels(images)
+    assert pixels.dtype == np.uint8 and pixels[0, 0, 0, 0] == 0 and pixels[0, 1, 1, 0] == 255
+    assert "these reach -5..300: values outside are clipped" in caplog.text
+    caplog.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's own All-NaN RuntimeWarning stays out
+        with caplog.at_level(logging.WARNING, logger="anime_gan.display"):
+            grid_pixels(np.full((1, 2, 2, 3), np.nan, np.float32))
+    assert "these reach nan" in caplog.text
+
+
+@pytest.mark.parametrize("not_images", ["runs/a", "generator"])
+def test_show_grid_refuses_a_path_or_a_model_by_name(not_images, generator):
+    given = generator if not_images == "generator" else not_images
+    with pytest.raises(TypeError, match=r"show_grid takes images, not (str|Functional|Sequential)"):
+        anime_gan.show_grid(given)
+
+
 def test_show_grid_warns_of_0_to_1_floats_and_refuses_impossible_rows(caplog):
     with caplog.at_level(logging.WARNING, logger="anime_gan.display"):
         grid_pixels(np.full((1, 4, 4, 3), 0.5))

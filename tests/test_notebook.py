@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 
 import anime_gan
 from anime_gan import notebook
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, restored_state
 
 QUICKSTART = os.path.join(REPO_ROOT, "notebooks", "quickstart.ipynb")
 
@@ -218,6 +218,32 @@ def test_train_interrupted_in_a_notebook_redraws_and_stops_without_kerass_traceb
     assert [frame.name for frame in frames][-1] == "train"
     assert not any("keras" in frame.filename for frame in frames)
     assert caught.value.__suppress_context__
+
+
+@pytest.mark.long
+def test_the_interrupt_button_mid_step_stops_with_the_picture_at_the_saved_step(
+        fake_ipython, image_folder, tmp_path):
+    """Jupyter's interrupt is a SIGINT: it lands while a step runs, which ends and is seen
+    by the live view before the stop saves; one step's losses show as a point."""
+    import signal
+
+    import keras
+
+    class InterruptDuringStep2(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 1:
+                signal.raise_signal(signal.SIGINT)
+
+    view = anime_gan.LiveView()
+    with pytest.raises(KeyboardInterrupt):
+        anime_gan.train(model="dcgan", epochs=1, steps_per_epoch=3, batch_size=4,
+                        data_dir=image_folder, output_dir=tmp_path / "run",
+                        callbacks=[InterruptDuringStep2(), view])
+    assert view.steps == [1, 2] and restored_state(tmp_path / "run").step == 2
+    assert fake_ipython.published[-1][1]["text/plain"] == "<LiveView: step 2>"
+    view.steps, view.values = [2], {key: [1.0] for key in view.values}
+    lines = view.figure().axes[1].get_lines()
+    assert [line.get_marker() for line in lines][1::2] == ["o"] * (len(lines) // 2)
 
 
 def test_live_view_in_the_fit_of_a_model_that_is_no_gan_says_so(fake_ipython):

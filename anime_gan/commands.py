@@ -15,7 +15,7 @@ import keras
 import tensorflow as tf
 from PIL import Image
 
-from anime_gan import export, sampling
+from anime_gan import export, notebook, sampling
 from anime_gan.errors import ConfigError
 from anime_gan.evaluation import evaluate_run
 from anime_gan.evaluation.backbones import INCEPTION_WEIGHTS_FILE, keras_cache_dir
@@ -70,10 +70,13 @@ def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENE
                     save_image(os.path.join(out, f"{i:05d}.png"), image)
                 first.extend(images[:GRID_IMAGES - len(first)])
                 progress.add(len(images))
-        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: say what is there
+        except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: say what is there
             logger.warning("Stopped: %s holds the first images of %d asked for, without "
-                           "grid.png; the same command writes them all again", out, num_images)
-            raise
+                           "grid.png; the same %s writes them all again", out, num_images,
+                           notebook.the_same_call("generate_run"))
+            if not notebook.in_notebook():
+                raise
+            raise stop.with_traceback(None) from None  # said so: no trace through Keras
         save_image(os.path.join(out, "grid.png"), image_grid(first, square_grid_rows(len(first))))
         logger.info("Wrote %d images and grid.png to %s", num_images, out)
         if interpolate:
@@ -115,7 +118,8 @@ def export_run(run_dir):
         try:
             path = export.export_generator(sampling.load_generator(run_dir), folder.export)
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM
-            logger.warning("Stopped: %s is as it was; the same command writes it", folder.export)
+            logger.warning("Stopped: %s is as it was; the same %s writes it", folder.export,
+                           notebook.the_same_call("export_run"))
             raise
     logger.info("Exported the generator to %s", path)
     return path

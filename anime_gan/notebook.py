@@ -28,6 +28,11 @@ __all__ = ["LiveView", "find_anime_faces", "history_figure", "in_notebook", "sho
            "show_history"]
 
 
+def the_same_call(function):
+    """What a message asks to run again: in a notebook the call, elsewhere the command."""
+    return f"{function}() call" if in_notebook() else "command"
+
+
 def history_figure(run_dir):
     """An ``InlineFigure`` of a run's ``history.csv``: each plot of ``history.PLOTS`` it has."""
     values = history.read_history(RunFolder(run_dir).history)

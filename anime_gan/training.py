@@ -215,7 +215,7 @@ def _train(config, strategy, extra_callbacks, live):
         logger.warning("%s: saved %s. Run the same %s again to resume.",
                        "Hung up (SIGHUP)" if interrupt.args == ("SIGHUP",) else
                        "Terminated" if isinstance(interrupt, Terminated) else "Interrupted",
-                       path, _what_to_run_again())
+                       path, notebook.the_same_call("train"))
         raise
     finally:
         close_event_files(fit_callbacks)
@@ -225,7 +225,8 @@ def _train(config, strategy, extra_callbacks, live):
                                 else gan.sampling_generator, folder.export)
     except KeyboardInterrupt:
         logger.warning("Stopped while writing %s; the training is saved. Run the same %s "
-                       "again to write it.", folder.export, _what_to_run_again())
+                       "again to write it.", folder.export,
+                       notebook.the_same_call("train"))
         raise
     return gan
 
@@ -237,10 +238,6 @@ def _epochs_with_metrics(folder, state, steps_per_epoch):
     ended = state.steps_into_epoch >= steps_per_epoch and any(
         int(row["epoch"]) == done + 1 for row in history.read_rows(folder.history))
     return done + 1 if ended else done
-
-
-def _what_to_run_again():
-    return "train() call" if notebook.in_notebook() else "command"
 
 
 def _resume(config, gan, state, folder):

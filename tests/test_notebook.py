@@ -246,6 +246,26 @@ def test_the_interrupt_button_mid_step_stops_with_the_picture_at_the_saved_step(
     assert [line.get_marker() for line in lines][1::2] == ["o"] * (len(lines) // 2)
 
 
+def test_generate_run_interrupted_in_a_notebook_says_so_in_one_line(fake_ipython, trained_run,
+                                                                   monkeypatch, caplog):
+    import traceback
+
+    from anime_gan import commands
+
+    def save_until_interrupted(path, image):
+        if path.endswith("00002.png"):
+            raise KeyboardInterrupt
+        return save_image(path, image)
+
+    save_image = commands.save_image
+    monkeypatch.setattr(commands, "save_image", save_until_interrupted)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        anime_gan.generate_run(str(trained_run), 4, seed=5)
+    assert "the same generate_run() call writes them all again" in caplog.text
+    frames = traceback.extract_tb(caught.value.__traceback__)
+    assert [frame.name for frame in frames][1:] == ["generate_run"]  # after this test's own
+
+
 def test_live_view_in_the_fit_of_a_model_that_is_no_gan_says_so(fake_ipython):
     import keras
 

@@ -15,7 +15,10 @@ nothing outside IPython; in IPython (a Jupyter kernel, Colab, Kaggle, the termin
   ``basicConfig``'s, so the lines look the same before and after that happens;
 - turns TensorFlow's Python logger down to WARNING (TensorFlow raises it to INFO in
   interactive sessions) and keeps it from also propagating to the root logger when it has
-  a handler of its own, which would print each of its warnings twice.
+  a handler of its own, which would print each of its warnings twice;
+- drops the routine INFO that TensorFlow's own code logs through absl's logger ("Sharding
+  callback duration" at every checkpoint), which a user's ``basicConfig(level=INFO)``
+  would show.
 
 Everywhere, ``import anime_gan`` drops one TensorFlow warning: "N out of the last N calls to
 ...TensorFlowTrainer._make_function... triggered tf.function retracing", which every
@@ -79,7 +82,23 @@ def setup(force=False):
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
     _quiet_tensorflow()
+    absl_logger = logging.getLogger("absl")
+    if not any(isinstance(f, _TensorFlowsRoutineInfo) for f in absl_logger.filters):
+        absl_logger.addFilter(_TensorFlowsRoutineInfo())
     return True
+
+
+class _TensorFlowsRoutineInfo(logging.Filter):
+    """Drops the INFO records that TensorFlow's code logs through absl's logger.  A filter,
+    not a level: TensorFlow resets absl's logger level while it saves."""
+
+    def filter(self, record):
+        return record.levelno >= logging.WARNING or not _in_tensorflow(record.pathname)
+
+
+def _in_tensorflow(path):
+    parts = path.replace("\\", "/").split("/")
+    return "tensorflow" in parts or "tensorflow_core" in parts
 
 
 def _quiet_tensorflow():

@@ -101,6 +101,25 @@ def test_tensorflow_python_logger_is_turned_down(bare_logging):
     assert "Assets" not in bare_logging.getvalue()
 
 
+def test_tensorflows_routine_info_through_absl_is_dropped_the_users_is_not(bare_logging,
+                                                                            monkeypatch):
+    drop_pytest_handlers()
+    absl_logger = logging.getLogger("absl")
+    monkeypatch.setattr(absl_logger, "filters", [])
+    logging.basicConfig(level=logging.INFO)  # the user's, in the notebook's first cell
+    logs.setup(force=True)
+
+    def log(path, level, message):
+        absl_logger.handle(absl_logger.makeRecord("absl", level, path, 1, message, (), None))
+
+    saving = "/env/lib/python3.11/site-packages/tensorflow/python/checkpoint/checkpoint.py"
+    log(saving, logging.INFO, "Sharding callback duration: 33 microseconds")
+    log(saving, logging.WARNING, "a warning of TensorFlow's")
+    log("/home/me/train_more.py", logging.INFO, "the user's own line")
+    assert bare_logging.getvalue().splitlines() == [
+        "WARNING:absl:a warning of TensorFlow's", "INFO:absl:the user's own line"]
+
+
 def test_only_the_retracing_warning_of_kerass_per_model_function_is_dropped(caplog):
     import anime_gan  # noqa: F401  (puts the filter in place)
 

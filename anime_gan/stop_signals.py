@@ -107,8 +107,8 @@ class StopAtStepEnd(keras.callbacks.Callback):
             raise _stop_exception(signum)
         self.signum = signum
         try:  # a handler interrupting a write to the same stream cannot write to it
-            logger.warning("%s: stopping once this step ends (again to stop at once)",
-                           signal.Signals(signum).name)
+            logger.warning("%s: stopping once the step under way and its callbacks end; a "
+                           "second one stops at once", signal.Signals(signum).name)
         except Exception:  # pylint: disable=broad-except
             pass
 

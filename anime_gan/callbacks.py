@@ -6,8 +6,9 @@
 4. ``StepTensorBoard``: Keras' TensorBoard logs, numbered by the generator step.
 5. ``SampleGrid``: ``samples/epoch_NNNN.png`` from fixed latents (and to TensorBoard).
 6. ``SaveNetworks``: the ``.keras`` files of the networks.
-7. ``Checkpointer``: the training state, after the files it covers; then the caller's own
-   callbacks, and ``stop_signals.StopAtStepEnd``.
+7. ``Checkpointer``: the training state, after the files it covers and the caller's own
+   callbacks (what they change at a step is in its checkpoint); then
+   ``stop_signals.StopAtStepEnd``.
 
 Every file is written atomically (``anime_gan.files``).
 """

@@ -57,9 +57,8 @@ def run_callbacks(config, state, kid_backbone=None, extra=()):
         callbacks.StepTensorBoard(folder.logs, update_freq=1),
         callbacks.SampleGrid(folder.samples, state.fixed_latents, folder.logs),
         callbacks.SaveNetworks(folder.path),
-        callbacks.Checkpointer(state, config.checkpoint_every),
-        # After the checkpoint: one that fails at an epoch's end leaves that epoch whole.
         *extra,
+        callbacks.Checkpointer(state, config.checkpoint_every),
     ]
 
 

@@ -24,7 +24,7 @@ from anime_gan import history
 from anime_gan.errors import NonFiniteLossError
 from anime_gan.evaluation.features import generated_features
 from anime_gan.evaluation.metrics import kernel_inception_distance
-from anime_gan.files import atomic_path, save_image, temporary_name
+from anime_gan.files import atomic_path, save_image
 from anime_gan.images import image_grid, to_uint8
 
 logger = logging.getLogger(__name__)
@@ -225,53 +225,6 @@ def close_event_files(fit_callbacks):
     for callback in fit_callbacks:
         if isinstance(callback, StepTensorBoard):
             callback.close()
-
-
-def truncate_event_files(log_dir, step, epoch, metrics_epoch=None):
-    """Drops the TensorBoard events logged after the checkpoint a run resumes from, which
-    the resumed run logs again (a run killed between them would show those steps twice):
-    per-step metrics after generator step ``step``, sample grids after epoch ``epoch``,
-    and epoch metrics (``epoch_*``) after epoch ``metrics_epoch`` (default ``epoch``; one
-    more for an epoch whose steps all ran and whose metrics were written before a stop).
-    Only each folder's newest event file, the last process's, can hold such events; a
-    record cut short by the kill is dropped too."""
-    bounds = (step, epoch, epoch if metrics_epoch is None else metrics_epoch)
-    for newest in _newest_event_files(log_dir):
-        records, cut_short = _event_records(newest)
-        kept = [record for record in records if not _logged_after(record, *bounds)]
-        if len(kept) < len(records) or cut_short:
-            # The temporary name lacks "tfevents", so TensorBoard never reads a leftover.
-            tmp = os.path.join(os.path.dirname(newest), temporary_name("trimmed-events"))
-            with tf.io.TFRecordWriter(tmp) as writer:
-                for record in kept:
-                    writer.write(record)
-            os.replace(tmp, newest)
-
-
-def _newest_event_files(log_dir):
-    for directory, _, names in os.walk(log_dir):
-        paths = [os.path.join(directory, n) for n in names if ".tfevents." in n]
-        if paths:
-            yield max(paths, key=os.path.getmtime)
-
-
-def _event_records(path):
-    """(the file's whole records, whether a record after them was cut short)."""
-    records = []
-    try:
-        for record in tf.data.TFRecordDataset(path, buffer_size=1 << 20):
-            records.append(record.numpy())
-    except tf.errors.DataLossError:
-        return records, True
-    return records, False
-
-
-def _logged_after(record, step, epoch, metrics_epoch):
-    event = tf.compat.v1.Event.FromString(record)
-    tags = [value.tag for value in event.summary.value]
-    if any(tag.startswith("epoch_") for tag in tags):
-        return event.step > metrics_epoch
-    return bool(tags) and event.step > (epoch if "samples" in tags else step)
 
 
 def end_epoch_without_metrics(gan, epoch, fit_callbacks):

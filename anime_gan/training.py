@@ -10,10 +10,9 @@ import os
 
 import keras
 
-from anime_gan import (callbacks, devices, export, files, flag_files, history, notebook,
-                       progress, sampling, stop_signals)
-from anime_gan.callbacks import (close_event_files, end_epoch_without_metrics,
-                                 truncate_event_files)
+from anime_gan import (callbacks, devices, event_files, export, files, flag_files, history,
+                       notebook, progress, sampling, stop_signals)
+from anime_gan.callbacks import close_event_files, end_epoch_without_metrics
 from anime_gan.config import TrainConfig
 from anime_gan.data import make_stream
 from anime_gan.data.kaggle import is_kaggle
@@ -186,7 +185,11 @@ def _train(config, strategy, extra_callbacks, live):
         _resume(config, gan, state, folder)
     metrics_epoch = _epochs_with_metrics(folder, state, steps_per_epoch)
     history.truncate(folder.history, metrics_epoch)
-    truncate_event_files(folder.logs, state.step, int(state.epoch), metrics_epoch)
+    event_files.truncate_event_files(folder.logs, state.step, int(state.epoch), metrics_epoch)
+    if metrics_epoch > int(state.epoch):  # that epoch's row was written before the stop
+        row = next(row for row in history.read_rows(folder.history)
+                   if int(row["epoch"]) == metrics_epoch)
+        event_files.log_missing_epoch_metrics(folder.logs, metrics_epoch, row)
     finished = int(state.epoch) >= config.epochs
     if finished:
         # Its config.json stays as it was: nothing is trained with these settings.

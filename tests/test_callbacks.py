@@ -65,3 +65,28 @@ def test_eval_every_with_a_bad_feature_network_stops_before_the_run_is_made(
     assert not (out / "config.json").exists() and not (out / "checkpoints").exists()
     with pytest.raises(anime_gan.ConfigError, match="--backbone"):  # not "a run exists"
         anime_gan.train(**settings, resume=False)
+
+
+def test_a_kept_history_rows_missing_epoch_metrics_are_logged_once(tmp_path):
+    import tensorflow as tf
+
+    from anime_gan import event_files
+
+    writer = tf.summary.create_file_writer(str(tmp_path / "train"))
+    with writer.as_default():
+        tf.summary.scalar("epoch_d_loss", 1.5, step=1)
+        tf.summary.scalar("batch_d_loss", 1.4, step=3)
+    writer.close()
+    row = {"epoch": "2", "d_loss": "0.25", "g_loss": "2.5", "kid": ""}  # no KID this epoch
+    assert not event_files.log_missing_epoch_metrics(str(tmp_path), 1, row)  # logged already
+    assert event_files.log_missing_epoch_metrics(str(tmp_path), 2, row)
+    assert not event_files.log_missing_epoch_metrics(str(tmp_path), 2, row)
+    assert tensorboard_steps(tmp_path / "train") == {
+        "epoch_d_loss": [1, 2], "batch_d_loss": [3], "epoch_g_loss": [2]}
+    values = {}
+    for path in (tmp_path / "train").iterdir():
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                values[value.tag, event.step] = float(tf.make_ndarray(value.tensor))
+    assert values["epoch_d_loss", 2] == 0.25 and values["epoch_g_loss", 2] == 2.5

@@ -430,3 +430,31 @@ def test_what_a_user_callback_changes_at_a_step_is_in_that_steps_checkpoint(imag
               callbacks=[AtStep(2, zero_the_first_kernel), interrupt_at(2)])
     state = restored_state(tmp_path / "run")
     assert state.step == 2 and not np.any(state.gan.generator.weights[0].numpy())
+
+
+@pytest.mark.slow
+def test_a_kept_history_row_gets_its_missing_tensorboard_metrics_on_resume(session_data,
+                                                                           tmp_path, monkeypatch):
+    """Killed after an epoch's history row, before TensorBoard logged that epoch: the
+    resume logs the row's metrics, so TensorBoard and history.csv agree."""
+    from anime_gan import callbacks
+
+    on_epoch_end = callbacks.StepTensorBoard.on_epoch_end
+
+    def killed_before_the_first_epochs_metrics(self, epoch, logs=None):
+        if epoch == 0:
+            raise Terminated()
+        on_epoch_end(self, epoch, logs)
+
+    run = tmp_path / "run"
+    settings = dict(model="dcgan", batch_size=4, seed=5, data_dir=session_data, epochs=2,
+                    steps_per_epoch=2, output_dir=str(run), checkpoint_every=0)
+    with monkeypatch.context() as patch:
+        patch.setattr(callbacks.StepTensorBoard, "on_epoch_end",
+                      killed_before_the_first_epochs_metrics)
+        with pytest.raises(Terminated):
+            train(**settings)
+    assert "epoch_d_loss" not in tensorboard_steps(run / "logs" / "train")
+    train(**settings)
+    assert history_epochs(run) == [1, 2]
+    assert tensorboard_steps(run / "logs" / "train")["epoch_d_loss"] == [1, 2]

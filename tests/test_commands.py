@@ -115,6 +115,7 @@ def test_generate_again_with_fewer_images_leaves_only_the_new_output(trained_run
     assert "Removed 6 file(s) of an earlier --mode=generate" in caplog.text
 
 
+@pytest.mark.slow
 def test_generate_more_images_than_memory_holds_is_one_line(trained_run, run_cli):
     result = run_cli("--mode=generate", f"--output_dir={trained_run}",
                      "--num_images=99999999999")

@@ -190,7 +190,7 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(model, interrupt_at_s
     assert logged["epoch_g_loss"] == expected_history
 
 
-@pytest.mark.long
+@pytest.mark.slow
 def test_a_resume_with_fewer_steps_per_epoch_than_taken_ends_that_epoch(session_data, tmp_path):
     """Stopped after 4 steps of a 6-step epoch, resumed with --steps_per_epoch=3: the
     epoch has its steps, so it ends at once, with its grid, networks and checkpoint (but

@@ -223,7 +223,7 @@ def test_fit_refuses_misshaped_batches_in_one_line_before_and_after_a_fit(genera
     assert int(gan.g_optimizer.iterations) == 2 * steps == 2 * len(good) // 4
 
 
-@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize("jit_compile", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_a_misshaped_batch_after_a_good_fit_is_refused_in_one_line(generator, jit_compile):
     """The usual order: a fit on good images, then one on images of another size or
     channel count (NumPy arrays, train_on_batch, a dataset).  Each is refused before

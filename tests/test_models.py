@@ -216,6 +216,7 @@ def test_xla_compiled_steps_train_and_stay_finite(model):
     assert changed(g_before, gan.generator)
 
 
+@pytest.mark.slow  # the default suite's time budget
 def test_a_float16_step_the_loss_scale_skips_still_counts_as_a_step():
     gan = small_gan("dcgan", mixed_precision="float16")
     gan.g_optimizer.dynamic_scale.assign(2.0 ** 120)  # the scaled gradients overflow

@@ -225,6 +225,7 @@ def test_a_run_continued_without_data_flags_goes_on_with_its_own_data(
     assert history_epochs(trained_run) == [1, 2, 3]
 
 
+@pytest.mark.slow  # the default suite's time budget
 def test_a_run_started_with_relative_folders_continues_from_another_working_folder(
         image_folder, tmp_path, run_cli, monkeypatch, caplog):
     caplog.set_level(logging.INFO)
@@ -249,6 +250,7 @@ def test_a_run_started_with_relative_folders_continues_from_another_working_fold
     assert history_epochs(project / "runs" / "a") == [1, 2]
 
 
+@pytest.mark.slow  # the default suite's time budget
 def test_a_run_continued_with_other_settings_keeps_a_record_of_them(
         trained_run, session_data, run_cli, caplog):
     before = json.loads((trained_run / "config.json").read_text())

@@ -110,8 +110,9 @@ def grid_pixels(images):
         raise TypeError(f"show_grid takes images, not {type(images).__name__}: "
                         "anime_gan.sample(load_generator(RUN), 16) gives a run's")
     images = np.asarray(images)
-    if images.dtype == object:
-        raise TypeError(f"show_grid takes images, not {type(images.flat[0]).__name__}")
+    if images.dtype.kind in "OUS":  # say, a list of models or of file names
+        raise TypeError("show_grid takes images (arrays of numbers), not "
+                        f"{'strings' if images.dtype.kind in 'US' else 'Python objects'}")
     if images.ndim not in (3, 4) or images.shape[-1] not in (1, 3):
         raise ValueError("expected images [N, H, W, 3] or one image [H, W, 3] (or grey, "
                          f"[..., 1]); got an array of shape {images.shape}")

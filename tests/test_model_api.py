@@ -370,6 +370,9 @@ def test_show_grid_refuses_a_path_or_a_model_by_name(not_images, generator):
     given = generator if not_images == "generator" else not_images
     with pytest.raises(TypeError, match=r"show_grid takes images, not (str|Functional|Sequential)"):
         anime_gan.show_grid(given)
+    with pytest.raises(TypeError, match=r"show_grid takes images \(arrays of numbers\), not "
+                                        r"(strings|Python objects)$"):
+        anime_gan.show_grid([given, given])
 
 
 def test_show_grid_warns_of_0_to_1_floats_and_refuses_impossible_rows(caplog):

@@ -49,21 +49,27 @@ def sigterm_interrupts():
 
 
 @contextlib.contextmanager
-def held():
-    """Inside, a stop signal (a second Ctrl-C pressed while the first one's checkpoint is
-    being written) does nothing: the stop already under way goes on."""
+def _stop_signals_handled_by(handler):
+    """Inside, ``handler`` takes the stop signals that are not ignored (``nohup``'s SIGHUP
+    stays ignored); their handlers are put back after.  Off the main thread, nothing."""
     if not _in_main_thread():
         yield
         return
     previous = {}
     for number in STOP_SIGNALS:
-        if signal.getsignal(number) is not signal.SIG_IGN:
-            previous[number] = signal.signal(number, lambda signum, frame: None)
+        if signal.getsignal(number) not in (signal.SIG_IGN, None):  # None: not Python's
+            previous[number] = signal.signal(number, handler)
     try:
         yield
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        for number, earlier in previous.items():
+            signal.signal(number, earlier)
+
+
+def held():
+    """Inside, a stop signal (a second Ctrl-C pressed while the first one's checkpoint is
+    being written) does nothing: the stop already under way goes on."""
+    return _stop_signals_handled_by(lambda signum, frame: None)
 
 
 def _stop_exception(signum):
@@ -88,18 +94,8 @@ class StopAtStepEnd(keras.callbacks.Callback):
     @contextlib.contextmanager
     def deferring(self):
         self.signum = None
-        if not _in_main_thread():
+        with _stop_signals_handled_by(self._note):
             yield
-            return
-        previous = {}
-        for number in STOP_SIGNALS:
-            if signal.getsignal(number) not in (signal.SIG_IGN, None):  # nohup stays ignored
-                previous[number] = signal.signal(number, self._note)
-        try:
-            yield
-        finally:
-            for number, handler in previous.items():
-                signal.signal(number, handler)
         self._stop_if_signalled()  # noted after the last callback ran (on_train_end)
 
     def _note(self, signum, frame):

@@ -183,13 +183,12 @@ def _train(config, strategy, extra_callbacks, live):
     state = TrainingState(gan, fixed_latents(config.latent_dim, config.seed), folder.checkpoints)
     if resuming:
         _resume(config, gan, state, folder)
-    metrics_epoch = _epochs_with_metrics(folder, state, steps_per_epoch)
+    kept_row = _row_of_the_unended_epoch(folder, state, steps_per_epoch)
+    metrics_epoch = int(state.epoch) + (kept_row is not None)
     history.truncate(folder.history, metrics_epoch)
     event_files.truncate_event_files(folder.logs, state.step, int(state.epoch), metrics_epoch)
-    if metrics_epoch > int(state.epoch):  # that epoch's row was written before the stop
-        row = next(row for row in history.read_rows(folder.history)
-                   if int(row["epoch"]) == metrics_epoch)
-        event_files.log_missing_epoch_metrics(folder.logs, metrics_epoch, row)
+    if kept_row is not None:
+        event_files.log_missing_epoch_metrics(folder.logs, metrics_epoch, kept_row)
     finished = int(state.epoch) >= config.epochs
     if finished:
         # Its config.json stays as it was: nothing is trained with these settings.
@@ -233,13 +232,13 @@ def _train(config, strategy, extra_callbacks, live):
     return gan
 
 
-def _epochs_with_metrics(folder, state, steps_per_epoch):
-    """The epochs done, and the next one if its steps all ran and its history row was
-    written before the stop (the row then holds that epoch's metrics; it is kept)."""
-    done = int(state.epoch)
-    ended = state.steps_into_epoch >= steps_per_epoch and any(
-        int(row["epoch"]) == done + 1 for row in history.read_rows(folder.history))
-    return done + 1 if ended else done
+def _row_of_the_unended_epoch(folder, state, steps_per_epoch):
+    """The history row of the epoch after the ones done, if its steps all ran and the row
+    was written before the stop (it then holds that epoch's metrics; it is kept), or None."""
+    if state.steps_into_epoch < steps_per_epoch:
+        return None
+    return next((row for row in history.read_rows(folder.history)
+                 if int(row["epoch"]) == int(state.epoch) + 1), None)
 
 
 def _resume(config, gan, state, folder):

@@ -50,12 +50,20 @@ def _event_records(path):
     return records, False
 
 
-def _logged_after(record, step, epoch, metrics_epoch):
+def _step_and_tags(record):
     event = tf.compat.v1.Event.FromString(record)
-    tags = [value.tag for value in event.summary.value]
-    if any(tag.startswith("epoch_") for tag in tags):
-        return event.step > metrics_epoch
-    return bool(tags) and event.step > (epoch if "samples" in tags else step)
+    return event.step, [value.tag for value in event.summary.value]
+
+
+def _holds_epoch_metrics(tags):
+    return any(tag.startswith("epoch_") for tag in tags)
+
+
+def _logged_after(record, step, epoch, metrics_epoch):
+    logged_at, tags = _step_and_tags(record)
+    if _holds_epoch_metrics(tags):
+        return logged_at > metrics_epoch
+    return bool(tags) and logged_at > (epoch if "samples" in tags else step)
 
 
 def log_missing_epoch_metrics(log_dir, epoch, row):
@@ -82,9 +90,9 @@ def _epochs_logged(train_dir):
     for name in os.listdir(train_dir):
         if ".tfevents." in name:
             for record in _event_records(os.path.join(train_dir, name))[0]:
-                event = tf.compat.v1.Event.FromString(record)
-                if any(value.tag.startswith("epoch_") for value in event.summary.value):
-                    epochs.add(event.step)
+                logged_at, tags = _step_and_tags(record)
+                if _holds_epoch_metrics(tags):
+                    epochs.add(logged_at)
     return epochs
 
 

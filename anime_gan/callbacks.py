@@ -220,6 +220,32 @@ class Checkpointer(keras.callbacks.Callback):
         self.state.save()
 
 
+class _Mark(keras.callbacks.Callback):
+    def __init__(self, guard, inside):
+        super().__init__()
+        self.guard, self.inside = guard, inside
+
+    def _mark(self, *args, **kwargs):
+        self.guard.inside = self.inside
+
+    on_train_begin = on_train_end = on_epoch_begin = on_epoch_end = _mark
+    on_train_batch_begin = on_train_batch_end = _mark
+
+
+class CallersCallbacks:
+    """Tells whether an exception escaping ``fit`` came from the caller's callbacks.
+
+    ``around(callbacks)`` puts a mark before and after them; Keras calls each hook on the
+    list in order, so an exception raised while ``inside`` came from one of them, between
+    steps: the weights are those of whole steps, and can be saved."""
+
+    def __init__(self):
+        self.inside = False
+
+    def around(self, callbacks):
+        return [_Mark(self, True), *callbacks, _Mark(self, False)] if callbacks else []
+
+
 def close_event_files(fit_callbacks):
     """Writes out the TensorBoard event files of a fit that was stopped."""
     for callback in fit_callbacks:

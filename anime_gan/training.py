@@ -201,22 +201,29 @@ def _train(config, strategy, extra_callbacks, live):
     if (notebook.in_notebook() if live is None else live) and not any(
             isinstance(c, notebook.LiveView) for c in extra):
         extra.append(notebook.LiveView(latents=state.fixed_latents.numpy()[:16]))
-    stopper = stop_signals.StopAtStepEnd()
-    fit_callbacks = [*run_callbacks(config, state, kid_backbone, extra), stopper]
+    stopper, callers = stop_signals.StopAtStepEnd(), callbacks.CallersCallbacks()
+    fit_callbacks = [*run_callbacks(config, state, kid_backbone, callers.around(extra)),
+                     stopper]
     try:
         with stopper.deferring():
             _fit_remaining_epochs(gan, stream, state, steps_per_epoch, config.epochs,
                                   fit_callbacks, metrics_epoch)
     except KeyboardInterrupt as interrupt:
-        with stop_signals.held():
-            path = state.save()  # refuses non-finite weights
-            callbacks.SaveNetworks(folder.path).save(gan)  # the .keras files match it
+        path = _save_the_steps_taken(state, gan, folder)
         for view in (c for c in fit_callbacks if isinstance(c, notebook.LiveView)):
             view.on_train_end()  # the steps since its last picture
         logger.warning("%s: saved %s. Run the same %s again to resume.",
                        "Hung up (SIGHUP)" if interrupt.args == ("SIGHUP",) else
                        "Terminated" if isinstance(interrupt, Terminated) else "Interrupted",
                        path, notebook.the_same_call("train"))
+        raise
+    except Exception as error:
+        if callers.inside:  # between two steps: they are saved, as on a stop
+            progress.end_line()
+            logger.warning("A callback raised %s at step %d: saved %s. Run the same %s "
+                           "again to resume.", type(error).__name__, state.step,
+                           _save_the_steps_taken(state, gan, folder),
+                           notebook.the_same_call("train"))
         raise
     finally:
         close_event_files(fit_callbacks)
@@ -230,6 +237,13 @@ def _train(config, strategy, extra_callbacks, live):
                        notebook.the_same_call("train"))
         raise
     return gan
+
+
+def _save_the_steps_taken(state, gan, folder):
+    with stop_signals.held():
+        path = state.save()  # refuses non-finite weights
+        callbacks.SaveNetworks(folder.path).save(gan)  # the .keras files match it
+    return path
 
 
 def _row_of_the_unended_epoch(folder, state, steps_per_epoch):

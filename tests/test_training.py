@@ -432,6 +432,67 @@ def test_what_a_user_callback_changes_at_a_step_is_in_that_steps_checkpoint(imag
     assert state.step == 2 and not np.any(state.gan.generator.weights[0].numpy())
 
 
+class CallbackBug(Exception):
+    """What a caller's callback with a bug raises."""
+
+
+def fail_at_the_end_of_epoch(epoch):
+    def end_epoch(finished, logs=None):
+        if finished + 1 == epoch:
+            raise CallbackBug(f"end of epoch {epoch}")
+    return keras.callbacks.LambdaCallback(on_epoch_end=end_epoch)
+
+
+@pytest.mark.long
+def test_a_callback_that_raises_between_steps_has_the_steps_taken_saved(image_folder, tmp_path,
+                                                                        caplog):
+    def bug(model):
+        raise CallbackBug("step 3")
+
+    run = tmp_path / "run"
+    with pytest.raises(CallbackBug, match="step 3"):
+        train(**settings(image_folder, tmp_path, checkpoint_every=0), callbacks=[AtStep(3, bug)])
+    assert "A callback raised CallbackBug at step 3: saved" in caplog.text
+    state = restored_state(run)
+    assert state.step == 3 and int(state.epoch) == 1  # mid-epoch 2; the last checkpoint was 2
+    saved = keras.models.load_model(run / "generator.keras")  # the .keras files match it
+    for kept, restored in zip(saved.weights, state.gan.generator.weights):
+        np.testing.assert_array_equal(kept.numpy(), restored.numpy())
+    train(**settings(image_folder, tmp_path, checkpoint_every=0))
+    assert restored_state(run).step == 6 and history_epochs(run) == [1, 2, 3]
+
+
+@pytest.mark.long
+def test_a_callback_that_raises_at_an_epochs_end_keeps_that_epochs_steps_and_row(image_folder,
+                                                                                tmp_path):
+    run = tmp_path / "run"
+    with pytest.raises(CallbackBug):
+        train(**settings(image_folder, tmp_path, checkpoint_every=0),
+              callbacks=[fail_at_the_end_of_epoch(2)])
+    first_rows = (run / "history.csv").read_text()
+    state = restored_state(run)
+    assert state.step == 4 and int(state.epoch) == 1  # epoch 2's steps, not its end
+    assert history_epochs(run) == [1, 2]
+    train(**settings(image_folder, tmp_path, checkpoint_every=0))
+    assert history_epochs(run) == [1, 2, 3] and restored_state(run).step == 6
+    assert (run / "history.csv").read_text().startswith(first_rows)
+
+
+def test_the_marks_around_the_callers_callbacks_tell_when_one_of_them_runs():
+    from anime_gan.callbacks import CallersCallbacks
+
+    callers = CallersCallbacks()
+    seen = []
+    mine = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, l: seen.append(callers.inside))
+    listed = [*callers.around([mine])]
+    assert callers.around([]) == []
+    for callback in listed:
+        callback.on_train_batch_end(0, {})
+    assert seen == [True] and not callers.inside
+    listed[0].on_epoch_end(0)  # a caller's callback raising here leaves it set
+    assert callers.inside
+
+
 @pytest.mark.slow
 def test_a_kept_history_row_gets_its_missing_tensorboard_metrics_on_resume(session_data,
                                                                            tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ Signatures:
   standard-normal latents drawn with a stateless generator, so a seed always gives the same images.
 
 Both refuse more than ``MAX_BATCH`` images a call (ask again for more), and latents of
-the wrong width, with an ``InvalidArgumentError`` that says so, instead of exhausting
+another shape, with an ``InvalidArgumentError`` that says so, instead of exhausting
 the server's memory or failing deep inside the network.
 """
 
@@ -69,11 +69,15 @@ def export_generator(generator, directory):
             return {"images": to_uint8(generator(latents, training=False))}
 
     def serve(latents):
-        width = tf.debugging.assert_equal(
-            tf.shape(latents)[1], latent_dim,
-            message=f"latents must have shape [N, latent_dim] with latent_dim={latent_dim}")
+        # The signature declares no rank: TensorFlow does not check a signature's input
+        # shapes, and checks on a declared [None, None] would be folded away as always true.
+        message = f"latents must have shape [N, latent_dim] with latent_dim={latent_dim}"
+        shape = tf.shape(latents)
+        rank = tf.debugging.assert_equal(tf.size(shape), 2, message=message)
+        with tf.control_dependencies([rank]):
+            width = tf.debugging.assert_equal(shape[-1], latent_dim, message=message)
         with tf.control_dependencies([width]):
-            return images_from(tf.identity(latents))
+            return images_from(tf.reshape(latents, [-1, latent_dim]))
 
     def generate(batch_size, seed):
         # The same seeds as anime_gan.sample(), which refuses a negative one.
@@ -86,7 +90,7 @@ def export_generator(generator, directory):
     archive.add_endpoint(
         "serving_default",
         serve,
-        input_signature=[tf.TensorSpec([None, None], tf.float32, name="latents")],
+        input_signature=[tf.TensorSpec(None, tf.float32, name="latents")],
     )
     archive.add_endpoint(
         "generate",

@@ -119,6 +119,12 @@ def test_saved_model_refuses_huge_batches_and_names_latent_dim(shared_run):
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match=r"latents must have shape \[N, latent_dim\] with latent_dim=128"):
         serve(latents=tf.zeros([2, 7]))
+    for wrong_rank in ([128], [2, 128, 1], [2, 1, 128], []):  # checks on the data, not folded away
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"latents must have shape \[N, latent_dim\] with latent_dim=128"):
+            serve(latents=tf.zeros(wrong_rank))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="batch_size must be >= 1"):
+        serve(latents=tf.zeros([0, 128]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="at most 1024"):
         serve(latents=tf.zeros([export.MAX_BATCH + 1, 128]))
 

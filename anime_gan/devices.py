@@ -238,14 +238,15 @@ def reported_checks():
 # --- Precision ---------------------------------------------------------------------
 
 @contextlib.contextmanager
-def precision(name="float32"):
+def precision(name="float32", warn=True):
     """Networks built inside compute in ``name`` (float32, bfloat16 or float16).
 
     The lower precisions are Keras mixed policies: float32 weights, lower-precision
-    arithmetic, and float32 outputs (the generator's tanh, the scores).
+    arithmetic, and float32 outputs (the generator's tanh, the scores).  ``warn``: of
+    float16 training on a CPU.
     """
     policy = "float32" if name == "float32" else f"mixed_{name}"
-    if name == "float16" and not tf.config.list_physical_devices("GPU"):
+    if warn and name == "float16" and not tf.config.list_physical_devices("GPU"):
         logger.warning(
             "--mixed_precision=float16 without a GPU: TensorFlow's CPU kernel for a "
             "convolution's float16 weight gradient is hundreds of times slower than the "

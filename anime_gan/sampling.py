@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from anime_gan import display, networks
+from anime_gan import devices, display, networks
 from anime_gan.errors import MAX_SEED, ConfigError, check_whole_numbers, first_line
 from anime_gan.images import GRID_ROWS, image_grid, to_uint8
 from anime_gan.run_folder import RunFolder
@@ -83,8 +83,10 @@ def load_generator_and_source(run_dir):
         except ConfigError as error:
             logger.warning("%s; using the saved .keras generator instead", error)
     if config is not None:
-        generator = networks.build_generator(config.latent_dim, config.image_size,
-                                             upsampling=config.upsampling)
+        # In the run's precision, as it trained and as its .keras files and export compute.
+        with devices.precision(config.mixed_precision, warn=False):
+            generator = networks.build_generator(config.latent_dim, config.image_size,
+                                                 upsampling=config.upsampling)
 
         read_from = []
 

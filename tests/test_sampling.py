@@ -59,6 +59,25 @@ def test_load_generator_without_an_average_prefers_generator_keras(trained_run):
     np.testing.assert_allclose(np.asarray(generator(latents)), np.asarray(expected(latents)))
 
 
+@pytest.mark.long
+def test_load_generator_computes_in_the_runs_precision_as_its_files_do(image_folder, tmp_path):
+    """A bfloat16 run: its checkpoint's generator gives the images of its .keras file and of
+    the export written at the end of training, not float32 ones that differ by a level."""
+    run = tmp_path / "run"
+    anime_gan.train(model="dcgan", epochs=1, steps_per_epoch=1, batch_size=4, ema_decay=0,
+                    mixed_precision="bfloat16", data_dir=image_folder, output_dir=str(run),
+                    live=False)
+    loaded = anime_gan.load_generator(str(run))
+    assert loaded.get_layer("up1").compute_dtype == "bfloat16"
+    images = anime_gan.sample(loaded, 16, seed=2)
+    saved = keras.models.load_model(run / "generator.keras")
+    np.testing.assert_array_equal(images, anime_gan.sample(saved, 16, seed=2))
+    served = tf.saved_model.load(str(run / "export")).signatures["generate"](
+        batch_size=tf.constant(16), seed=tf.constant(2))["images"].numpy()
+    np.testing.assert_array_equal(images, served)
+    assert keras.config.dtype_policy().name == "float32"  # as it was
+
+
 def test_sample_is_uint8_and_seeded():
     generator = anime_gan.build_generator(16, 64)
     images = anime_gan.sample(generator, 6, seed=2)

@@ -41,6 +41,19 @@ def test_list_image_files_is_recursive_sorted_and_case_insensitive(mixed_folder)
     assert names == ["anim.GIF", "large.bmp", "wide.jpg", "sub/grey.png", "sub/deeper/rgba.PNG"]
 
 
+def test_a_file_name_that_is_not_utf8_is_read_like_any_other(tmp_path):
+    """Names from an old zip may be Latin-1 bytes: Python holds them with surrogates,
+    which TensorFlow's strings refused (a ValueError listing every path)."""
+    root = tmp_path / "faces"
+    write_image(str(root / "plain.png"), solid(8, 8, RED))
+    latin1 = os.path.join(os.fsencode(root), b"caf\xe9.png")
+    write_image(str(root / "tmp.png"), solid(8, 8, BLUE))
+    os.rename(root / "tmp.png", latin1)
+    images, count = data.folder_images(str(root), 8)
+    colours = sorted(tuple(int(c) for c in image[0, 0]) for image in images.as_numpy_iterator())
+    assert count == 2 and colours == [BLUE, RED]
+
+
 def test_reads_both_kaggle_layouts(image_folder):
     paths = data.list_image_files(image_folder)
     assert sum("/images/" in p for p in paths) == 12

@@ -95,7 +95,9 @@ def decoded_images(paths, image_size, data_dir, cache_dir=None):
     logger.info("Decoding %d images under %s into the cache %s", len(paths), data_dir,
                 cache or "in memory")
     started = time.perf_counter()
-    decoded = (tf.data.Dataset.from_tensor_slices((tf.range(len(paths)), paths))
+    # As bytes: a name that is not UTF-8 (from an old zip) is a valid path all the same.
+    names = [os.fsencode(path) for path in paths]
+    decoded = (tf.data.Dataset.from_tensor_slices((tf.range(len(paths)), names))
                .map(lambda index, path: (index, decode_image_file(path, image_size)),
                     num_parallel_calls=AUTOTUNE)
                .ignore_errors()

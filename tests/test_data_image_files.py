@@ -8,6 +8,7 @@ import struct
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from anime_gan.data import image_files, image_headers
@@ -358,3 +359,18 @@ def test_a_bmp_of_fewer_than_8_bits_a_pixel_is_reported_as_unsupported(tmp_path)
         "unsupported image format (BMP of 1 or 4 bits a pixel); convert to PNG or JPEG")
     assert image_files.classify(str(tmp_path / "L.bmp")) is None
     assert image_files.classify(str(tmp_path / "RGB.bmp")) is None
+
+
+def test_a_bmp_with_a_colour_table_is_reported_and_a_grey_one_decodes_right(tmp_path):
+    """TensorFlow reads an 8-bit BMP's colour indices as grey levels: a face in a palette
+    BMP would train as a grey picture of its indices."""
+    face = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    (tmp_path / "P.bmp").write_bytes(encode(Image.fromarray(face).convert("P"), "BMP"))
+    grey = Image.fromarray(face).convert("L")
+    (tmp_path / "L.bmp").write_bytes(encode(grey, "BMP"))
+    assert image_files.classify(str(tmp_path / "P.bmp")) == (
+        "unsupported image format (BMP of 8 bits a pixel with a colour table); "
+        "convert to PNG or JPEG")
+    assert image_files.classify(str(tmp_path / "L.bmp")) is None
+    decoded = tf.io.decode_image(tf.io.read_file(str(tmp_path / "L.bmp")), channels=3).numpy()
+    np.testing.assert_array_equal(decoded, np.repeat(np.asarray(grey)[..., None], 3, axis=-1))

@@ -80,6 +80,23 @@ def _is_complete(kind, head, tail, size):
     return True
 
 
+def _bmp_colour_problem(f):
+    """TensorFlow reads a BMP of 8 bits a pixel as grey levels, the pixels' indices into
+    its colour table: right for a table of greys 0..255 only."""
+    f.seek(0)
+    header = f.read(54)
+    if int.from_bytes(header[28:30], "little") != 8 or len(header) < 54:
+        return None
+    f.seek(14 + int.from_bytes(header[14:18], "little"))
+    colours = int.from_bytes(header[46:50], "little") or 256
+    table = f.read(4 * colours)
+    greys = b"".join(bytes((level, level, level)) for level in range(colours))
+    if colours <= 256 and b"".join(table[i:i + 3] for i in range(0, len(table), 4)) == greys:
+        return None
+    return ("unsupported image format (BMP of 8 bits a pixel with a colour table); "
+            "convert to PNG or JPEG")
+
+
 def classify(path, max_pixels=None):
     """None for a usable image file, else the kind of problem, as a short phrase.
 
@@ -99,6 +116,7 @@ def classify(path, max_pixels=None):
                 dimensions = image_size(kind, head, f) if kind and max_pixels else None
             except (struct.error, IndexError):  # the header ends before its fields
                 return f"truncated {kind.upper()}"
+            colour_table = _bmp_colour_problem(f) if kind == "bmp" else None
             f.seek(max(0, size - _TAIL))
             tail = f.read(_TAIL)
             if not _is_complete(kind, head, tail, size) and kind in _END_MARKERS:
@@ -122,6 +140,8 @@ def classify(path, max_pixels=None):
         return f"truncated {kind.upper()}"
     if kind == "bmp" and int.from_bytes(head[28:30], "little") < 8:  # bits per pixel
         return "unsupported image format (BMP of 1 or 4 bits a pixel); convert to PNG or JPEG"
+    if colour_table:
+        return colour_table
     if dimensions and dimensions[0] * dimensions[1] > max_pixels:
         return f"too large (more than --max_image_pixels={max_pixels} pixels declared)"
     return None

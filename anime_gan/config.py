@@ -47,8 +47,8 @@ def _check_names(settings):
     names = [field.name for field in dataclasses.fields(TrainConfig)]
     for name in settings:
         if name not in names:
-            close = difflib.get_close_matches(name, names, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
+            close = difflib.get_close_matches(name, names, n=3)
+            hint = f" (did you mean {' or '.join(close)}?)" if close else ""
             raise ConfigError(f"{name}: no such setting{hint}; the settings are the "
                               "command line's flags (anime-gan --help)")
 
@@ -120,8 +120,7 @@ class TrainConfig:
         None, "adam or rmsprop (default per model: rmsprop for wgan_clip, else adam; "
               "rmsprop ignores the betas).")
     gp_weight: float = _field(10.0, "wgan: gradient-penalty weight lambda.")
-    jit_compile: bool = _field(False, "Compile the train step with XLA (measured slower "
-                                      "on CPUs; try it on GPUs).")
+    jit_compile: bool = _field(False, "Compile the train step with XLA (slower on CPUs).")
     mixed_precision: str = _field(
         "float32", "float32; or bfloat16 or float16 mixed precision (float32 weights, "
                    "outputs and losses; float16 adds loss scaling).")
@@ -136,9 +135,8 @@ class TrainConfig:
         None, "Generator steps between checkpoints (also saved at every epoch end); "
               "default 200 for dcgan and sngan, 40 for wgan and wgan_clip: a few minutes on a "
               "small CPU. 0: epochs only.")
-    resume: bool = _field(
-        True, "Continue the run in --output_dir from its newest checkpoint; "
-              "with --noresume an existing run is refused, not overwritten.")
+    resume: bool = _field(True, "Continue the run in --output_dir from its newest checkpoint; "
+                                "with --noresume an existing run is refused, not overwritten.")
     num_images: int = _field(64, "generate: number of images to write.")
     num_samples: int = _field(10_000, "evaluate: generated and real images compared "
                                       "(FID depends on it).")
@@ -151,9 +149,8 @@ class TrainConfig:
         None, "DiffAugment policy for what the discriminator sees: a comma-separated subset "
               "of color,translation,cutout; empty: off. Default: all three for dcgan "
               "(measured better), off for wgan (measured worse), wgan_clip and sngan.")
-    ema_decay: float = _field(0.999, "Keep an exponential moving average of the generator "
-                                     "weights with this decay for samples, export and "
-                                     "evaluation; 0: off.")
+    ema_decay: float = _field(0.999, "Keep an exponential moving average of the generator weights "
+                                     "with this decay for samples, export and evaluation; 0: off.")
     eval_every: int = _field(0, "train: every N epochs, log KID on eval_samples images to "
                                 "history and TensorBoard, with --backbone (0: never).")
     eval_samples: int = _field(500, "train: images for the --eval_every KID.")
@@ -165,7 +162,7 @@ class TrainConfig:
                "samples across epochs.")
     max_image_pixels: int = _field(
         DEFAULT_MAX_PIXELS, "Image files declaring more pixels (width x height) than this are "
-                    "skipped, with their size, before they are decoded.")
+                            "skipped before they are decoded.")
 
     @classmethod
     def from_settings(cls, **settings):
@@ -262,6 +259,9 @@ class TrainConfig:
             fail("backbone", "must be inception or a PATH.keras file")
         if self.gp_weight < 0:
             fail("gp_weight", "must be non-negative")
+        for flag in ("data_dir", "dataset"):  # --data_dir=$UNSET is no choice of the faces
+            if getattr(self, flag) == "":
+                fail(flag, "is empty; give the data, or no flag for the built-in faces")
         if self.data_dir and self.dataset:
             fail("dataset", "give either --data_dir or --dataset, not both")
         if self.dataset and not self.dataset.startswith("tfds:"):

@@ -1,6 +1,7 @@
 """TrainConfig: every setting, its default per model, and its check."""
 
 import dataclasses
+import json
 import logging
 import os
 import re
@@ -12,6 +13,7 @@ from anime_gan import training
 from anime_gan.flag_files import experiment_settings
 from anime_gan.config import TrainConfig
 from anime_gan.errors import ConfigError
+from anime_gan.run_folder import RunFolder
 
 
 def test_defaults_per_model():
@@ -101,6 +103,26 @@ def test_an_unknown_setting_is_refused_with_the_nearest_name():
     with pytest.raises(ConfigError, match=r"^colour: no such setting;"):
         TrainConfig(output_dir="x").replace(colour="red")
     assert TrainConfig(output_dir="x").replace(epochs=2).epochs == 2
+    with pytest.raises(ConfigError, match=r"^modle: no such setting \(did you mean mode or model\?\)"):
+        TrainConfig.from_settings(modle="wgan")
+
+
+@pytest.mark.parametrize("flag", ["data_dir", "dataset"])
+def test_an_empty_data_flag_is_refused_not_taken_for_the_built_in_faces(flag, tmp_path):
+    """--data_dir=$UNSET_VARIABLE trained on the built-in faces with an info line."""
+    with pytest.raises(ConfigError, match=rf"^--{flag}=: is empty; give the data, or no flag"):
+        TrainConfig(**{flag: ""}, output_dir="x")
+    # A run recorded with an empty one before this check reads back as a run without data.
+    folder = RunFolder(str(tmp_path / "run"))
+    os.makedirs(folder.path)
+    folder.write_config(TrainConfig(output_dir=folder.path))
+    with open(folder.config) as f:
+        saved = json.load(f)
+    saved[flag] = ""
+    with open(folder.config, "w") as f:
+        json.dump(saved, f)
+    restored = folder.read_config()
+    assert restored.data_dir is None and restored.dataset is None
 
 
 def test_an_experiment_gives_the_settings_of_its_flag_file():

@@ -100,6 +100,8 @@ class RunFolder:
         known = {field.name for field in dataclasses.fields(TrainConfig)}
         # Runs from before --ema_decay existed, when there was no average, have no such key.
         saved.setdefault("ema_decay", 0.0)
+        for data in ("data_dir", "dataset"):  # "" from before empty ones were refused
+            saved[data] = saved.get(data) or None
         try:
             return TrainConfig(**{k: v for k, v in saved.items() if k in known})
         except ConfigError as error:  # a value of the wrong type, or out of range

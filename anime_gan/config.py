@@ -60,8 +60,7 @@ def setting_type(field):
 
 
 def _check_types(config):
-    """Keyword settings of the wrong type fail here, naming the flag, not deep in training;
-    numbers of the right kind become Python's int and float."""
+    """Settings of the wrong type fail here, naming the flag; numbers become int and float."""
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
         if value is None and type(None) in typing.get_args(field.type):
@@ -166,8 +165,7 @@ class TrainConfig:
 
     @classmethod
     def from_settings(cls, **settings):
-        """``TrainConfig(**settings)``; a name that is no setting is refused as the command
-        line refuses an unknown flag."""
+        """``TrainConfig(**settings)``; a name that is no setting is refused as a flag is."""
         _check_names(settings)
         return cls(**settings)
 
@@ -287,13 +285,15 @@ class TrainConfig:
             self.backbone_weights = None
 
     def check_paths(self):
-        """The checks of the paths a training run reads and writes (a run folder's saved
-        settings are read without them, so that it still works after its data moved)."""
+        """The checks of the paths a training run reads and writes (not of a saved run's
+        settings, read also after its data moved)."""
         if self.data_dir and not is_kaggle(self.data_dir) and not os.path.isdir(self.data_dir):
-            if os.path.exists(self.data_dir):
-                raise ConfigError(f"--data_dir={self.data_dir}: is a file, not a folder; give "
-                                  "the folder that holds the images")
-            raise ConfigError(f"--data_dir={self.data_dir}: no such folder")
+            raise ConfigError(f"--data_dir={self.data_dir}: " + (
+                "is a file, not a folder; give the folder that holds the images"
+                if os.path.exists(self.data_dir) else "no such folder"))
+        if self.data_dir and os.path.realpath(self.data_dir) == os.path.realpath(self.output_dir):
+            raise ConfigError(f"--output_dir={self.output_dir}: is the --data_dir; its sample "
+                              "grids would become training data: write the run elsewhere")
         for flag in ("output_dir", "cache_dir", "tfds_data_dir"):
             path = getattr(self, flag)
             if path and os.path.exists(path) and not os.path.isdir(path):

@@ -107,6 +107,17 @@ def test_an_unknown_setting_is_refused_with_the_nearest_name():
         TrainConfig.from_settings(modle="wgan")
 
 
+def test_a_run_written_into_its_own_data_folder_is_refused(tmp_path, monkeypatch):
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    monkeypatch.chdir(tmp_path)
+    for output_dir in (str(faces), "faces", "./faces/"):
+        with pytest.raises(ConfigError, match=r"^--output_dir=.*: is the --data_dir; its sample "
+                                              "grids would become training data"):
+            TrainConfig(data_dir=str(faces), output_dir=output_dir).check_paths()
+    TrainConfig(data_dir=str(faces), output_dir="faces/run").check_paths()  # inside it: skipped
+
+
 @pytest.mark.parametrize("flag", ["data_dir", "dataset"])
 def test_an_empty_data_flag_is_refused_not_taken_for_the_built_in_faces(flag, tmp_path):
     """--data_dir=$UNSET_VARIABLE trained on the built-in faces with an info line."""

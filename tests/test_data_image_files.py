@@ -226,6 +226,11 @@ def test_run_folders_inside_the_data_folder_are_skipped_not_trained_on(tmp_path,
     assert scan.skipped == {image_files.RUN_FOLDER: [str(run), str(history_only)],
                             "not an image (unknown content)": [str(not_a_run / "config.json")]}
     assert f"Skipped 2 file(s): {image_files.RUN_FOLDER}, e.g. {run}" in caplog.text
+    for given in (run, history_only):  # given as the data folder itself: refused
+        with pytest.raises(DataError) as refused:
+            image_files.scan_folder(str(given))
+        assert str(refused.value) == (f"--data_dir={given}: is {image_files.RUN_FOLDER}; "
+                                      "give the folder that holds the images")
 
 
 def big_png(width, height):

@@ -162,7 +162,10 @@ def _walk(data_dir, skipped):
             dirs[:] = []  # a link back to a folder already read
             continue
         seen.add((identity.st_dev, identity.st_ino))
-        if root != data_dir and _is_run_folder(dirs, files):
+        if _is_run_folder(dirs, files):
+            if root == data_dir:
+                raise DataError(f"--data_dir={data_dir}: is {RUN_FOLDER}; give the folder "
+                                "that holds the images")
             skipped[RUN_FOLDER].append(root)
             dirs[:] = []
             continue

@@ -15,6 +15,7 @@ from anime_gan import (callbacks, devices, event_files, export, files, flag_file
 from anime_gan.callbacks import close_event_files, end_epoch_without_metrics
 from anime_gan.config import TrainConfig
 from anime_gan.data import make_stream
+from anime_gan.data.image_files import DEFAULT_MAX_PIXELS
 from anime_gan.data.kaggle import is_kaggle
 from anime_gan.errors import ConfigError, Terminated
 from anime_gan.gan_builder import build_gan
@@ -146,15 +147,19 @@ def _checked_arguments(config, callbacks):
 
 def _with_the_runs_data(config):
     """A run continued without --data_dir or --dataset trains on its own data, not on
-    the built-in faces (give --data_dir if the data moved)."""
+    the built-in faces (give --data_dir if the data moved); without --cache_dir or
+    --max_image_pixels, with its own (data larger than memory stays out of it)."""
     folder = RunFolder(config.output_dir)
-    if config.data_dir or config.dataset or not config.resume or not folder.has_run():
+    if not config.resume or not folder.has_run():
         return config
     try:
         saved = folder.read_config()
     except ConfigError:
         return config  # refused with its reason by check_resumable
-    if not (saved.data_dir or saved.dataset):
+    config = config.replace(cache_dir=config.cache_dir or saved.cache_dir, max_image_pixels=(
+        saved.max_image_pixels if config.max_image_pixels == DEFAULT_MAX_PIXELS
+        else config.max_image_pixels))
+    if config.data_dir or config.dataset or not (saved.data_dir or saved.dataset):
         return config
     if saved.data_dir and not is_kaggle(saved.data_dir) and not os.path.isdir(saved.data_dir):
         raise ConfigError(f"--data_dir: the run in {config.output_dir} was trained on "

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import anime_gan
-from anime_gan import history
+from anime_gan import TrainConfig, history, training
+from anime_gan.run_folder import RunFolder
 from anime_gan.files import remove_leftovers
 from anime_gan.run_folder.checkpoints import checkpoint_prefixes
 from conftest import history_epochs, restored_state
@@ -213,6 +214,22 @@ def test_config_json_without_the_settings_that_shape_the_run_is_damaged_in_one_l
         assert len(lines) == 1 and f"config.json is damaged (no {missing})" in lines[0]
 
 
+def test_a_run_continued_without_data_flags_keeps_its_data_cache_and_pixel_limit(tmp_path):
+    faces, cache, run = (str(tmp_path / name) for name in ("faces", "cache", "run"))
+    os.makedirs(faces)
+    folder = RunFolder(run)
+    os.makedirs(run)
+    folder.write_config(TrainConfig(data_dir=faces, cache_dir=cache, max_image_pixels=1000,
+                                    output_dir=run))
+    continued = training._with_the_runs_data(TrainConfig(output_dir=run))
+    assert (continued.data_dir, continued.cache_dir, continued.max_image_pixels) == (
+        faces, cache, 1000)
+    given = training._with_the_runs_data(TrainConfig(output_dir=run, data_dir=faces,
+                                                     cache_dir=faces + "2", max_image_pixels=5))
+    assert (given.cache_dir, given.max_image_pixels) == (faces + "2", 5)
+    assert training._with_the_runs_data(TrainConfig(output_dir=run, resume=False)).cache_dir is None
+
+
 @pytest.mark.slow
 def test_a_run_continued_without_data_flags_goes_on_with_its_own_data(
         trained_run, session_data, run_cli, caplog):
@@ -248,6 +265,9 @@ def test_a_run_started_with_relative_folders_continues_from_another_working_fold
     assert again.returncode == 0, again.stderr
     assert f"Continuing on the run's data, {project / 'data' / 'faces'}" in caplog.text
     assert history_epochs(project / "runs" / "a") == [1, 2]
+    assert "--cache_dir=None" not in caplog.text  # the run's cache went on with it
+    assert json.loads((project / "runs" / "a" / "config.json").read_text())["cache_dir"] == \
+        str(project / "cache")
 
 
 @pytest.mark.slow  # the default suite's time budget

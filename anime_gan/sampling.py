@@ -40,9 +40,26 @@ def check_arguments(caller, generator=None, seed=0, **counts):
                 if isinstance(generator, (str, os.PathLike)) else "")
         raise TypeError(f"{caller} takes a generator (a Keras model), not "
                         f"{type(generator).__name__}{hint}")
+    if generator is not None and not_a_generator(generator):
+        raise TypeError(f"{caller} takes a generator: {not_a_generator(generator)}")
     check_whole_numbers(caller, **counts)
     check_whole_numbers(caller, 0, MAX_SEED, seed=seed)
     return generator
+
+
+def not_a_generator(model):
+    """Why a Keras model is no generator (latents [N, latent_dim] to images [N, H, W, 3]),
+    or None; a model whose shapes are not known yet passes."""
+    try:
+        inputs, outputs = model.input_shape, model.output_shape
+    except (AttributeError, ValueError):
+        return None
+    if (isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(outputs, tuple)
+            and len(outputs) == 4 and outputs[-1] == 3):
+        return None
+    scores_images = isinstance(inputs, tuple) and len(inputs) == 4
+    return (f"{model.name} maps {inputs} to {outputs}, not latents [N, latent_dim] to "
+            "images [N, H, W, 3]" + (" (it is a discriminator or critic)" if scores_images else ""))
 
 
 def fixed_latents(latent_dim, seed, count=GRID_ROWS * GRID_ROWS):
@@ -124,6 +141,8 @@ def _load_keras_file(path):
         generator = keras.models.load_model(path, safe_mode=True)
     except Exception as error:  # a damaged file: Keras raises ValueError, zipfile...
         raise ConfigError(f"{path} does not load: " + first_line(error)) from None
+    if not_a_generator(generator):
+        raise ConfigError(f"{path} is no generator: {not_a_generator(generator)}")
     logger.info("Loaded the generator from %s", path)
     return generator
 

@@ -78,6 +78,21 @@ def test_load_generator_computes_in_the_runs_precision_as_its_files_do(image_fol
     assert keras.config.dtype_policy().name == "float32"  # as it was
 
 
+def test_a_discriminator_given_for_a_generator_is_refused_in_one_line(tmp_path):
+    critic = anime_gan.build_critic(64)
+    critic.save(tmp_path / "critic.keras")
+    named = r"critic maps \(None, 64, 64, 3\) to \(None, 1\), not latents \[N, latent_dim\] " \
+            r"to images \[N, H, W, 3\] \(it is a discriminator or critic\)"
+    with pytest.raises(anime_gan.ConfigError, match=r"critic.keras is no generator: " + named):
+        anime_gan.load_generator(str(tmp_path / "critic.keras"))
+    for call in (lambda: anime_gan.sample(critic, 2), lambda: anime_gan.interpolation_grid(critic),
+                 lambda: anime_gan.export_generator(critic, tmp_path / "export")):
+        with pytest.raises(TypeError, match=named):
+            call()
+    assert not (tmp_path / "export").exists()
+    assert anime_gan.sample(anime_gan.build_generator(16, 128), 1).shape == (1, 128, 128, 3)
+
+
 def test_sample_is_uint8_and_seeded():
     generator = anime_gan.build_generator(16, 64)
     images = anime_gan.sample(generator, 6, seed=2)

@@ -153,6 +153,23 @@ def examples(builder):
             for ex in tfds.as_numpy(builder.as_dataset(split="train"))]
 
 
+def test_images_other_than_rgb_are_stored_as_their_rgb_pixels():
+    """Grey, 16-bit grey (Pillow's RGB conversion clips it to white), RGBA and palette."""
+    levels = np.arange(16 * 16, dtype=np.uint16).reshape(16, 16) * 256 + 255
+    rgb = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    cases = {"grey16": (Image.fromarray(levels), np.repeat((levels >> 8)[..., None], 3, -1)),
+             "grey": (Image.fromarray(rgb[..., 0]), np.repeat(rgb[..., :1], 3, -1)),
+             "rgba": (Image.fromarray(np.dstack([rgb, rgb[..., :1]])), rgb)}
+    palette = Image.fromarray(rgb).convert("P")
+    cases["palette"] = (palette, np.asarray(palette.convert("RGB")))
+    for name, (image, expected) in cases.items():
+        encoded = io.BytesIO()
+        image.save(encoded, format="PNG")
+        stored = anime_faces_tfds._decoded_image(encoded.getvalue())
+        np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(stored))), expected,
+                                      err_msg=name)
+
+
 def test_registered_on_import_with_two_configs_crops_by_default():
     builder_cls = tfds.builder_cls("anime_faces")
     assert builder_cls is anime_faces_tfds.AnimeFaces

@@ -5,8 +5,7 @@ account) into the TFDS manual folder, ``<data_dir>/downloads/manual/`` by defaul
 
 - ``crops`` (default): ``splcher/animefacedataset``, ~63,600 face crops of
   varying size, a folder ``images/`` of JPEGs;
-- ``64px``: ``soumikrakshit/anime-faces``, 21,551 faces of 64x64, a folder
-  ``data/data/`` of PNGs.
+- ``64px``: ``soumikrakshit/anime-faces``, 21,551 faces of 64x64, in ``data/data/``.
 
 The manual folder may hold the download as Kaggle gives it (a zip, whatever its
 name) or its extracted folder; each config finds its own set there by content.
@@ -14,9 +13,8 @@ Files that are not usable images are skipped with the project's image check
 (``image_files.classify``) plus a decode, and counted: in the log, and in the
 prepared data set's ``metadata.json`` (``builder.info.metadata["skipped"]``).
 
-Importing this module registers the builder (``anime_gan`` imports it).  Build
-it with ``tfds build --imports anime_gan anime_faces`` or by
-``--dataset=tfds:anime_faces`` in the ``anime_gan`` command line.
+Importing this module registers the builder (``anime_gan`` imports it).  Build it
+with ``tfds build --imports anime_gan anime_faces`` or ``--dataset=tfds:anime_faces``.
 """
 
 import dataclasses
@@ -273,6 +271,8 @@ def _decoded_image(data):
             image.load()
             if image.format in ("JPEG", "PNG") and image.mode == "RGB":
                 return data
+            if image.mode.startswith("I"):  # 16-bit grey: Pillow's RGB would clip it to white
+                image = image.convert("I").point(lambda level: level / 256).convert("L")
             buffer = io.BytesIO()
             image.convert("RGB").save(buffer, format="PNG")
             return buffer.getvalue()

@@ -239,10 +239,19 @@ def big_png(width, height):
     return image[:16] + struct.pack(">II", width, height) + image[24:]
 
 
+def gif_declaring_a_smaller_screen(width, height):
+    """A GIF of one ``width`` x ``height`` frame (after a comment extension) whose header
+    declares a 4x4 screen: the decoder allocates the frame."""
+    image = Image.fromarray(np.zeros((height, width, 3), np.uint8))
+    encoded = encode(image, "GIF", comment=b"a comment")
+    return encoded[:6] + struct.pack("<HH", 4, 4) + encoded[10:]
+
+
 @pytest.mark.parametrize("name, content, size", [
     ("huge.png", lambda: big_png(20000, 20000), (20000, 20000)),
     ("huge.jpg", lambda: encode(rgb_image(size=(300, 200)), "JPEG"), (300, 200)),
     ("huge.gif", lambda: encode(rgb_image(size=(300, 200)), "GIF"), (300, 200)),
+    ("frame_over_its_screen.gif", lambda: gif_declaring_a_smaller_screen(300, 200), (300, 200)),
     ("huge.bmp", lambda: encode(rgb_image(size=(300, 200)), "BMP"), (300, 200)),
     ("lossless.webp", lambda: encode(rgb_image(size=(300, 200)), "WEBP", lossless=True),
      (300, 200)),

@@ -47,14 +47,33 @@ def _jpeg_size(f):
         f.seek(struct.unpack(">H", length)[0] - 2, 1)
 
 
+def _gif_size(head, f):
+    """The logical screen, or the first frame's extent where larger: the decoder allocates
+    the frame, which a crafted file may make larger than the screen it declares."""
+    width, height = struct.unpack("<HH", head[6:10])
+    f.seek(13 + (3 << ((head[10] & 7) + 1) if head[10] & 0x80 else 13))  # global colours
+    while True:
+        block = f.read(1)
+        if block == b",":  # the first image descriptor
+            left, top, frame_width, frame_height = struct.unpack("<HHHH", f.read(8))
+            return max(width, left + frame_width), max(height, top + frame_height)
+        if block != b"!":  # not an extension either: no frame to size
+            return width, height
+        f.read(1)  # the extension's label, then its sub-blocks
+        size = f.read(1)
+        while size not in (b"", b"\x00"):
+            f.seek(size[0], 1)
+            size = f.read(1)
+
+
 def image_size(kind, head, f):
     """(width, height) of an image file of format ``kind`` ('png', 'jpeg', 'gif', 'bmp',
-    'webp') from its first 32 bytes ``head`` (and, for JPEG, the open file ``f``);
+    'webp') from its first 32 bytes ``head`` (and, for JPEG and GIF, the open file ``f``);
     None where the header does not say."""
     if kind == "png" and head[12:16] == b"IHDR":
         return struct.unpack(">II", head[16:24])
     if kind == "gif":
-        return struct.unpack("<HH", head[6:10])
+        return _gif_size(head, f)
     if kind == "bmp" and len(head) >= 26:
         width, height = struct.unpack("<ii", head[18:26])
         return abs(width), abs(height)

@@ -75,8 +75,8 @@ def _fit_remaining_epochs(gan, stream, state, steps_per_epoch, epochs, fit_callb
         if remaining <= 0:
             # Stopped after an epoch's last step but before its end-of-epoch callbacks, or
             # resumed with a lower --steps_per_epoch than the epoch has taken already.
-            logger.warning("Epoch %d took its %d step(s) (--steps_per_epoch=%d) before the "
-                           "stop; it ends now, %s", epoch + 1, state.steps_into_epoch,
+            logger.warning("Epoch %d took %d step(s) before the stop, and an epoch is now %d "
+                           "step(s); it ends now, %s", epoch + 1, state.steps_into_epoch,
                            steps_per_epoch, "with the history row written before the stop"
                            if metrics_epoch > epoch else "with no history row")
             end_epoch_without_metrics(gan, epoch, fit_callbacks)

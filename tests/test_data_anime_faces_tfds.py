@@ -333,6 +333,10 @@ def test_cli_missing_manual_folder_exits_2_in_one_line(tmp_path):
         f"(JPEGs) may sit in the manual folder or one subfolder below it."]
     assert "Traceback" not in result.stderr
     assert "Downloading and preparing" not in result.stdout  # TFDS's line: nothing downloads
+    with pytest.raises(DataError) as named_in_full:  # its name is said once
+        data.tfds_images("anime_faces/crops", 64, data_dir=str(tmp_path / "tfds"))
+    assert str(named_in_full.value).startswith(
+        "--dataset=tfds:anime_faces/crops: the manual download folder")
 
 
 def test_cli_run_unknown_config_exits_2_in_one_line(tmp_path, capsys):

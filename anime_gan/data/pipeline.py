@@ -162,7 +162,7 @@ def tfds_images(name, image_size, split="train", cache_dir=None, data_dir=None):
     try:
         builder.download_and_prepare()
     except DataError as error:  # a builder of this project: says what to do
-        raise DataError(f"--dataset=tfds:{name}: {error}") from None
+        raise DataError(f"--dataset=tfds:{name}: {str(error).removeprefix(name + ': ')}") from None
     except Exception as error:  # network, disk or manual-download problems
         raise DataError(
             f"--dataset=tfds:{name}: could not download or prepare it ({first_line(error)}); "

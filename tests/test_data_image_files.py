@@ -5,6 +5,7 @@ import logging
 import os
 import re
 import struct
+import zipfile
 
 import numpy as np
 import pytest
@@ -70,7 +71,16 @@ def broken_files():
         "notes.jpg": (b"these are not pixels\n" * 20, "not an image (unknown content)"),
         "noise.png": (np.random.default_rng(0).bytes(500), "not an image (unknown content)"),
         "scan.tif": (encode(rgb_image(), "TIFF"), "unsupported image format (TIFF); convert to PNG or JPEG"),
+        "archive.zip": (zipped(encode(rgb_image(), "PNG")),  # Kaggle's download, not unzipped
+                        "a zip archive: unzip it into the folder (or give --dataset=tfds:anime_faces)"),
     }
+
+
+def zipped(content):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("images/1.png", content)
+    return buffer.getvalue()
 
 
 @pytest.fixture

@@ -99,6 +99,12 @@ def test_pipeline_batches_in_range_and_drops_remainder(image_folder):
         assert -1.0 <= float(tf.reduce_min(batch)) and float(tf.reduce_max(batch)) <= 1.0
 
 
+def test_make_dataset_expands_a_home_folder_as_train_does(image_folder, monkeypatch):
+    monkeypatch.setenv("HOME", os.path.dirname(image_folder))
+    _, count = data.make_dataset(64, batch_size=5, data_dir="~/" + os.path.basename(image_folder))
+    assert count == 24
+
+
 def test_pipeline_groups_batches_for_wgan_steps(image_folder):
     dataset, _ = data.make_dataset(64, batch_size=4, data_dir=image_folder, batches_per_step=3)
     batches = list(dataset)
@@ -252,7 +258,7 @@ def test_a_cache_that_cannot_be_written_is_one_line(image_folder, tmp_path, monk
         raise tf.errors.ResourceExhaustedError(None, None, "No space left on device\nmore")
 
     monkeypatch.setattr(file_cache, "_read_or_refill", lambda read_through, path: full_disk())
-    with pytest.raises(DataError, match=r"^--data_dir=.*: could not write the cache .*images-64px-"
+    with pytest.raises(DataError, match=r"^--cache_dir=.*: could not write the cache .*images-64px-"
                                         r".* \(No space left on device\); free some space"):
         data.folder_images(image_folder, 64, cache_dir=str(tmp_path / "cache"))
 

@@ -132,6 +132,8 @@ def classify(path, max_pixels=None):
     if size == 0:
         return "empty file"
     if kind is None:
+        if head.startswith(b"PK\x03\x04"):
+            return "a zip archive: unzip it into the folder (or give --dataset=tfds:anime_faces)"
         for name, signatures in _UNSUPPORTED.items():
             if head.startswith(signatures):
                 return f"unsupported image format ({name}); convert to PNG or JPEG"

@@ -16,6 +16,7 @@ without asking Kaggle for the newest version, so it also works offline.
 """
 
 import logging
+import os
 import re
 
 from anime_gan.errors import DataError
@@ -43,8 +44,11 @@ def handle_problem(data_dir):
 
 
 def local_data_dir(data_dir):
-    """``data_dir`` itself, or for ``kaggle:HANDLE`` the local folder of the download."""
-    return download(data_dir) if is_kaggle(data_dir) else data_dir
+    """``data_dir`` (``~`` expanded), or for ``kaggle:HANDLE`` the local folder of the
+    download."""
+    if is_kaggle(data_dir):
+        return download(data_dir)
+    return data_dir and os.path.expanduser(data_dir)
 
 
 def _status(error):

@@ -106,7 +106,7 @@ def decoded_images(paths, image_size, data_dir, cache_dir=None):
     with tensorflow_logs.held_native_stderr(libjpeg):
         kept = file_cache.fill(lambda: np.concatenate(
             [batch.numpy() for batch in decoded.map(lambda index, image: index).batch(8192)]
-            or [[]]), cache, f"--data_dir={data_dir}")
+            or [[]]), cache, f"--cache_dir={cache_dir}" if cache_dir else f"--data_dir={data_dir}")
     if libjpeg.dropped:
         logger.info("libjpeg's warnings while decoding: %d (e.g. '%s'); the files it "
                     "decoded are kept", len(libjpeg.dropped), libjpeg.dropped[0])

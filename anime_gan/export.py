@@ -69,14 +69,14 @@ def export_generator(generator, directory):
             return {"images": to_uint8(generator(latents, training=False))}
 
     def serve(latents):
-        # The signature declares no rank: TensorFlow does not check a signature's input
-        # shapes, and checks on a declared [None, None] would be folded away as always true.
+        # TensorFlow does not check a signature's declared shape, and a check of the rank
+        # would be folded away as the declared 2.  So: the shape padded with zeros must be
+        # [N, latent_dim, 0, ...] (one latent [latent_dim] gives [latent_dim, 0, 0]).
+        padded = tf.concat([tf.shape(latents), [0, 0, 0]], axis=0)
         message = f"latents must have shape [N, latent_dim] with latent_dim={latent_dim}"
-        shape = tf.shape(latents)
-        rank = tf.debugging.assert_equal(tf.size(shape), 2, message=message)
-        with tf.control_dependencies([rank]):
-            width = tf.debugging.assert_equal(shape[-1], latent_dim, message=message)
-        with tf.control_dependencies([width]):
+        checks = [tf.debugging.assert_equal(padded[1], latent_dim, message=message),
+                  tf.debugging.assert_equal(padded[2], 0, message=message)]
+        with tf.control_dependencies(checks):
             return images_from(tf.reshape(latents, [-1, latent_dim]))
 
     def generate(batch_size, seed):
@@ -90,7 +90,7 @@ def export_generator(generator, directory):
     archive.add_endpoint(
         "serving_default",
         serve,
-        input_signature=[tf.TensorSpec(None, tf.float32, name="latents")],
+        input_signature=[tf.TensorSpec([None, None], tf.float32, name="latents")],
     )
     archive.add_endpoint(
         "generate",

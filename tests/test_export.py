@@ -119,6 +119,8 @@ def test_saved_model_refuses_huge_batches_and_names_latent_dim(shared_run):
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match=r"latents must have shape \[N, latent_dim\] with latent_dim=128"):
         serve(latents=tf.zeros([2, 7]))
+    declared = serve.structured_input_signature[1]["latents"]
+    assert declared.dtype == tf.float32 and declared.shape.as_list() == [None, None]
     for wrong_rank in ([128], [2, 128, 1], [2, 1, 128], []):  # checks on the data, not folded away
         with pytest.raises(tf.errors.InvalidArgumentError,
                            match=r"latents must have shape \[N, latent_dim\] with latent_dim=128"):

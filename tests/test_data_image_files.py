@@ -72,7 +72,8 @@ def broken_files():
         "noise.png": (np.random.default_rng(0).bytes(500), "not an image (unknown content)"),
         "scan.tif": (encode(rgb_image(), "TIFF"), "unsupported image format (TIFF); convert to PNG or JPEG"),
         "archive.zip": (zipped(encode(rgb_image(), "PNG")),  # Kaggle's download, not unzipped
-                        "a zip archive: unzip it into the folder (or give --dataset=tfds:anime_faces)"),
+                        "a zip archive (one of images: unzip it into the folder, or give "
+                        "--dataset=tfds:anime_faces)"),
     }
 
 
@@ -257,11 +258,34 @@ def gif_declaring_a_smaller_screen(width, height):
     return encoded[:6] + struct.pack("<HH", 4, 4) + encoded[10:]
 
 
+def gif_with_a_local_colour_table_only(width, height, screen=None):
+    """A GIF whose colours are its frame's own (no global table after the header), as
+    some encoders write them; ``screen``: the (smaller) size its header declares."""
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (height, width, 3),
+                                                              dtype=np.uint8)).convert("P")
+    data = encode(image, "GIF")
+    flags, table_size = data[10], 3 << ((data[10] & 7) + 1)
+    table, rest = data[13:13 + table_size], data[13 + table_size:]
+    at = 0
+    while rest[at:at + 1] == b"!":  # extensions: a label, then sub-blocks
+        at += 2
+        while rest[at]:
+            at += rest[at] + 1
+        at += 1
+    descriptor = rest[at:at + 9] + bytes([0x80 | (flags & 7)])
+    header = data[:6] + (struct.pack("<HH", *screen) if screen else data[6:10])
+    return header + bytes([flags & 0x70]) + data[11:13] + rest[:at] + descriptor + table + \
+        rest[at + 10:]
+
+
 @pytest.mark.parametrize("name, content, size", [
     ("huge.png", lambda: big_png(20000, 20000), (20000, 20000)),
     ("huge.jpg", lambda: encode(rgb_image(size=(300, 200)), "JPEG"), (300, 200)),
     ("huge.gif", lambda: encode(rgb_image(size=(300, 200)), "GIF"), (300, 200)),
     ("frame_over_its_screen.gif", lambda: gif_declaring_a_smaller_screen(300, 200), (300, 200)),
+    ("local_colours.gif", lambda: gif_with_a_local_colour_table_only(300, 200), (300, 200)),
+    ("local_colours_over_its_screen.gif",
+     lambda: gif_with_a_local_colour_table_only(300, 200, screen=(4, 4)), (300, 200)),
     ("huge.bmp", lambda: encode(rgb_image(size=(300, 200)), "BMP"), (300, 200)),
     ("lossless.webp", lambda: encode(rgb_image(size=(300, 200)), "WEBP", lossless=True),
      (300, 200)),
@@ -284,6 +308,15 @@ def test_images_over_the_pixel_limit_are_skipped_before_decoding(tmp_path, name,
         f"too large (more than --max_image_pixels={limit} pixels declared)": [str(path)]}
     assert image_files.scan_folder(str(folder), max_pixels=limit + 1).usable == sorted(
         [str(folder / "ok.png"), str(path)])
+
+
+def test_a_gif_with_only_a_local_colour_table_decodes_and_is_kept(tmp_path):
+    path = tmp_path / "local.gif"
+    path.write_bytes(gif_with_a_local_colour_table_only(44, 40))
+    decoded = tf.io.decode_image(path.read_bytes(), channels=3, expand_animations=False)
+    assert decoded.shape == (40, 44, 3)
+    np.testing.assert_array_equal(decoded.numpy(), np.asarray(Image.open(path).convert("RGB")))
+    assert image_files.classify(str(path), max_pixels=44 * 40) is None
 
 
 def test_data_smaller_than_one_batch_fails_with_advice_before_decoding(tmp_path, caplog):
@@ -396,5 +429,10 @@ def test_a_bmp_with_a_colour_table_is_reported_and_a_grey_one_decodes_right(tmp_
         "unsupported image format (BMP of 8 bits a pixel with a colour table); "
         "convert to PNG or JPEG")
     assert image_files.classify(str(tmp_path / "L.bmp")) is None
+    for colours in (257, 2**32 - 1):  # a broken count of colours: skipped, not a crash
+        patched = bytearray((tmp_path / "P.bmp").read_bytes())
+        patched[46:50] = colours.to_bytes(4, "little")
+        (tmp_path / "broken.bmp").write_bytes(bytes(patched))
+        assert "colour table" in image_files.classify(str(tmp_path / "broken.bmp"))
     decoded = tf.io.decode_image(tf.io.read_file(str(tmp_path / "L.bmp")), channels=3).numpy()
     np.testing.assert_array_equal(decoded, np.repeat(np.asarray(grey)[..., None], 3, axis=-1))

@@ -88,9 +88,9 @@ def _bmp_colour_problem(f):
     if int.from_bytes(header[28:30], "little") != 8 or len(header) < 54:
         return None
     f.seek(14 + int.from_bytes(header[14:18], "little"))
-    colours = int.from_bytes(header[46:50], "little") or 256
+    colours = min(int.from_bytes(header[46:50], "little") or 256, 257)  # 257: a broken one
     table = f.read(4 * colours)
-    greys = b"".join(bytes((level, level, level)) for level in range(colours))
+    greys = b"".join(bytes((level, level, level)) for level in range(min(colours, 256)))
     if colours <= 256 and b"".join(table[i:i + 3] for i in range(0, len(table), 4)) == greys:
         return None
     return ("unsupported image format (BMP of 8 bits a pixel with a colour table); "
@@ -133,7 +133,8 @@ def classify(path, max_pixels=None):
         return "empty file"
     if kind is None:
         if head.startswith(b"PK\x03\x04"):
-            return "a zip archive: unzip it into the folder (or give --dataset=tfds:anime_faces)"
+            return ("a zip archive (one of images: unzip it into the folder, or give "
+                    "--dataset=tfds:anime_faces)")
         for name, signatures in _UNSUPPORTED.items():
             if head.startswith(signatures):
                 return f"unsupported image format ({name}); convert to PNG or JPEG"

@@ -51,7 +51,7 @@ def _gif_size(head, f):
     """The logical screen, or the first frame's extent where larger: the decoder allocates
     the frame, which a crafted file may make larger than the screen it declares."""
     width, height = struct.unpack("<HH", head[6:10])
-    f.seek(13 + (3 << ((head[10] & 7) + 1) if head[10] & 0x80 else 13))  # global colours
+    f.seek(13 + ((3 << ((head[10] & 7) + 1)) if head[10] & 0x80 else 0))  # global colours
     while True:
         block = f.read(1)
         if block == b",":  # the first image descriptor

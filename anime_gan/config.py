@@ -180,6 +180,7 @@ class TrainConfig:
             if getattr(self, name):
                 setattr(self, name, os.path.expanduser(getattr(self, name)))
         self.validate()
+        self.data_dir, self.dataset = self.data_dir or None, self.dataset or None
         self._drop_settings_the_model_ignores()
         if self.checkpoint_every is None:
             self.checkpoint_every = CHECKPOINT_EVERY_DEFAULTS[self.model]
@@ -203,12 +204,12 @@ class TrainConfig:
             value = getattr(self, flag)
             raise ConfigError(f"--{flag}{'' if value is None else f'={value}'}: {message}")
 
-        if self.mode not in MODES:
-            fail("mode", f"must be one of {', '.join(MODES)}")
+        for flag, allowed in (("mode", MODES), ("model", MODELS), ("upsampling", UPSAMPLING),
+                              ("mixed_precision", PRECISIONS), ("strategy", STRATEGIES)):
+            if getattr(self, flag) not in allowed:
+                fail(flag, f"must be one of {', '.join(allowed)}")
         if self.mode != "train" and not self.output_dir:
             fail("output_dir", f"--mode={self.mode} needs the run folder as --output_dir")
-        if self.model not in MODELS:
-            fail("model", f"must be one of {', '.join(MODELS)}")
         for flag in ("epochs", "batch_size", "latent_dim", "n_critic"):
             if getattr(self, flag) is not None and getattr(self, flag) < 1:
                 fail(flag, "must be at least 1")
@@ -236,12 +237,6 @@ class TrainConfig:
             fail("seed", f"must be in [0, {MAX_SEED}]")
         if self.num_images < 1:
             fail("num_images", "must be at least 1")
-        if self.mixed_precision not in PRECISIONS:
-            fail("mixed_precision", f"must be one of {', '.join(PRECISIONS)}")
-        if self.strategy not in STRATEGIES:
-            fail("strategy", f"must be one of {', '.join(STRATEGIES)}")
-        if self.upsampling not in UPSAMPLING:
-            fail("upsampling", f"must be one of {', '.join(UPSAMPLING)}")
         try:
             parse_policy(self.diffaugment)
         except ValueError as error:
@@ -257,9 +252,10 @@ class TrainConfig:
             fail("backbone", "must be inception or a PATH.keras file")
         if self.gp_weight < 0:
             fail("gp_weight", "must be non-negative")
-        for flag in ("data_dir", "dataset"):  # --data_dir=$UNSET is no choice of the faces
-            if getattr(self, flag) == "":
-                fail(flag, "is empty; give the data, or no flag for the built-in faces")
+        # --data_dir=$UNSET is no choice of the built-in faces; beside the other, it clears one.
+        if self.data_dir == "" and not self.dataset or self.dataset == "" and not self.data_dir:
+            fail("data_dir" if self.data_dir == "" else "dataset",
+                 "is empty (an unset variable?); give the data, or leave the flag out")
         if self.data_dir and self.dataset:
             fail("dataset", "give either --data_dir or --dataset, not both")
         if self.dataset and not self.dataset.startswith("tfds:"):
@@ -291,9 +287,10 @@ class TrainConfig:
             raise ConfigError(f"--data_dir={self.data_dir}: " + (
                 "is a file, not a folder; give the folder that holds the images"
                 if os.path.exists(self.data_dir) else "no such folder"))
-        if self.data_dir and os.path.realpath(self.data_dir) == os.path.realpath(self.output_dir):
-            raise ConfigError(f"--output_dir={self.output_dir}: is the --data_dir; its sample "
-                              "grids would become training data: write the run elsewhere")
+        out = os.path.join(os.path.realpath(self.output_dir), "")  # a run holding the data:
+        if self.data_dir and os.path.join(os.path.realpath(self.data_dir), "").startswith(out):
+            raise ConfigError(f"--output_dir={self.output_dir}: holds the --data_dir; its "
+                              "sample grids would become training data: write the run elsewhere")
         for flag in ("output_dir", "cache_dir", "tfds_data_dir"):
             path = getattr(self, flag)
             if path and os.path.exists(path) and not os.path.isdir(path):

@@ -15,9 +15,8 @@ from anime_gan import (callbacks, devices, event_files, export, files, flag_file
 from anime_gan.callbacks import close_event_files, end_epoch_without_metrics
 from anime_gan.config import TrainConfig
 from anime_gan.data import make_stream
-from anime_gan.data.image_files import DEFAULT_MAX_PIXELS
 from anime_gan.data.kaggle import is_kaggle
-from anime_gan.errors import ConfigError, Terminated
+from anime_gan.errors import ConfigError, Terminated, TrainingFault
 from anime_gan.gan_builder import build_gan
 from anime_gan.evaluation.backbones import load_backbone
 from anime_gan.evaluation.features import real_features
@@ -147,8 +146,8 @@ def _checked_arguments(config, callbacks):
 
 def _with_the_runs_data(config):
     """A run continued without --data_dir or --dataset trains on its own data, not on
-    the built-in faces (give --data_dir if the data moved); without --cache_dir or
-    --max_image_pixels, with its own (data larger than memory stays out of it)."""
+    the built-in faces (give --data_dir if the data moved); without --cache_dir, with its
+    own cache (data larger than memory stays out of it; ``--cache_dir=`` is memory)."""
     folder = RunFolder(config.output_dir)
     if not config.resume or not folder.has_run():
         return config
@@ -156,9 +155,8 @@ def _with_the_runs_data(config):
         saved = folder.read_config()
     except ConfigError:
         return config  # refused with its reason by check_resumable
-    config = config.replace(cache_dir=config.cache_dir or saved.cache_dir, max_image_pixels=(
-        saved.max_image_pixels if config.max_image_pixels == DEFAULT_MAX_PIXELS
-        else config.max_image_pixels))
+    config = config.replace(cache_dir=(saved.cache_dir if config.cache_dir is None
+                                       else config.cache_dir or None))
     if config.data_dir or config.dataset or not (saved.data_dir or saved.dataset):
         return config
     if saved.data_dir and not is_kaggle(saved.data_dir) and not os.path.isdir(saved.data_dir):
@@ -225,9 +223,12 @@ def _train(config, strategy, extra_callbacks, live):
     except Exception as error:
         if callers.inside:  # between two steps: they are saved, as on a stop
             progress.end_line()
-            logger.warning("A callback raised %s at step %d: saved %s. Run the same %s "
-                           "again to resume.", type(error).__name__, state.step,
-                           _save_the_steps_taken(state, gan, folder),
+            try:
+                saved = f"saved {_save_the_steps_taken(state, gan, folder)}"
+            except TrainingFault as fault:  # NaN weights, a full disk: the error stays theirs
+                saved = f"not saved ({fault})"
+            logger.warning("A callback raised %s at step %d: %s. Run the same %s again to "
+                           "resume.", type(error).__name__, state.step, saved,
                            notebook.the_same_call("train"))
         raise
     finally:

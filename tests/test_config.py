@@ -109,20 +109,27 @@ def test_an_unknown_setting_is_refused_with_the_nearest_name():
 
 def test_a_run_written_into_its_own_data_folder_is_refused(tmp_path, monkeypatch):
     faces = tmp_path / "faces"
-    faces.mkdir()
+    (faces / "samples").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
-    for output_dir in (str(faces), "faces", "./faces/"):
-        with pytest.raises(ConfigError, match=r"^--output_dir=.*: is the --data_dir; its sample "
-                                              "grids would become training data"):
-            TrainConfig(data_dir=str(faces), output_dir=output_dir).check_paths()
+    for data_dir, output_dir in ((faces, str(faces)), (faces, "faces"), (faces, "./faces/"),
+                                 (faces / "samples", "faces")):
+        with pytest.raises(ConfigError, match=r"^--output_dir=.*: holds the --data_dir; its "
+                                              "sample grids would become training data"):
+            TrainConfig(data_dir=str(data_dir), output_dir=output_dir).check_paths()
     TrainConfig(data_dir=str(faces), output_dir="faces/run").check_paths()  # inside it: skipped
+    TrainConfig(data_dir=str(faces), output_dir="faces2").check_paths()  # a name's prefix
 
 
 @pytest.mark.parametrize("flag", ["data_dir", "dataset"])
 def test_an_empty_data_flag_is_refused_not_taken_for_the_built_in_faces(flag, tmp_path):
     """--data_dir=$UNSET_VARIABLE trained on the built-in faces with an info line."""
-    with pytest.raises(ConfigError, match=rf"^--{flag}=: is empty; give the data, or no flag"):
+    with pytest.raises(ConfigError, match=rf"^--{flag}=: is empty \(an unset variable\?\); "
+                                          "give the data, or leave the flag out"):
         TrainConfig(**{flag: ""}, output_dir="x")
+    # Beside the other one, an empty one clears what a flag file gave.
+    other = {"data_dir": ("dataset", "tfds:anime_faces"), "dataset": ("data_dir", str(tmp_path))}
+    cleared = TrainConfig(**{flag: "", other[flag][0]: other[flag][1]}, output_dir="x")
+    assert getattr(cleared, flag) is None and getattr(cleared, other[flag][0]) == other[flag][1]
     # A run recorded with an empty one before this check reads back as a run without data.
     folder = RunFolder(str(tmp_path / "run"))
     os.makedirs(folder.path)

@@ -214,19 +214,18 @@ def test_config_json_without_the_settings_that_shape_the_run_is_damaged_in_one_l
         assert len(lines) == 1 and f"config.json is damaged (no {missing})" in lines[0]
 
 
-def test_a_run_continued_without_data_flags_keeps_its_data_cache_and_pixel_limit(tmp_path):
+def test_a_run_continued_without_data_flags_keeps_its_data_and_cache(tmp_path):
     faces, cache, run = (str(tmp_path / name) for name in ("faces", "cache", "run"))
     os.makedirs(faces)
     folder = RunFolder(run)
     os.makedirs(run)
-    folder.write_config(TrainConfig(data_dir=faces, cache_dir=cache, max_image_pixels=1000,
-                                    output_dir=run))
+    folder.write_config(TrainConfig(data_dir=faces, cache_dir=cache, output_dir=run))
     continued = training._with_the_runs_data(TrainConfig(output_dir=run))
-    assert (continued.data_dir, continued.cache_dir, continued.max_image_pixels) == (
-        faces, cache, 1000)
-    given = training._with_the_runs_data(TrainConfig(output_dir=run, data_dir=faces,
-                                                     cache_dir=faces + "2", max_image_pixels=5))
-    assert (given.cache_dir, given.max_image_pixels) == (faces + "2", 5)
+    assert (continued.data_dir, continued.cache_dir) == (faces, cache)
+    given = training._with_the_runs_data(TrainConfig(output_dir=run, cache_dir=faces + "2"))
+    assert given.cache_dir == faces + "2"
+    in_memory = training._with_the_runs_data(TrainConfig(output_dir=run, cache_dir=""))
+    assert in_memory.cache_dir is None  # --cache_dir= : back to memory (a cache disk gone)
     assert training._with_the_runs_data(TrainConfig(output_dir=run, resume=False)).cache_dir is None
 
 

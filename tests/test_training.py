@@ -463,6 +463,21 @@ def test_a_callback_that_raises_between_steps_has_the_steps_taken_saved(image_fo
 
 
 @pytest.mark.long
+def test_a_callback_that_raises_over_nan_weights_keeps_its_exception_and_the_good_checkpoint(
+        image_folder, tmp_path, caplog):
+    def poison_then_fail(model):
+        kernel = model.generator.get_layer("project").kernel
+        kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+        raise CallbackBug("after NaN")
+
+    with pytest.raises(CallbackBug, match="after NaN"):
+        train(**settings(image_folder, tmp_path, checkpoint_every=0),
+              callbacks=[AtStep(3, poison_then_fail)])
+    assert "A callback raised CallbackBug at step 3: not saved (the weights are NaN" in caplog.text
+    assert restored_state(tmp_path / "run").step == 2  # the end of epoch 1, as it was
+
+
+@pytest.mark.long
 def test_a_callback_that_raises_at_an_epochs_end_keeps_that_epochs_steps_and_row(image_folder,
                                                                                 tmp_path):
     run = tmp_path / "run"

@@ -462,7 +462,7 @@ def test_a_callback_that_raises_between_steps_has_the_steps_taken_saved(image_fo
     assert restored_state(run).step == 6 and history_epochs(run) == [1, 2, 3]
 
 
-@pytest.mark.long
+@pytest.mark.slow  # the default suite's time budget
 def test_a_callback_that_raises_over_nan_weights_keeps_its_exception_and_the_good_checkpoint(
         image_folder, tmp_path, caplog):
     def poison_then_fail(model):
@@ -477,7 +477,7 @@ def test_a_callback_that_raises_over_nan_weights_keeps_its_exception_and_the_goo
     assert restored_state(tmp_path / "run").step == 2  # the end of epoch 1, as it was
 
 
-@pytest.mark.long
+@pytest.mark.slow  # the default suite's time budget
 def test_a_callback_that_raises_at_an_epochs_end_keeps_that_epochs_steps_and_row(image_folder,
                                                                                 tmp_path):
     run = tmp_path / "run"

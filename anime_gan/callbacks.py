@@ -20,7 +20,7 @@ import os
 import keras
 import tensorflow as tf
 
-from anime_gan import history
+from anime_gan import history, notebook
 from anime_gan.errors import NonFiniteLossError
 from anime_gan.evaluation.features import generated_features
 from anime_gan.evaluation.metrics import kernel_inception_distance
@@ -35,7 +35,12 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
     Raising (rather than Keras' ``stop_training``) skips the end-of-epoch
     callbacks, so no NaN weights are saved over good ones.  Place it first.
+    ``run_dir``: the run folder, named in the message as the one to resume.
     """
+
+    def __init__(self, run_dir=None):
+        super().__init__()
+        self.run_dir = run_dir
 
     def on_train_batch_end(self, batch, logs=None):
         bad = {k: float(v) for k, v in (logs or {}).items() if not math.isfinite(float(v))}
@@ -44,7 +49,8 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
             raise NonFiniteLossError(
                 f"training stopped at step {step}: {', '.join(f'{k}={v}' for k, v in bad.items())}. "
                 "The newest checkpoint and the run's files are from before this step; "
-                "try a lower learning rate, then run the same command to resume.")
+                f"try a lower learning rate, then run the same "
+                f"{notebook.the_same_call('train', self.run_dir)} to resume.")
 
 
 class KIDMonitor(keras.callbacks.Callback):

@@ -163,7 +163,8 @@ def train_summary(config, prog="anime-gan", worker=None):
             "" if os.path.isfile(weights) else
             f"  (needs InceptionV3's ImageNet weights in {weights}, or --backbone=PATH.keras:"
             " see the README's Measuring sample quality)"))
-    lines.append("  (the same command with a higher --epochs trains this run further)")
+    lines.append(f"  (the same command with --output_dir={run} and a higher --epochs trains "
+                 "this run further)")
     return lines
 
 

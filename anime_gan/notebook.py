@@ -28,9 +28,13 @@ __all__ = ["LiveView", "find_anime_faces", "history_figure", "in_notebook", "sho
            "show_history"]
 
 
-def the_same_call(function):
-    """What a message asks to run again: in a notebook the call, elsewhere the command."""
-    return f"{function}() call" if in_notebook() else "command"
+def the_same_call(function, output_dir=None):
+    """What a message asks to run again: in a notebook the call, elsewhere the command; with
+    the run folder if given (a call that left it out would start a new folder, not resume)."""
+    if in_notebook():
+        return f"{function}() call" + (f" (with output_dir={os.fspath(output_dir)!r})"
+                                       if output_dir else "")
+    return "command" + (f" (with --output_dir={output_dir})" if output_dir else "")
 
 
 def history_figure(run_dir):

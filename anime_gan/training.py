@@ -49,7 +49,7 @@ def run_callbacks(config, state, kid_backbone=None, extra=()):
     folder = RunFolder(config.output_dir)
     return [
         progress.ProgressBar(config.epochs),  # first: an epoch's bar ends before the others log
-        callbacks.StopOnNonFiniteLoss(),
+        callbacks.StopOnNonFiniteLoss(folder.path),
         *_kid_monitor(config, kid_backbone),
         callbacks.HistoryCSV(folder.history),
         callbacks.HistoryPlots(folder.history, folder.path),
@@ -218,7 +218,7 @@ def _train(config, strategy, extra_callbacks, live):
         logger.warning("%s: saved %s. Run the same %s again to resume.",
                        "Hung up (SIGHUP)" if interrupt.args == ("SIGHUP",) else
                        "Terminated" if isinstance(interrupt, Terminated) else "Interrupted",
-                       path, notebook.the_same_call("train"))
+                       path, notebook.the_same_call("train", config.output_dir))
         raise
     except Exception as error:
         if callers.inside:  # between two steps: they are saved, as on a stop
@@ -229,7 +229,7 @@ def _train(config, strategy, extra_callbacks, live):
                 saved = f"not saved ({fault})"
             logger.warning("A callback raised %s at step %d: %s. Run the same %s again to "
                            "resume.", type(error).__name__, state.step, saved,
-                           notebook.the_same_call("train"))
+                           notebook.the_same_call("train", config.output_dir))
         raise
     finally:
         close_event_files(fit_callbacks)
@@ -240,7 +240,7 @@ def _train(config, strategy, extra_callbacks, live):
     except KeyboardInterrupt:
         logger.warning("Stopped while writing %s; the training is saved. Run the same %s "
                        "again to write it.", folder.export,
-                       notebook.the_same_call("train"))
+                       notebook.the_same_call("train", config.output_dir))
         raise
     return gan
 

@@ -337,7 +337,7 @@ def test_a_stop_signal_saves_a_checkpoint_and_exits_even_if_sigint_was_ignored(
         process.send_signal(sig)
         assert process.wait(timeout=120) == status
     text = (tmp_path / "run.log").read_text()
-    assert said in text and "Run the same command again to resume" in text
+    assert said in text and f"Run the same command (with --output_dir={out}) again to resume" in text
     assert "Traceback" not in text
     state = restored_state(out)
     assert 0 < state.step < 500 and int(state.epoch) == 0

@@ -78,6 +78,16 @@ def faces(count):
 
 # --- Figures shown once -----------------------------------------------------------------
 
+def test_what_to_run_again_names_the_run_folder_a_default_one_would_not_find(fake_ipython,
+                                                                              monkeypatch):
+    import pathlib
+    assert notebook.the_same_call("train", pathlib.Path("runs/x")) == \
+        "train() call (with output_dir='runs/x')"
+    assert notebook.the_same_call("generate_run") == "generate_run() call"
+    monkeypatch.setattr(notebook, "in_notebook", lambda: False)
+    assert notebook.the_same_call("train", "runs/x") == "command (with --output_dir=runs/x)"
+
+
 def test_show_grid_displays_once_per_cell(fake_ipython):
     figure = anime_gan.show_grid(faces(8), rows=2)
     assert [kind for kind, _, _ in fake_ipython.published] == ["display"]

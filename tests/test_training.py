@@ -301,9 +301,10 @@ def settings(image_folder, tmp_path, **overrides):
 @pytest.mark.long
 def test_nan_loss_stops_naming_the_step_and_keeps_good_artifacts(image_folder, tmp_path):
     run = tmp_path / "run"
-    with pytest.raises(NonFiniteLossError, match=r"training stopped at step 4: .*nan"):
+    with pytest.raises(NonFiniteLossError, match=r"training stopped at step 4: .*nan") as stop:
         anime_gan.train(callbacks=[poison_generator_at(3)],
                         **settings(image_folder, tmp_path, checkpoint_every=0))
+    assert f"run the same command (with --output_dir={run}) to resume" in str(stop.value)
     state = restored_state(run)
     assert state.step == 2 and int(state.epoch) == 1  # the end of epoch 1
     assert all(np.all(np.isfinite(w.numpy())) for w in state.gan.generator.weights)

@@ -157,7 +157,10 @@ def train_summary(config, prog="anime-gan", worker=None):
              f"tensorboard --logdir {shlex.quote(folder.logs)}",
              "Next:",
              f"  {prog} --mode=generate --output_dir={run} --interpolate"]
-    if config.data_dir or config.dataset:  # FID/KID against the run's own real images
+    if (config.data_dir or config.dataset) and config.backbone != "inception":  # its own
+        lines.append(f"  {prog} --mode=evaluate --output_dir={run} "
+                     f"--backbone={shlex.quote(config.backbone)}")
+    elif config.data_dir or config.dataset:  # FID/KID against the run's own real images
         weights = os.path.join(keras_cache_dir(), INCEPTION_WEIGHTS_FILE)
         lines.append(f"  {prog} --mode=evaluate --output_dir={run}" + (
             "" if os.path.isfile(weights) else

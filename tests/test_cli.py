@@ -357,8 +357,10 @@ def test_resume_refuses_a_different_architecture(trained_run, flag, saved, run_c
     model = [] if flag.startswith("--model") else ["--model=dcgan"]
     result = run_cli(flag, *model, f"--output_dir={trained_run}")
     assert result.returncode == 2
-    assert f"{flag}: the run in" in result.stderr and saved in result.stderr
-    assert "Traceback" not in result.stderr
+    # Every setting that does not fit is named (those left out, --batch_size, --seed, too).
+    assert result.stderr.startswith(f"error: {flag} --batch_size=64")
+    assert f"--seed=0: the run in {trained_run} was trained with {saved} --batch_size=4" in \
+        result.stderr and "Traceback" not in result.stderr
 
 
 def test_finished_run_is_not_trained_further(trained_run, image_folder, run_cli, caplog):

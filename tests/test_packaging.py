@@ -154,6 +154,10 @@ def test_the_summarys_evaluate_command_says_what_it_needs_without_inception_weig
     weights.write_bytes(b"weights")
     assert commands.train_summary(config)[-2].endswith(
         f"--mode=evaluate --output_dir={shared_run}")
+    # A run that measured KID with its own network (--eval_every --backbone) is evaluated with it.
+    own = dataclasses.replace(config, backbone=str(tmp_path / "features.keras"))
+    assert commands.train_summary(own)[-2].endswith(
+        f"--mode=evaluate --output_dir={shared_run} --backbone={tmp_path / 'features.keras'}")
 
 
 def test_a_non_chief_workers_summary_names_the_run_not_files_it_did_not_write(shared_run):

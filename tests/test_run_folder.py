@@ -42,6 +42,14 @@ def test_check_resumable(tmp_path):
     assert check_resumable(config) is True
     with pytest.raises(ConfigError, match="--latent_dim=64: the run in .* --latent_dim=128"):
         check_resumable(TrainConfig(output_dir=config.output_dir, latent_dim=64))
+    # Every setting that does not fit, in one message (a resume that left them all out).
+    wgan = TrainConfig(output_dir=str(tmp_path / "wgan"), model="wgan", batch_size=4, n_critic=2)
+    RunFolder(wgan.output_dir).write_config(wgan)
+    with pytest.raises(ConfigError) as refused:
+        check_resumable(TrainConfig(output_dir=wgan.output_dir))
+    assert str(refused.value) == (
+        f"--model=dcgan --batch_size=64: the run in {wgan.output_dir} was trained with "
+        "--model=wgan --batch_size=4; resume with those, or use a new --output_dir")
 
 
 def test_a_save_with_nothing_new_writes_no_second_checkpoint(tmp_path):

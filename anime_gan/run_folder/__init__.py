@@ -153,12 +153,14 @@ def check_resumable(config):
             f"--output_dir={config.output_dir}: a run already exists here and --noresume "
             "was given; choose a new --output_dir or drop --noresume to continue it")
     saved = folder.read_config()
-    for name in ARCHITECTURE_SETTINGS + STREAM_SETTINGS:
-        if name == "n_critic" and config.model == "dcgan":  # one update a step, always
-            continue
-        if getattr(saved, name) != getattr(config, name):
-            raise ConfigError(
-                f"--{name}={getattr(config, name)}: the run in {config.output_dir} was "
-                f"trained with --{name}={getattr(saved, name)}; resume with that value, or "
-                "use a new --output_dir")
+    wrong = [name for name in ARCHITECTURE_SETTINGS + STREAM_SETTINGS
+             if getattr(saved, name) != getattr(config, name)
+             and not (name == "n_critic" and config.model == "dcgan")]  # one update a step
+    if wrong:  # all at once, not one a try (a resume that left them out meets the defaults)
+        def flags(settings):
+            return " ".join(f"--{name}={getattr(settings, name)}" for name in wrong)
+        raise ConfigError(
+            f"{flags(config)}: the run in {config.output_dir} was trained with "
+            f"{flags(saved)}; resume with {'that value' if len(wrong) == 1 else 'those'}, "
+            "or use a new --output_dir")
     return True

@@ -157,15 +157,15 @@ def train_summary(config, prog="anime-gan", worker=None):
              f"tensorboard --logdir {shlex.quote(folder.logs)}",
              "Next:",
              f"  {prog} --mode=generate --output_dir={run} --interpolate"]
-    if (config.data_dir or config.dataset) and config.backbone != "inception":  # its own
-        lines.append(f"  {prog} --mode=evaluate --output_dir={run} "
-                     f"--backbone={shlex.quote(config.backbone)}")
-    elif config.data_dir or config.dataset:  # FID/KID against the run's own real images
+    if config.data_dir or config.dataset:  # FID/KID against the run's own real images
+        evaluate = f"  {prog} --mode=evaluate --output_dir={run}"
         weights = os.path.join(keras_cache_dir(), INCEPTION_WEIGHTS_FILE)
-        lines.append(f"  {prog} --mode=evaluate --output_dir={run}" + (
-            "" if os.path.isfile(weights) else
-            f"  (needs InceptionV3's ImageNet weights in {weights}, or --backbone=PATH.keras:"
-            " see the README's Measuring sample quality)"))
+        if config.backbone != "inception":  # the network its --eval_every KID used
+            evaluate += f" --backbone={shlex.quote(config.backbone)}"
+        elif not os.path.isfile(weights):
+            evaluate += (f"  (needs InceptionV3's ImageNet weights in {weights}, or "
+                         "--backbone=PATH.keras: see the README's Measuring sample quality)")
+        lines.append(evaluate)
     lines.append(f"  (the same command with --output_dir={run} and a higher --epochs trains "
                  "this run further)")
     return lines

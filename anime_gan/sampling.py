@@ -40,8 +40,9 @@ def check_arguments(caller, generator=None, seed=0, **counts):
                 if isinstance(generator, (str, os.PathLike)) else "")
         raise TypeError(f"{caller} takes a generator (a Keras model), not "
                         f"{type(generator).__name__}{hint}")
-    if generator is not None and not_a_generator(generator):
-        raise TypeError(f"{caller} takes a generator: {not_a_generator(generator)}")
+    problem = generator is not None and not_a_generator(generator)
+    if problem:
+        raise TypeError(f"{caller} takes a generator: {problem}")
     check_whole_numbers(caller, **counts)
     check_whole_numbers(caller, 0, MAX_SEED, seed=seed)
     return generator
@@ -141,8 +142,9 @@ def _load_keras_file(path):
         generator = keras.models.load_model(path, safe_mode=True)
     except Exception as error:  # a damaged file: Keras raises ValueError, zipfile...
         raise ConfigError(f"{path} does not load: " + first_line(error)) from None
-    if not_a_generator(generator):
-        raise ConfigError(f"{path} is no generator: {not_a_generator(generator)}")
+    problem = not_a_generator(generator)
+    if problem:
+        raise ConfigError(f"{path} is no generator: {problem}")
     logger.info("Loaded the generator from %s", path)
     return generator
 

@@ -80,12 +80,16 @@ def _is_complete(kind, head, tail, size):
     return True
 
 
-def _bmp_colour_problem(f):
-    """TensorFlow reads a BMP of 8 bits a pixel as grey levels, the pixels' indices into
-    its colour table: right for a table of greys 0..255 only."""
+def _bmp_problem(f):
+    """What TensorFlow's BMP decoder cannot read right, or None: 1 or 4 bits a pixel, and
+    8 bits a pixel, which it reads as grey levels, the pixels' indices into the colour
+    table: right for a table of greys 0..255 only."""
     f.seek(0)
     header = f.read(54)
-    if int.from_bytes(header[28:30], "little") != 8 or len(header) < 54:
+    bits = int.from_bytes(header[28:30], "little")
+    if bits < 8:
+        return "unsupported image format (BMP of 1 or 4 bits a pixel); convert to PNG or JPEG"
+    if bits != 8 or len(header) < 54:
         return None
     f.seek(14 + int.from_bytes(header[14:18], "little"))
     colours = min(int.from_bytes(header[46:50], "little") or 256, 257)  # 257: a broken one
@@ -116,7 +120,7 @@ def classify(path, max_pixels=None):
                 dimensions = image_size(kind, head, f) if kind and max_pixels else None
             except (struct.error, IndexError):  # the header ends before its fields
                 return f"truncated {kind.upper()}"
-            colour_table = _bmp_colour_problem(f) if kind == "bmp" else None
+            bmp_problem = _bmp_problem(f) if kind == "bmp" else None
             f.seek(max(0, size - _TAIL))
             tail = f.read(_TAIL)
             if not _is_complete(kind, head, tail, size) and kind in _END_MARKERS:
@@ -141,10 +145,8 @@ def classify(path, max_pixels=None):
         return "not an image (unknown content)"
     if not _is_complete(kind, head, tail, size):
         return f"truncated {kind.upper()}"
-    if kind == "bmp" and int.from_bytes(head[28:30], "little") < 8:  # bits per pixel
-        return "unsupported image format (BMP of 1 or 4 bits a pixel); convert to PNG or JPEG"
-    if colour_table:
-        return colour_table
+    if bmp_problem:
+        return bmp_problem
     if dimensions and dimensions[0] * dimensions[1] > max_pixels:
         return f"too large (more than --max_image_pixels={max_pixels} pixels declared)"
     return None

@@ -21,6 +21,7 @@ from anime_gan.errors import MAX_SEED, ConfigError, check_whole_numbers, first_l
 from anime_gan.images import GRID_ROWS, image_grid, to_uint8
 from anime_gan.run_folder import RunFolder
 from anime_gan.run_folder.checkpoints import read_newest, saved_objects
+from anime_gan.run_folder.lock import describe, holder_of
 
 logger = logging.getLogger(__name__)
 
@@ -131,9 +132,19 @@ def load_generator_and_source(run_dir):
             logger.warning("Skipped a generator file: %s", problems[-1])
             continue
         return generator, path
-    raise ConfigError(f"--output_dir={run_dir}: no run here (no readable checkpoint, "
-                      "generator_ema.keras or generator.keras)"
+    raise ConfigError(f"--output_dir={run_dir}: {_why_no_generator(folder, config)} (no "
+                      "readable checkpoint, generator_ema.keras or generator.keras)"
                       + "".join(f"; {problem}" for problem in problems))
+
+
+def _why_no_generator(folder, config):
+    if config is None:
+        return "no run here"
+    holder = holder_of(folder.path)
+    if holder is not None and holder.get("pid") != os.getpid():
+        return (f"no generator saved in the run yet; it is training in {describe(holder)} "
+                "and saves one at its first checkpoint (--checkpoint_every steps) or epoch end")
+    return "no generator saved in the run"
 
 
 def _load_keras_file(path):
@@ -183,8 +194,8 @@ def slerp(a, b, t):
 
 def interpolation_grid(generator, rows=8, steps=8, seed=0):
     """A uint8 grid: each row walks by slerp from one random latent to another."""
-    generator = check_arguments("interpolation_grid", generator, rows=rows, steps=steps,
-                                seed=seed)
+    generator = check_arguments("interpolation_grid", generator, rows=rows, seed=seed)
+    check_whole_numbers("interpolation_grid", 2, steps=steps)  # both ends, at least
     ends = np.random.default_rng(seed).standard_normal((rows, 2, generator.input_shape[-1]))
     t = np.linspace(0.0, 1.0, steps)
     latents = np.concatenate([slerp(a, b, t) for a, b in ends])

@@ -24,6 +24,7 @@ from anime_gan.run_folder import RunFolder, check_resumable
 from anime_gan.run_folder.checkpoints import TrainingState
 from anime_gan.run_folder.lock import run_lock
 from anime_gan.sampling import fixed_latents
+from anime_gan.train_arguments import check_train_mode, checked_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
     >>> gan = train(model="dcgan", epochs=1, steps_per_epoch=10, output_dir="runs/try")
     >>> gan = train(experiment="wgan_gp_64", data_dir="~/data/anime-faces", epochs=5)
     """
-    callbacks = _checked_arguments(config, callbacks)
+    config, callbacks = checked_arguments(config, callbacks, live)
     if experiment is not None:
         if config is not None:
             raise ConfigError("give either a config or an experiment, not both")
@@ -112,6 +113,7 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
         config = TrainConfig.from_settings(**overrides)
     elif overrides:
         config = config.replace(**overrides)
+    check_train_mode(config, overrides)
     config = _with_the_runs_data(config)
     config.check_paths()
     strategy = devices.make_strategy(config.strategy)
@@ -126,22 +128,6 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
             raise
         # Saved, and said so: the cell shows no traceback through Keras's fit loop.
         raise stop.with_traceback(None) from None
-
-
-def _checked_arguments(config, callbacks):
-    """``train``'s config and callbacks, refused in one line when they are something else."""
-    if config is not None and not isinstance(config, TrainConfig):
-        hint = (f"; to continue the run there: train(RunFolder({os.fspath(config)!r})"
-                ".read_config(), epochs=...)"
-                if isinstance(config, (str, os.PathLike)) else "")
-        raise TypeError(f"train takes a TrainConfig or settings by name, not "
-                        f"{type(config).__name__}{hint}")
-    callbacks = [callbacks] if isinstance(callbacks, keras.callbacks.Callback) else callbacks
-    for callback in callbacks:
-        if not isinstance(callback, keras.callbacks.Callback):
-            raise TypeError(f"train: callbacks are Keras callbacks, not {callback!r}; wrap a "
-                            "function in keras.callbacks.LambdaCallback(on_epoch_end=...)")
-    return list(callbacks)
 
 
 def _with_the_runs_data(config):
@@ -213,8 +199,7 @@ def _train(config, strategy, extra_callbacks, live):
                                   fit_callbacks, metrics_epoch)
     except KeyboardInterrupt as interrupt:
         path = _save_the_steps_taken(state, gan, folder)
-        for view in (c for c in fit_callbacks if isinstance(c, notebook.LiveView)):
-            view.on_train_end()  # the steps since its last picture
+        _redraw_live_views(fit_callbacks)
         logger.warning("%s: saved %s. Run the same %s again to resume.",
                        "Hung up (SIGHUP)" if interrupt.args == ("SIGHUP",) else
                        "Terminated" if isinstance(interrupt, Terminated) else "Interrupted",
@@ -227,6 +212,7 @@ def _train(config, strategy, extra_callbacks, live):
                 saved = f"saved {_save_the_steps_taken(state, gan, folder)}"
             except TrainingFault as fault:  # NaN weights, a full disk: the error stays theirs
                 saved = f"not saved ({fault})"
+            _redraw_live_views(fit_callbacks)
             logger.warning("A callback raised %s at step %d: %s. Run the same %s again to "
                            "resume.", type(error).__name__, state.step, saved,
                            notebook.the_same_call("train", config.output_dir))
@@ -243,6 +229,16 @@ def _train(config, strategy, extra_callbacks, live):
                        notebook.the_same_call("train", config.output_dir))
         raise
     return gan
+
+
+def _redraw_live_views(fit_callbacks):
+    """A stopped fit's live pictures, with the steps since their last drawing (a picture
+    that cannot be drawn does not hide why the fit stopped)."""
+    for view in (c for c in fit_callbacks if isinstance(c, notebook.LiveView)):
+        try:
+            view.on_train_end()
+        except Exception as error:  # noqa: BLE001
+            logger.warning("Could not draw the live view's last picture: %s", error)
 
 
 def _save_the_steps_taken(state, gan, folder):

@@ -288,6 +288,8 @@ def test_a_gan_points_save_and_evaluate_to_what_it_offers(generator, tmp_path):
     (lambda g: sample(g, 2, seed=-1), "seed=-1 must be"),
     (lambda g: interpolation_grid(g, rows=0), "interpolation_grid: rows=0 must be"),
     (lambda g: interpolation_grid(g, steps=True), "steps=True must be"),
+    (lambda g: interpolation_grid(g, steps=1),
+     r"^interpolation_grid: steps=1 must be a whole number, at least 2$"),
     (lambda g: anime_gan.make_dataset(batch_size=0), "make_dataset: batch_size=0 must be"),
     (lambda g: anime_gan.generate_run("no-run", 0), "generate_run: num_images=0 must be"),
     (lambda g: build_generator(latent_dim=0),
@@ -313,6 +315,18 @@ def test_sample_names_load_generator_when_given_a_run_folder(tmp_path):
     (lambda g, tmp: anime_gan.train(model="dcgan", output_dir=tmp / "run", callbacks=[print]),
      r"^train: callbacks are Keras callbacks, not <built-in function print>; wrap a function "
      r"in keras.callbacks.LambdaCallback"),
+    (lambda g, tmp: anime_gan.train(model="dcgan", output_dir=tmp / "run",
+                                    callbacks=lambda epoch, logs: None),
+     r"^train: callbacks are Keras callbacks, not <function .*<lambda> at .*>; wrap a function"),
+    (lambda g, tmp: anime_gan.train(model="dcgan", output_dir=tmp / "run", callbacks=[
+        keras.callbacks.LearningRateScheduler(lambda epoch, rate: rate / 2)]),
+     r"^train: keras.callbacks.LearningRateScheduler steers a model's one optimizer, and a "
+     r"GAN has two: set the learning rates in a callback of your own \(self.model.g_optimizer"),
+    (lambda g, tmp: anime_gan.train(model="dcgan", output_dir=tmp / "run",
+                                    callbacks=keras.callbacks.ReduceLROnPlateau("g_loss")),
+     r"^train: keras.callbacks.ReduceLROnPlateau steers a model's one optimizer"),
+    (lambda g, tmp: anime_gan.train(model="dcgan", output_dir=tmp / "run", live="yes"),
+     r"^train: live='yes' must be True, False or None \(in a notebook\)$"),
     (lambda g, tmp: anime_gan.export_generator(str(tmp), tmp / "export"),
      r"^export_generator takes a generator \(a Keras model\), not str: load_generator\("),
     (lambda g, tmp: anime_gan.load_generator(g),
@@ -325,6 +339,37 @@ def test_library_calls_given_the_wrong_kind_of_argument_say_so_in_one_line(
     with pytest.raises(TypeError, match=message):
         call(generator, tmp_path)
     assert os.listdir(tmp_path) == []  # refused before anything was written
+
+
+@pytest.mark.parametrize("mode, call", [("generate", "generate_run"), ("export", "export_run"),
+                                        ("evaluate", "evaluate_run")])
+def test_train_given_another_mode_names_its_call_instead_of_training(tmp_path, mode, call):
+    run = tmp_path / "run"
+    with pytest.raises(anime_gan.ConfigError,
+                       match=rf"^train: mode='{mode}' is not training; call "
+                             rf"anime_gan.{call}\('{run}', \.\.\.\) instead$"):
+        anime_gan.train(mode=mode, output_dir=str(run))
+    config = anime_gan.TrainConfig(mode=mode, output_dir=str(run))
+    with pytest.raises(anime_gan.ConfigError, match=rf"^train: mode='{mode}' is not training"):
+        anime_gan.train(config)
+    assert os.listdir(tmp_path) == []  # refused before anything was written
+
+
+def test_train_warns_of_the_other_modes_settings(tmp_path, caplog, monkeypatch):
+    from anime_gan import training
+
+    def stop_before_training(config, *args):
+        raise anime_gan.ConfigError("stopped before training")
+
+    monkeypatch.setattr(training, "_with_the_runs_data", stop_before_training)
+    with pytest.raises(anime_gan.ConfigError, match="stopped before training"):
+        anime_gan.train(output_dir=str(tmp_path / "run"), num_images=8, num_samples=100,
+                        epochs=1)
+    assert ("train: num_images is for generate_run (--mode=generate), not training; ignored"
+            in caplog.text)
+    assert ("train: num_samples is for evaluate_run (--mode=evaluate), not training; ignored"
+            in caplog.text)
+    assert "epochs" not in caplog.text
 
 
 def test_sample_takes_numpy_integers(generator):

@@ -256,6 +256,25 @@ def test_the_interrupt_button_mid_step_stops_with_the_picture_at_the_saved_step(
     assert [line.get_marker() for line in lines][1::2] == ["o"] * (len(lines) // 2)
 
 
+@pytest.mark.long
+def test_a_callback_that_raises_leaves_the_picture_at_the_saved_step(fake_ipython, image_folder,
+                                                                    tmp_path):
+    import keras
+
+    class Bug(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 1:
+                raise RuntimeError("a bug in the caller's callback")
+
+    view = anime_gan.LiveView(every_steps=100)
+    with pytest.raises(RuntimeError, match="a bug in the caller's callback"):
+        anime_gan.train(model="dcgan", epochs=1, steps_per_epoch=3, batch_size=4,
+                        data_dir=image_folder, output_dir=tmp_path / "run",
+                        callbacks=[view, Bug()])
+    assert view.steps == [1, 2] and restored_state(tmp_path / "run").step == 2
+    assert fake_ipython.published[-1][1]["text/plain"] == "<LiveView: step 2>"
+
+
 def test_generate_run_interrupted_in_a_notebook_says_so_in_one_line(fake_ipython, trained_run,
                                                                    monkeypatch, caplog):
     import traceback

@@ -1,0 +1,86 @@
+"""What ``train`` is given, checked before any work: a config or settings, and callbacks.
+
+``train`` only trains: the command line's other modes are Python calls of their own, and
+the Keras callbacks that steer a compiled model's one ``optimizer`` find none on a GAN,
+which has two.
+"""
+
+import logging
+import os
+
+import keras
+
+from anime_gan.config import TrainConfig
+from anime_gan.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+# The Python call of each command-line mode that is not training.
+MODE_CALLS = {"generate": "generate_run", "export": "export_run", "evaluate": "evaluate_run"}
+# Settings read by those modes only.
+OTHER_MODES_SETTINGS = {"num_images": "generate", "interpolate": "generate",
+                        "num_samples": "evaluate"}
+# Keras callbacks that set ``model.optimizer``'s learning rate (or swap its averages).
+_ONE_OPTIMIZER_CALLBACKS = (keras.callbacks.LearningRateScheduler,
+                            keras.callbacks.ReduceLROnPlateau, keras.callbacks.SwapEMAWeights)
+
+
+def checked_arguments(config, callbacks, live):
+    """``train``'s config and callbacks (as a list), each refused in one line when it is
+    something else."""
+    if live is not None and not isinstance(live, bool):
+        raise TypeError(f"train: live={live!r} must be True, False or None (in a notebook)")
+    return checked_config(config), checked_callbacks(callbacks)
+
+
+def checked_config(config):
+    """``train``'s config argument, refused in one line when it is something else."""
+    if config is not None and not isinstance(config, TrainConfig):
+        hint = (f"; to continue the run there: train(RunFolder({os.fspath(config)!r})"
+                ".read_config(), epochs=...)"
+                if isinstance(config, (str, os.PathLike)) else "")
+        raise TypeError(f"train takes a TrainConfig or settings by name, not "
+                        f"{type(config).__name__}{hint}")
+    return config
+
+
+def checked_callbacks(callbacks):
+    """``train``'s callbacks as a list: one callback, a list of them, or None."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, keras.callbacks.Callback):
+        callbacks = [callbacks]
+    elif callable(callbacks) or not _iterable(callbacks):
+        callbacks = [callbacks]  # refused below, with the hint
+    for callback in callbacks:
+        if not isinstance(callback, keras.callbacks.Callback):
+            raise TypeError(f"train: callbacks are Keras callbacks, not {callback!r}; wrap a "
+                            "function in keras.callbacks.LambdaCallback(on_epoch_end=...)")
+        if isinstance(callback, _ONE_OPTIMIZER_CALLBACKS):
+            raise TypeError(
+                f"train: keras.callbacks.{type(callback).__name__} steers a model's one "
+                "optimizer, and a GAN has two: set the learning rates in a callback of your "
+                "own (self.model.g_optimizer.learning_rate = ..., and d_optimizer), or give "
+                "g_lr and d_lr to a continued run")
+    return list(callbacks)
+
+
+def _iterable(value):
+    try:
+        iter(value)
+    except TypeError:
+        return False
+    return not isinstance(value, (str, bytes))
+
+
+def check_train_mode(config, given):
+    """Refuses a config of another mode (``train`` would train instead); warns of the
+    other modes' settings among the ``given`` keywords, which training ignores."""
+    if config.mode != "train":
+        call = MODE_CALLS[config.mode]
+        raise ConfigError(f"train: mode={config.mode!r} is not training; call "
+                          f"anime_gan.{call}({config.output_dir or 'RUN'!r}, ...) instead")
+    for name in sorted(set(given) & set(OTHER_MODES_SETTINGS)):
+        mode = OTHER_MODES_SETTINGS[name]
+        logger.warning("train: %s is for %s (--mode=%s), not training; ignored",
+                       name, MODE_CALLS[mode], mode)

@@ -105,3 +105,20 @@ def test_lock_of_a_killed_process_is_taken_over_with_a_warning(holder, tmp_path,
         pass
     assert f"Taking over the lock of PID {process.pid} on host" in caplog.text
     assert "no longer running" in caplog.text
+
+
+def test_load_generator_of_a_run_that_has_not_saved_yet_names_the_process_training_it(
+        holder, tmp_path):
+    from anime_gan import ConfigError, RunFolder, TrainConfig, load_generator
+
+    run = tmp_path / "run"
+    RunFolder(str(run)).write_config(TrainConfig(output_dir=str(run)), 0, 0)
+    process = holder(run)
+    with pytest.raises(ConfigError, match=(
+            rf": no generator saved in the run yet; it is training in PID {process.pid} on "
+            rf"host {socket.gethostname()}, since .* and saves one at its first checkpoint")):
+        load_generator(str(run))
+    process.kill()
+    process.wait()
+    with pytest.raises(ConfigError, match=r": no generator saved in the run \(no readable"):
+        load_generator(str(run))

@@ -45,6 +45,22 @@ def _try_lock(fd):
         return False
 
 
+def holder_of(run_dir):
+    """Who holds ``run_dir``'s lock now (host, PID...), or None if nobody does."""
+    try:
+        fd = os.open(os.path.join(run_dir, LOCK_FILE), os.O_RDWR)
+    except OSError:
+        return None
+    try:
+        if not _try_lock(fd):
+            return _read_holder(fd) or {}
+        if fcntl is None:
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        return None
+    finally:
+        os.close(fd)  # which also ends an flock taken here
+
+
 def _read_holder(fd):
     os.lseek(fd, 0, os.SEEK_SET)
     try:

@@ -208,6 +208,8 @@ class TrainConfig:
                               ("mixed_precision", PRECISIONS), ("strategy", STRATEGIES)):
             if getattr(self, flag) not in allowed:
                 fail(flag, f"must be one of {', '.join(allowed)}")
+        if self.output_dir == "":  # --output_dir=$UNSET would start a new run, not resume
+            fail("output_dir", "is empty (an unset variable?); leave it out for a new run")
         if self.mode != "train" and not self.output_dir:
             fail("output_dir", f"--mode={self.mode} needs the run folder as --output_dir")
         for flag in ("epochs", "batch_size", "latent_dim", "n_critic"):

@@ -83,6 +83,8 @@ def draw_plot(history, title, keys, figure=None):
         ax.plot(history["epoch"], history[key], marker="o", label=key)
     ax.set(title=title, xlabel="epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(set(history["epoch"])) == 1:  # one epoch: its number, not ticks between 0.95..1.05
+        ax.set_xticks(history["epoch"][:1])
     ax.legend()
     ax.grid(alpha=0.3)
     return figure

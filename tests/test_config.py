@@ -120,6 +120,15 @@ def test_a_run_written_into_its_own_data_folder_is_refused(tmp_path, monkeypatch
     TrainConfig(data_dir=str(faces), output_dir="faces2").check_paths()  # a name's prefix
 
 
+@pytest.mark.parametrize("mode", ["train", "generate"])
+def test_an_empty_output_dir_is_refused_not_taken_for_a_new_run(mode):
+    """--output_dir=$UNSET_VARIABLE would start a new run beside the one to resume."""
+    with pytest.raises(ConfigError, match=r"^--output_dir=: is empty \(an unset variable\?\); "
+                                          r"leave it out for a new run$"):
+        TrainConfig(mode=mode, output_dir="")
+    assert TrainConfig().output_dir.startswith("runs")  # left out: a new run folder
+
+
 @pytest.mark.parametrize("flag", ["data_dir", "dataset"])
 def test_an_empty_data_flag_is_refused_not_taken_for_the_built_in_faces(flag, tmp_path):
     """--data_dir=$UNSET_VARIABLE trained on the built-in faces with an info line."""

@@ -123,3 +123,16 @@ def test_features_are_returned_when_the_cache_cannot_be_written(image_folder, ti
     backbone = evaluation.load_backbone(tiny_backbone)
     assert features.real_features(backbone, 64, 10, data_dir=image_folder).shape == (10, 8)
     assert "Could not cache the real-image features" in caplog.text
+
+
+def test_fewer_real_images_than_asked_are_all_used_and_said(tiny_backbone, tmp_path,
+                                                             monkeypatch, caplog):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(features.pipeline, "SYNTHETIC_IMAGES", 30)
+    backbone = evaluation.load_backbone(tiny_backbone)
+    assert evaluation.real_features(backbone, 64, 50).shape == (30, 8)
+    assert ("The real images are 30, fewer than the 50 asked for the comparison "
+            "(--eval_samples, --num_samples): all 30 are used") in caplog.messages
+    caplog.clear()
+    assert evaluation.real_features(backbone, 64, 30).shape == (30, 8)
+    assert "fewer than" not in caplog.text

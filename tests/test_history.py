@@ -47,3 +47,13 @@ def test_plots_are_written_for_the_metrics_present_without_pyplot(tmp_path):
     assert Image.open(tmp_path / "losses.png").size[0] > 100
     assert "matplotlib.pyplot" not in sys.modules or not __import__(
         "matplotlib.pyplot").pyplot.get_fignums()  # no pyplot figure left open
+
+
+def test_the_epoch_axis_shows_whole_epochs_also_for_one_epoch():
+    for epochs in ([1.0], [1.0, 2.0, 3.0]):
+        figure = history.draw_plot({"epoch": epochs, "d_loss": [0.5] * len(epochs)},
+                                   "losses", ["d_loss"])
+        axis = figure.axes[0]
+        low, high = axis.get_xlim()
+        shown = [tick for tick in axis.get_xticks() if low <= tick <= high]
+        assert shown and all(float(tick).is_integer() for tick in shown), (epochs, shown)

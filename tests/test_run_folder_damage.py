@@ -122,6 +122,35 @@ def test_a_damaged_checkpoint_index_file_is_not_a_fresh_start(index, trained_run
     assert restored_state_step_files(trained_run) == ["ckpt-3", "ckpt-4", "ckpt-5"]
 
 
+@pytest.mark.long
+def test_a_run_in_a_relative_folder_keeps_its_newest_checkpoints_after_an_index_repair(
+        trained_run, session_data, run_cli, monkeypatch):
+    """The rewritten index named its checkpoints from the working folder ("../../ckpt-1"):
+    the old ones piled up, and a later save deleted ckpt-N files in the working folder."""
+    monkeypatch.chdir(trained_run.parent)
+    (trained_run / "checkpoints" / "checkpoint").write_bytes(b"garbage {{{")
+    strangers = [trained_run.parent / f"ckpt-{n}.index" for n in (1, 2, 3)]
+    for stranger in strangers:
+        stranger.write_text("another run's")
+    result = run_cli(*RESUME, "--epochs=5", f"--data_dir={session_data}",
+                     f"--output_dir={trained_run.name}")
+    assert result.returncode == 0, result.stderr
+    assert restored_state_step_files(trained_run) == ["ckpt-3", "ckpt-4", "ckpt-5"]
+    assert sorted(os.listdir(trained_run / "checkpoints")) == ["checkpoint", *(
+        f"ckpt-{n}.{ext}" for n in (3, 4, 5) for ext in ("data-00000-of-00001", "index"))]
+    index = (trained_run / "checkpoints" / "checkpoint").read_text()
+    assert "/" not in index and 'model_checkpoint_path: "ckpt-5"' in index
+    assert all(stranger.read_text() == "another run's" for stranger in strangers)
+    # Such an index, left by the earlier code, is rewritten before the manager reads it.
+    (trained_run / "checkpoints" / "checkpoint").write_text(index.replace('"ckpt-', '"../../ckpt-'))
+    result = run_cli(*RESUME, "--epochs=6", f"--data_dir={session_data}",
+                     f"--output_dir={trained_run.name}")
+    assert result.returncode == 0, result.stderr
+    assert restored_state_step_files(trained_run) == ["ckpt-4", "ckpt-5", "ckpt-6"]
+    assert "/" not in (trained_run / "checkpoints" / "checkpoint").read_text()
+    assert all(stranger.read_text() == "another run's" for stranger in strangers)
+
+
 def test_training_refuses_when_no_checkpoint_is_left(trained_run, session_data, run_cli):
     history = (trained_run / "history.csv").read_text()
     for prefix in checkpoint_prefixes(str(trained_run / "checkpoints")):

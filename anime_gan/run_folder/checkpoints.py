@@ -66,12 +66,16 @@ def index_state(directory):
 
 def write_index(directory, newest):
     """Rewrites the index: ``newest`` first, then every ``ckpt-N`` there, each with its
-    file's time, so that CheckpointManager keeps the newest and deletes the oldest."""
+    file's time, so that CheckpointManager keeps the newest and deletes the oldest.
+
+    The names are written as they are, relative to the index: given a relative folder,
+    TensorFlow would rewrite them relative to the working folder (``../../ckpt-1``)."""
     prefixes = list(reversed(_newest_first(_written(directory))))
     times = [os.path.getmtime(p + ".index") for p in prefixes]
     with _tensorflow_warnings_held():
         tf.compat.v1.train.update_checkpoint_state(
-            directory, os.path.basename(newest), [os.path.basename(p) for p in prefixes],
+            os.path.abspath(directory), os.path.basename(newest),
+            [os.path.basename(p) for p in prefixes],
             all_model_checkpoint_timestamps=times, last_preserved_timestamp=0.0)
 
 
@@ -92,6 +96,16 @@ def checkpoint_prefixes(directory):
         listed = [*state.all_model_checkpoint_paths, state.model_checkpoint_path]
         prefixes.update(os.path.join(directory, os.path.basename(p)) for p in listed if p)
     return _newest_first(prefixes | _written(directory))
+
+
+def _index_misplaced(state, directory):
+    """Whether an index is damaged (None) or lists checkpoints outside ``directory``
+    (``../../ckpt-1``, relative to the working folder of an earlier version's repair):
+    CheckpointManager would delete files there."""
+    here = os.path.abspath(directory)
+    return state is None or any(
+        os.path.dirname(os.path.abspath(p)) != here
+        for p in [*state.all_model_checkpoint_paths, state.model_checkpoint_path] if p)
 
 
 def _written(directory):
@@ -160,7 +174,7 @@ class TrainingState:
         self.average_change = None
         self.checkpoint = tf.train.Checkpoint(**self._objects())
         index = os.path.join(directory, "checkpoint")
-        if os.path.exists(index) and index_state(directory) is None:
+        if os.path.exists(index) and _index_misplaced(index_state(directory), directory):
             self._rebuild_index()
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep)
         self.skipped = []  # (prefix, reason) of the damaged checkpoints passed over

@@ -145,8 +145,19 @@ def test_folder_without_usable_images_fails_naming_it(tmp_path):
     folder = tmp_path / "texts"
     folder.mkdir()
     (folder / "a.jpg").write_text("not an image")
-    with pytest.raises(DataError, match=r"texts: no usable images \(1 other files\)"):
+    with pytest.raises(DataError, match=r"texts: no usable images \(1 file\(s\) skipped as "
+                                        r"not an image \(unknown content\)\); it needs JPEG"):
         image_files.scan_folder(str(folder))
+    (folder / "b.png").write_bytes(big_png(5000, 5000))
+    (folder / "c.png").write_bytes(big_png(5000, 5000))
+    with pytest.raises(DataError, match=r"texts: no usable images \(2 file\(s\) skipped as too "
+                                        r"large \(more than --max_image_pixels=100 pixels "
+                                        r"declared\), 1 for other reasons above\); it needs"):
+        image_files.scan_folder(str(folder), max_pixels=100)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match=r"empty: no usable images \(it holds no files\)"):
+        image_files.scan_folder(str(empty))
 
 
 def test_missing_path_and_file_instead_of_folder(tmp_path):
@@ -187,7 +198,7 @@ def test_unreadable_folder_is_skipped_and_counted(messy_folder, monkeypatch, cap
         scan = image_files.scan_folder(str(messy_folder))
     assert scan.skipped["unreadable folder (permission denied)"] == [locked]
     assert not [p for p in scan.usable if "/sub/" in p]
-    assert "Skipped 1 file(s): unreadable folder (permission denied)" in caplog.text
+    assert "Skipped 1 folder(s): unreadable folder (permission denied)" in caplog.text
 
 
 def test_unreadable_data_folder_itself_fails_naming_it(tmp_path, monkeypatch):
@@ -236,12 +247,17 @@ def test_run_folders_inside_the_data_folder_are_skipped_not_trained_on(tmp_path,
     assert sorted(os.path.relpath(p, root) for p in scan.usable) == ["labelled/b.png", "real/a.png"]
     assert scan.skipped == {image_files.RUN_FOLDER: [str(run), str(history_only)],
                             "not an image (unknown content)": [str(not_a_run / "config.json")]}
-    assert f"Skipped 2 file(s): {image_files.RUN_FOLDER}, e.g. {run}" in caplog.text
+    assert f"Skipped 2 folder(s): {image_files.RUN_FOLDER}, e.g. {run}" in caplog.text
     for given in (run, history_only):  # given as the data folder itself: refused
         with pytest.raises(DataError) as refused:
             image_files.scan_folder(str(given))
         assert str(refused.value) == (f"--data_dir={given}: is {image_files.RUN_FOLDER}; "
                                       "give the folder that holds the images")
+    for given in (run / "samples", run / "generated" / "seed_0"):  # or a folder inside one
+        with pytest.raises(DataError) as refused:
+            image_files.scan_folder(str(given))
+        assert str(refused.value) == (f"--data_dir={given}: is inside {image_files.RUN_FOLDER} "
+                                      f"{run}; give the folder that holds the images")
 
 
 def big_png(width, height):

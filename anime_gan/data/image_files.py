@@ -51,7 +51,12 @@ class FolderScan:
         for kind, paths in sorted(self.skipped.items()):
             examples = ", ".join(paths[:EXAMPLES_PER_KIND])
             more = f" and {len(paths) - EXAMPLES_PER_KIND} more" if len(paths) > EXAMPLES_PER_KIND else ""
-            logger.warning("Skipped %d file(s): %s, e.g. %s%s", len(paths), kind, examples, more)
+            logger.warning("Skipped %d %s: %s, e.g. %s%s", len(paths), _noun(kind), kind,
+                           examples, more)
+
+
+def _noun(kind):
+    return "folder(s)" if kind == RUN_FOLDER or kind.startswith("unreadable folder") else "file(s)"
 
 
 def _format(head):
@@ -203,6 +208,10 @@ def scan_folder(data_dir, max_pixels=DEFAULT_MAX_PIXELS):
     if not os.access(data_dir, os.R_OK | os.X_OK):
         raise DataError(f"--data_dir={data_dir}: cannot read the folder (permission "
                         "denied); fix its permissions or point --data_dir elsewhere")
+    run = _inside_a_run(data_dir)
+    if run:
+        raise DataError(f"--data_dir={data_dir}: is inside {RUN_FOLDER} {run}; give the "
+                        "folder that holds the images")
     usable, skipped = [], collections.defaultdict(list)
     for root, files in _walk(data_dir, skipped):
         for name in files:
@@ -215,10 +224,35 @@ def scan_folder(data_dir, max_pixels=DEFAULT_MAX_PIXELS):
     scan = FolderScan(usable, dict(skipped))
     scan.log_skipped()
     if not usable:
-        found = sum(len(p) for p in skipped.values())
-        raise DataError(f"--data_dir={data_dir}: no usable images ({found} other files); "
+        raise DataError(f"--data_dir={data_dir}: no usable images ({_why_none(skipped)}); "
                         "it needs JPEG, PNG, BMP, GIF or WebP files, in any subfolder")
     return scan
+
+
+def _why_none(skipped):
+    if not skipped:
+        return "it holds no files"
+    kind, paths = max(skipped.items(), key=lambda item: len(item[1]))
+    others = sum(len(p) for p in skipped.values()) - len(paths)
+    return (f"{len(paths)} {_noun(kind)} skipped as {kind}"
+            + (f", {others} for other reasons above" if others else ""))
+
+
+def _inside_a_run(data_dir, levels=3):
+    """The run folder that holds ``data_dir`` (its samples/, generated/seed_0/...), or None."""
+    folder = os.path.realpath(data_dir)
+    for _ in range(levels):
+        folder, child = os.path.dirname(folder), folder
+        if folder == child:
+            return None
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            return None
+        if _is_run_folder([e for e in entries if os.path.isdir(os.path.join(folder, e))],
+                          entries):
+            return folder
+    return None
 
 
 def listing_digest(paths, data_dir):

@@ -125,6 +125,9 @@ def _expand_experiments(argv):
             continue
         if name not in experiment_names():
             _fail(f"--experiment={name}: must be one of {', '.join(experiment_names())}")
+        if experiments:  # the second would keep the settings of the first it does not set
+            _fail(f"--experiment={name}: give one experiment, not also "
+                  f"--experiment={experiments[0][1]}")
         experiments.append((len(expanded), name))
         expanded.append(f"--flagfile={experiment_path(name)}")
     for position, name in experiments:

@@ -240,7 +240,8 @@ class TrainConfig:
         if self.num_images < 1:
             fail("num_images", "must be at least 1")
         try:
-            parse_policy(self.diffaugment)
+            if self.diffaugment is not None:  # one spelling, as config.json records it
+                self.diffaugment = ",".join(parse_policy(self.diffaugment))
         except ValueError as error:
             fail("diffaugment", str(error))
         if not 0 <= self.ema_decay < 1:

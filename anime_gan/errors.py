@@ -13,6 +13,8 @@
 
 
 import numbers
+import os
+import zipfile
 
 MAX_SEED = 2**31 - 1  # a seed reaches the SavedModel's generate() as an int32
 
@@ -49,6 +51,14 @@ class Terminated(KeyboardInterrupt):
 def first_line(error):
     """An exception's first line (its type's name if it has no message), for one-line reports."""
     return (str(error).strip().splitlines() or [""])[0] or type(error).__name__
+
+
+def keras_load_problem(path, error):
+    """Why a ``.keras`` file did not load, in one line (Keras says "File not found" of a
+    file that is there but is no zip archive)."""
+    if os.path.isfile(path) and not zipfile.is_zipfile(path):
+        return "not a Keras model file, or a damaged one (a .keras file is a zip archive)"
+    return first_line(error)
 
 
 def check_whole_numbers(caller, low=1, high=None, **values):

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from anime_gan import devices, display, networks
-from anime_gan.errors import MAX_SEED, ConfigError, check_whole_numbers, first_line
+from anime_gan.errors import MAX_SEED, ConfigError, check_whole_numbers, keras_load_problem
 from anime_gan.images import GRID_ROWS, image_grid, to_uint8
 from anime_gan.run_folder import RunFolder
 from anime_gan.run_folder.checkpoints import read_newest, saved_objects
@@ -152,7 +152,7 @@ def _load_keras_file(path):
         # Safe mode: a file that would run code when loaded (a Lambda layer) is refused.
         generator = keras.models.load_model(path, safe_mode=True)
     except Exception as error:  # a damaged file: Keras raises ValueError, zipfile...
-        raise ConfigError(f"{path} does not load: " + first_line(error)) from None
+        raise ConfigError(f"{path} does not load: " + keras_load_problem(path, error)) from None
     problem = not_a_generator(generator)
     if problem:
         raise ConfigError(f"{path} is no generator: {problem}")

@@ -16,6 +16,18 @@ def test_parse_policy():
     assert augment.parse_policy("color,cutout") == ("color", "cutout")
     with pytest.raises(ValueError, match="unknown DiffAugment policy"):
         augment.parse_policy("color,flip")
+    assert augment.parse_policy(" color, cutout,") == ("color", "cutout")
+    with pytest.raises(ValueError, match="^color given twice; give each once$"):
+        augment.parse_policy("color,,color")
+
+
+def test_the_config_records_one_spelling_of_the_policy():
+    from anime_gan import TrainConfig
+
+    assert TrainConfig(diffaugment="color, translation,", output_dir="x").diffaugment == (
+        "color,translation")
+    assert TrainConfig(diffaugment=None, output_dir="x").diffaugment == (
+        "color,translation,cutout")  # the DCGAN's default
 
 
 def test_empty_policy_is_the_identity():

@@ -248,6 +248,14 @@ def test_unknown_experiment_exits_2_naming_the_choices(run_cli):
     assert "--experiment=nope: must be one of" in result.stderr and "wgan_gp_64" in result.stderr
 
 
+def test_two_experiments_exit_2_naming_both(run_cli):
+    """The second kept the settings of the first that it does not set (DiffAugment)."""
+    result = run_cli("--experiment=dcgan_64", "--experiment", "sngan_64")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: --experiment=sngan_64: give one experiment, not also --experiment=dcgan_64"]
+
+
 def test_cli_reports_a_training_fault_in_one_line(monkeypatch, capsys):
     def fail(config):
         raise NonFiniteLossError("training stopped at step 7: d_loss=nan")

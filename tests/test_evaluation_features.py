@@ -54,7 +54,9 @@ def test_unsuitable_backbone_files_are_refused_in_one_line(tmp_path):
             evaluation.load_backbone(path)
     junk = tmp_path / "junk.keras"
     junk.write_bytes(b"not a model")
-    with pytest.raises(ConfigError, match=f"^--backbone={re.escape(str(junk))}: cannot be loaded"):
+    with pytest.raises(ConfigError, match=f"^--backbone={re.escape(str(junk))}: cannot be loaded "
+                                          r"as a Keras model: not a Keras model file, or a "
+                                          r"damaged one \(a \.keras file is a zip archive\)$"):
         evaluation.load_backbone(str(junk))
 
 

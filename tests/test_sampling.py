@@ -29,7 +29,8 @@ def test_load_generator_takes_a_saved_keras_network(tmp_path):
     loaded = anime_gan.load_generator(tmp_path / "mine.keras")
     np.testing.assert_array_equal(anime_gan.sample(loaded, 2), anime_gan.sample(generator, 2))
     (tmp_path / "cut.keras").write_bytes((tmp_path / "mine.keras").read_bytes()[:1000])
-    with pytest.raises(anime_gan.ConfigError, match=r"cut.keras does not load: "):
+    with pytest.raises(anime_gan.ConfigError, match=r"cut.keras does not load: not a Keras "
+                                                    r"model file, or a damaged one \(a .keras"):
         anime_gan.load_generator(tmp_path / "cut.keras")
 
 

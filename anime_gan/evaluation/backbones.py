@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from anime_gan.errors import ConfigError, first_line
+from anime_gan.errors import ConfigError, first_line, keras_load_problem
 from anime_gan.images import to_float
 
 INCEPTION_SIZE = 299
@@ -87,7 +87,7 @@ def keras_file_backbone(path):
         model = keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # not a Keras file, or a layer that cannot load
         raise ConfigError(f"--backbone={path}: cannot be loaded as a Keras model: "
-                          f"{first_line(error)}") from None
+                          f"{keras_load_problem(path, error)}") from None
     inputs, outputs = model.inputs or [], model.outputs or []
     if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[-1] != 3:
         raise ConfigError(f"--backbone={path}: must take RGB images [N, H, W, 3]; its input "

@@ -1,4 +1,5 @@
 import json
+import logging
 import os
 import pathlib
 
@@ -263,10 +264,13 @@ def test_a_cache_that_cannot_be_written_is_one_line(image_folder, tmp_path, monk
         data.folder_images(image_folder, 64, cache_dir=str(tmp_path / "cache"))
 
 
-def test_disk_cache_is_filled_once_and_reused(image_folder, tmp_path, monkeypatch):
+def test_disk_cache_is_filled_once_and_reused(image_folder, tmp_path, monkeypatch, caplog):
     cache = tmp_path / "cache"
+    caplog.set_level(logging.INFO, logger="anime_gan.data.pipeline")
     images, count = data.folder_images(image_folder, 64, cache_dir=str(cache))
     assert count == 24
+    assert [m.split(" under ")[0] for m in caplog.messages if " under " in m] == [
+        "Decoding 24 images"]
     assert any(name.startswith("images-64px-") and name.endswith(".index")
                for name in os.listdir(cache))
     first = np.stack(list(images.as_numpy_iterator()))
@@ -274,9 +278,12 @@ def test_disk_cache_is_filled_once_and_reused(image_folder, tmp_path, monkeypatc
     # Were the files decoded again, every image would now be black.
     monkeypatch.setattr(data, "decode_image_file",
                         lambda path, size: tf.zeros((size, size, 3), tf.uint8))
+    caplog.clear()
     again, _ = data.folder_images(image_folder, 64, cache_dir=str(cache))
     np.testing.assert_array_equal(np.stack(list(again.as_numpy_iterator())), first)
     assert first.any()
+    assert [m.split(" under ")[0] for m in caplog.messages if " under " in m] == [
+        "Reading the 24 images"] and any(m.startswith("Read 24 images in") for m in caplog.messages)
 
     # Another image size is another cache.
     data.folder_images(image_folder, 128, cache_dir=str(cache))

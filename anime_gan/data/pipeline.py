@@ -40,9 +40,8 @@ def center_crop_and_resize(image, image_size):
     """Any [H, W, C] image -> uint8 [image_size, image_size, C], cropped to a square."""
     shape = tf.shape(image)
     side = tf.minimum(shape[0], shape[1])
-    image = tf.image.crop_to_bounding_box(
-        image, (shape[0] - side) // 2, (shape[1] - side) // 2, side, side
-    )
+    image = tf.image.crop_to_bounding_box(image, (shape[0] - side) // 2,
+                                          (shape[1] - side) // 2, side, side)
     image = tf.image.resize(image, (image_size, image_size), antialias=True)
     return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
 
@@ -53,9 +52,7 @@ def decode_image_file(path, image_size):
     Grey is repeated to RGB, an alpha channel is dropped (not composited), 16-bit
     PNGs are scaled to 8 bits, CMYK JPEGs converted, and a GIF gives its first frame.
     """
-    image = tf.io.decode_image(
-        tf.io.read_file(path), channels=3, expand_animations=False
-    )
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
     image.set_shape([None, None, 3])
     return center_crop_and_resize(image, image_size)
 
@@ -92,7 +89,9 @@ def decoded_images(paths, image_size, data_dir, cache_dir=None):
     """
     cache = _cache_file(cache_dir, f"images-{image_size}px-"
                                    f"{image_files.listing_digest(paths, data_dir)[:16]}")
-    logger.info("Decoding %d images under %s into the cache %s", len(paths), data_dir,
+    reused = bool(cache) and os.path.exists(cache + ".index")  # filled by an earlier run
+    logger.info("Reading the %d images under %s from the cache %s" if reused else
+                "Decoding %d images under %s into the cache %s", len(paths), data_dir,
                 cache or "in memory")
     started = time.perf_counter()
     # As bytes: a name that is not UTF-8 (from an old zip) is a valid path all the same.
@@ -120,7 +119,8 @@ def decoded_images(paths, image_size, data_dir, cache_dir=None):
     if not len(kept):
         raise DataError(
             f"--data_dir={data_dir}: none of the {len(paths)} image files could be decoded")
-    logger.info("Cached %d images in %.1f s", len(kept), time.perf_counter() - started)
+    logger.info("%s %d images in %.1f s", "Read" if reused else "Cached", len(kept),
+                time.perf_counter() - started)
     return decoded.map(lambda index, image: image), len(kept)
 
 

@@ -138,3 +138,24 @@ def test_fewer_real_images_than_asked_are_all_used_and_said(tiny_backbone, tmp_p
     caplog.clear()
     assert evaluation.real_features(backbone, 64, 30).shape == (30, 8)
     assert "fewer than" not in caplog.text
+
+
+def test_real_features_decode_only_about_the_images_they_use(image_folder, tiny_backbone,
+                                                              monkeypatch):
+    """Not the whole data set, a second time in memory beside training's."""
+    decoded = []
+    decode = features.pipeline.decoded_images
+
+    def counting(paths, *args, **kwargs):
+        decoded.append(list(paths))
+        return decode(paths, *args, **kwargs)
+
+    monkeypatch.setattr(features.pipeline, "decoded_images", counting)
+    backbone = evaluation.load_backbone(tiny_backbone)
+    all_files = features.scan_folder(image_folder).usable
+    assert len(all_files) == 24
+    assert evaluation.real_features(backbone, 64, 5, data_dir=image_folder).shape == (5, 8)
+    assert len(decoded[-1]) == 15 and set(decoded[-1]) < set(all_files)  # 5, a tenth, 10
+    assert decoded[-1] == sorted(decoded[-1])
+    assert evaluation.real_features(backbone, 64, 20, data_dir=image_folder).shape == (20, 8)
+    assert decoded[-1] == all_files  # 20 and the margin are more than there are

@@ -56,6 +56,17 @@ def _data_key(paths, data_dir, dataset, image_size, backbone, num_samples, seed,
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
 
 
+def _seeded_choice(paths, num_samples, seed):
+    """The files to decode, in their order: ``num_samples`` of them chosen by ``seed``, and
+    a tenth more for those that do not decode (all of them if that is most): not the
+    whole data set twice in memory beside training's."""
+    wanted = num_samples + num_samples // 10 + 10
+    if wanted >= len(paths):
+        return paths
+    chosen = np.random.default_rng(seed).choice(len(paths), wanted, replace=False)
+    return [paths[i] for i in sorted(chosen)]
+
+
 def _cache_dir(data_dir):
     return os.path.join(data_dir, CACHE_FOLDER) if data_dir else os.path.join(
         keras_cache_dir(), "..", "anime_gan")
@@ -74,7 +85,8 @@ def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None
         logger.info("Real-image features from the cache %s", path)
         return np.load(path)
     if data_dir:
-        images, count = pipeline.decoded_images(paths, image_size, data_dir)
+        images, count = pipeline.decoded_images(_seeded_choice(paths, num_samples, seed),
+                                                image_size, data_dir)
     else:
         if not dataset:
             logger.info("Real images: the %d built-in cartoon faces, the data of a run given "

@@ -41,6 +41,9 @@ def _kid_monitor(config, backbone):
     real = real_features(backbone, config.image_size, config.eval_samples,
                          config.data_dir, config.dataset, config.seed,
                          tfds_data_dir=config.tfds_data_dir)
+    if len(real) < config.eval_samples:
+        logger.warning("--eval_samples=%d: the data has %d usable real images; KID compares "
+                       "%d", config.eval_samples, len(real), len(real))
     return [callbacks.KIDMonitor(backbone, real, config.eval_every, config.eval_samples,
                                  config.seed)]
 

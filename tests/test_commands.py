@@ -89,6 +89,20 @@ def test_evaluate_with_too_few_real_images_fails_in_one_line(trained_run, tmp_pa
     assert "Traceback" not in result.stderr and not (trained_run / "eval.json").exists()
 
 
+def test_evaluate_a_run_without_a_generator_stops_before_decoding_data(trained_run,
+                                                                       tiny_backbone,
+                                                                       monkeypatch):
+    from anime_gan.evaluation import evaluate
+
+    shutil.rmtree(trained_run / "checkpoints")
+    for name in ("generator.keras", "generator_ema.keras"):
+        os.remove(trained_run / name)
+    monkeypatch.setattr(evaluate, "real_features",
+                        lambda *a, **k: pytest.fail("decoded the data first"))
+    with pytest.raises(anime_gan.ConfigError, match="no generator saved in the run"):
+        anime_gan.evaluate_run(str(trained_run), num_samples=20, backbone=tiny_backbone)
+
+
 def test_generate_streams_batch_by_batch_with_a_progress_bar(trained_run, monkeypatch, capsys):
     sizes = []
     real = anime_gan.sampling.images_from_latents

@@ -127,17 +127,20 @@ def test_features_are_returned_when_the_cache_cannot_be_written(image_folder, ti
     assert "Could not cache the real-image features" in caplog.text
 
 
-def test_fewer_real_images_than_asked_are_all_used_and_said(tiny_backbone, tmp_path,
-                                                             monkeypatch, caplog):
+def test_fewer_real_images_than_eval_samples_are_all_used_and_said(tiny_backbone, tmp_path,
+                                                                   monkeypatch, caplog):
+    from anime_gan import TrainConfig, training
+
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setattr(features.pipeline, "SYNTHETIC_IMAGES", 30)
     backbone = evaluation.load_backbone(tiny_backbone)
-    assert evaluation.real_features(backbone, 64, 50).shape == (30, 8)
-    assert ("The real images are 30, fewer than the 50 asked for the comparison "
-            "(--eval_samples, --num_samples): all 30 are used") in caplog.messages
-    caplog.clear()
-    assert evaluation.real_features(backbone, 64, 30).shape == (30, 8)
-    assert "fewer than" not in caplog.text
+    for asked, warned in ((50, True), (30, False)):
+        caplog.clear()
+        config = TrainConfig(eval_every=1, eval_samples=asked, output_dir="x")
+        [monitor] = training._kid_monitor(config, backbone)
+        assert len(monitor.real) == 30
+        assert ((f"--eval_samples={asked}: the data has 30 usable real images; KID compares 30"
+                 in caplog.messages) == warned)
 
 
 def test_real_features_decode_only_about_the_images_they_use(image_folder, tiny_backbone,

@@ -63,10 +63,10 @@ def _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone, backbone_we
         data_dir, dataset = config.data_dir, config.dataset
     tfds_data_dir = tfds_data_dir or config.tfds_data_dir
     network = load_backbone(backbone, backbone_weights)
+    generator, generator_source = load_generator_and_source(run_dir)  # before decoding data
     real = real_features(network, config.image_size, num_samples, data_dir, dataset, seed,
                          tfds_data_dir)
     _check_real_count(len(real), num_samples, data_dir or dataset)
-    generator, generator_source = load_generator_and_source(run_dir)
     fake = generated_features(generator, network, num_samples, seed)
     subset_size = metrics.kid_subset_size(len(real), len(fake))
     report = {

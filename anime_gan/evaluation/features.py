@@ -94,10 +94,6 @@ def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None
                         pipeline.SYNTHETIC_IMAGES)
         images, count = pipeline.load_images(image_size, data_dir, dataset, seed,
                                              tfds_data_dir=tfds_data_dir)
-    if count < num_samples:
-        logger.warning("The real images are %d, fewer than the %d asked for the comparison "
-                       "(--eval_samples, --num_samples): all %d are used", count, num_samples,
-                       count)
     shuffled = images.shuffle(count, seed=seed, reshuffle_each_iteration=False)
     features = backbone.features(_images(shuffled, min(num_samples, count)))
     try:

@@ -202,8 +202,8 @@ def _warn_of_settings_the_mode_ignores(flag_values):
     ignored = [f"--{field.name}" for field in dataclasses.fields(TrainConfig)
                if flag_values[field.name].present and field.name not in used]
     if mode in MODE_SETTINGS and ignored:
-        print(f"warning: --mode={mode} uses the run's own settings, not {', '.join(ignored)}; "
-              "ignored", file=sys.stderr)
+        print(f"warning: --mode={mode} does not use {', '.join(ignored)} (the run's own "
+              "settings apply); ignored", file=sys.stderr)
 
 
 class _QuietLibraries(logging.Filter):

@@ -231,15 +231,17 @@ def test_a_flag_the_experiment_overrides_is_named_in_a_warning(capsys):
 
 def test_flags_a_mode_other_than_train_does_not_read_are_named_in_a_warning(capsys):
     parse("--mode=generate", "--output_dir=run", "--batch_size=999", "--model=wgan",
-          "--num_images=4", "--seed=2")
-    assert capsys.readouterr().err == ("warning: --mode=generate uses the run's own settings, "
-                                       "not --model, --batch_size; ignored\n")
+          "--num_images=4", "--seed=2", "--num_samples=20")
+    assert capsys.readouterr().err == ("warning: --mode=generate does not use --model, "
+                                       "--batch_size, --num_samples (the run's own settings "
+                                       "apply); ignored\n")
     parse("--mode=evaluate", "--output_dir=run", "--data_dir=.", "--backbone=x.keras",
           "--num_samples=20", "--seed=1")
     parse("--mode=train", "--output_dir=run", "--batch_size=8")
     assert capsys.readouterr().err == ""
     parse("--mode=export", "--output_dir=run", "--seed=1")
-    assert "not --seed; ignored" in capsys.readouterr().err
+    assert "does not use --seed (the run's own settings apply); ignored" in (
+        capsys.readouterr().err)
 
 
 def test_unknown_experiment_exits_2_naming_the_choices(run_cli):

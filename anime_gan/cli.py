@@ -221,7 +221,9 @@ class _QuietLibraries(logging.Filter):
                 or record.name.split(".")[0] not in self.quiet)
 
 
-def _set_up_log_handlers():
+def set_up_log_handlers():
+    """The library's log lines without TensorFlow's and absl's routine INFO, and never
+    glued to a progress bar (for every command-line tool of the project)."""
     quiet = _QuietLibraries()
     for name in quiet.quiet:  # TensorFlow's logger has a handler of its own
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -234,7 +236,7 @@ def _set_up_log_handlers():
 def run(config, prog="anime-gan"):
     """``commands.run(config)`` with the command line's exit statuses; a finished
     training run closes with a summary on stdout."""
-    _set_up_log_handlers()
+    set_up_log_handlers()
     try:
         with progress.surviving_a_closed_stdout():
             result = _exit_on_config_error(lambda: commands.run(config))

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 from absl import app, flags
 
+from anime_gan.cli import set_up_log_handlers
 from anime_gan.measure import cpu_name
 from anime_gan.config import DIFFAUGMENT_DEFAULTS, MODELS, N_CRITIC_DEFAULTS
 from anime_gan.comparison_report import config_name, load_results, plot, table, verdict
@@ -279,6 +280,7 @@ def main(argv, flag_values=flags.FLAGS):
 
 def _main(argv):
     """``main`` with a refusal as one line and exit status 2."""
+    set_up_log_handlers()
     try:
         main(argv)
     except ValueError as error:

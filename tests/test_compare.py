@@ -190,11 +190,14 @@ def test_a_stop_or_fault_ends_with_its_exit_status_and_no_traceback(stop, status
     def stopped(argv):
         raise stop
 
+    quieted = []
     monkeypatch.setattr(compare, "main", stopped)
+    monkeypatch.setattr(compare, "set_up_log_handlers", lambda: quieted.append(True))
     with pytest.raises(SystemExit) as exit_info:
         compare._main(["compare"])
     assert exit_info.value.code == status
     assert capsys.readouterr().err == ("error: disk full\n" if status == 1 else "")
+    assert quieted  # TensorFlow's routine INFO (saving, signatures) is held back, as by anime-gan
 
 
 @pytest.mark.slow

@@ -178,7 +178,7 @@ def test_prog_name_follows_how_the_command_was_started():
 def test_a_training_fault_mid_epoch_starts_its_error_on_a_line_of_its_own(monkeypatch, capsys):
     """A NaN loss stops fit mid-epoch, with the bar's line still open."""
     monkeypatch.setattr(progress.ProgressBar, "line_open", True)
-    monkeypatch.setattr(cli, "_set_up_log_handlers", lambda: None)
+    monkeypatch.setattr(cli, "set_up_log_handlers", lambda: None)
 
     def fault(config):
         print("\r3/5 ━━━━ - d_loss: nan", end="")

@@ -452,3 +452,20 @@ def test_a_bmp_with_a_colour_table_is_reported_and_a_grey_one_decodes_right(tmp_
         assert "colour table" in image_files.classify(str(tmp_path / "broken.bmp"))
     decoded = tf.io.decode_image(tf.io.read_file(str(tmp_path / "L.bmp")), channels=3).numpy()
     np.testing.assert_array_equal(decoded, np.repeat(np.asarray(grey)[..., None], 3, axis=-1))
+
+
+def test_a_folder_of_mostly_smaller_images_than_the_image_size_is_warned_of(tmp_path, caplog):
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for i, (size, fmt) in enumerate([((32, 48), "PNG"), ((40, 40), "JPEG"), ((50, 30), "GIF"),
+                                     ((128, 128), "PNG"), ((64, 100), "BMP")]):
+        (folder / f"{i}.img").write_bytes(encode(rgb_image(size=size), fmt))
+    caplog.set_level(logging.WARNING)
+    _, count = data.folder_images(str(folder), 64)
+    assert count == 5
+    assert (f"60% of the images under {folder} (a sample of 5) are smaller than --image_size=64: "
+            "they are upscaled, so what the GAN learns is blurred; a smaller --image_size fits "
+            "them") in caplog.messages
+    caplog.clear()
+    data.folder_images(str(folder), 32)  # 64x100 is 64 on its shorter side, and so on
+    assert "smaller than" not in caplog.text

@@ -255,6 +255,28 @@ def _inside_a_run(data_dir, levels=3):
     return None
 
 
+def warn_if_mostly_smaller(paths, side, data_dir, sample=256):
+    """Warns when most images (an even sample of the files' headers) are smaller than
+    ``side`` on their shorter side: training would learn them upscaled, blurred."""
+    checked = paths[::max(1, len(paths) // sample)][:sample]
+    sizes = [size for size in map(_declared_size, checked) if size]
+    small = sum(min(size) < side for size in sizes)
+    if sizes and small * 2 > len(sizes):
+        logger.warning("%d%% of the images under %s (a sample of %d) are smaller than "
+                       "--image_size=%d: they are upscaled, so what the GAN learns is "
+                       "blurred; a smaller --image_size fits them",
+                       round(100 * small / len(sizes)), data_dir, len(sizes), side)
+
+
+def _declared_size(path):
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEAD)
+            return image_size(_format(head), head, f)
+    except (OSError, struct.error, IndexError):
+        return None
+
+
 def listing_digest(paths, data_dir):
     """A hex digest of the files' paths (relative to ``data_dir``), sizes and modification
     times: it changes when the data set does, for cache keys."""

@@ -64,6 +64,7 @@ def folder_images(data_dir, image_size, cache_dir=None,
     paths = list_image_files(data_dir, max_pixels)
     if check_count:
         check_count(len(paths))
+    image_files.warn_if_mostly_smaller(paths, image_size, data_dir)
     return decoded_images(paths, image_size, data_dir, cache_dir)
 
 
@@ -80,9 +81,8 @@ def _cache_file(cache_dir, name):
 
 
 def decoded_images(paths, image_size, data_dir, cache_dir=None):
-    """Cached uint8 images of the image files ``paths`` (found under ``data_dir``), and their number.
-
-    Every file is decoded once, here, into the cache: in memory (image_size^2 * 3
+    """Cached uint8 images of the image files ``paths`` (found under ``data_dir``), and their
+    number.  Every file is decoded once, here, into the cache: in memory (image_size^2 * 3
     bytes an image), or in files under ``cache_dir`` named after the data set's
     contents, which later runs reuse.  A file whose header looked right but
     which the decoder rejects is skipped and reported.

@@ -166,22 +166,22 @@ def _train(config, strategy, extra_callbacks, live):
     files.remove_leftovers(folder.path)
 
     gan = build_gan(config, strategy)
-    stream = make_stream(config.image_size, config.batch_size, config.data_dir,
-                         config.dataset, seed=config.seed,
-                         batches_per_step=gan.real_batches_per_step,
-                         cache_dir=config.cache_dir, tfds_data_dir=config.tfds_data_dir,
-                         max_image_pixels=config.max_image_pixels)
-    steps_per_epoch = config.steps_per_epoch or stream.steps_per_pass
     state = TrainingState(gan, fixed_latents(config.latent_dim, config.seed), folder.checkpoints)
     if resuming:
         _resume(config, gan, state, folder)
+    finished = int(state.epoch) >= config.epochs
+    stream = None if finished else make_stream(  # a finished run decodes no data
+        config.image_size, config.batch_size, config.data_dir, config.dataset,
+        seed=config.seed, batches_per_step=gan.real_batches_per_step,
+        cache_dir=config.cache_dir, tfds_data_dir=config.tfds_data_dir,
+        max_image_pixels=config.max_image_pixels)
+    steps_per_epoch = config.steps_per_epoch or (stream.steps_per_pass if stream else 1)
     kept_row = _row_of_the_unended_epoch(folder, state, steps_per_epoch)
     metrics_epoch = int(state.epoch) + (kept_row is not None)
     history.truncate(folder.history, metrics_epoch)
     event_files.truncate_event_files(folder.logs, state.step, int(state.epoch), metrics_epoch)
     if kept_row is not None:
         event_files.log_missing_epoch_metrics(folder.logs, metrics_epoch, kept_row)
-    finished = int(state.epoch) >= config.epochs
     if finished:
         # Its config.json stays as it was: nothing is trained with these settings.
         logger.info("%s has finished its %d epoch(s): nothing to train (a higher --epochs "

@@ -384,6 +384,7 @@ def test_finished_run_is_not_trained_further(trained_run, image_folder, run_cli,
     # It says so, rather than "Resuming at epoch 3" and "Training dcgan".
     assert f"{trained_run} has finished its 2 epoch(s): nothing to train" in caplog.text
     assert "Resuming" not in caplog.text and "Training dcgan" not in caplog.text
+    assert "Decoding" not in caplog.text  # no data is read for it
     assert restored_state(trained_run).step == before
     assert history_epochs(trained_run) == [1, 2]
     # Nothing was trained on the other folder: the run's record still names its own data.

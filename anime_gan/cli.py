@@ -167,10 +167,26 @@ def parse_flags(argv, flag_values=flags.FLAGS):
     try:
         remaining = flag_values(argv)
     except flags.Error as error:  # absl's own prefix would follow ours
-        _fail(str(error).removeprefix("ERROR:: ").removeprefix("ERROR: "))
+        _fail(str(error).removeprefix("ERROR:: ").removeprefix("ERROR: ")
+              + _where_in_flagfiles(getattr(error, "flagvalue", None), argv))
     if "experiment" in flag_values and flag_values["experiment"].present and not expanded:
         _fail("--experiment: give it on the command line, not in a flagfile")
     return remaining
+
+
+def _where_in_flagfiles(flag, argv):
+    """' (in --flagfile=F)' when a flag file on the command line holds ``flag``, not the
+    command line itself."""
+    if not flag or flag in argv:
+        return ""
+    for path in (arg.split("=", 1)[1] for arg in argv if arg.startswith("--flagfile=")):
+        try:
+            with open(os.path.expanduser(path)) as f:
+                if flag in (line.strip() for line in f):
+                    return f" (in --flagfile={path})"
+        except (OSError, UnicodeDecodeError):
+            continue
+    return ""
 
 
 def _exit_on_config_error(function):

@@ -250,6 +250,17 @@ def test_unknown_experiment_exits_2_naming_the_choices(run_cli):
     assert "--experiment=nope: must be one of" in result.stderr and "wgan_gp_64" in result.stderr
 
 
+def test_an_unknown_flag_in_a_flagfile_names_the_file(tmp_path, run_cli):
+    flagfile = tmp_path / "mine.flags"
+    flagfile.write_text("--epochs=3\n--bogus=1\n")
+    result = run_cli(f"--flagfile={flagfile}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: Unknown command line flag 'bogus' (in --flagfile={flagfile})"]
+    result = run_cli("--bogus=1")
+    assert result.stderr.strip().splitlines() == ["error: Unknown command line flag 'bogus'"]
+
+
 def test_two_experiments_exit_2_naming_both(run_cli):
     """The second kept the settings of the first that it does not set (DiffAugment)."""
     result = run_cli("--experiment=dcgan_64", "--experiment", "sngan_64")

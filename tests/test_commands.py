@@ -103,6 +103,23 @@ def test_evaluate_a_run_without_a_generator_stops_before_decoding_data(trained_r
         anime_gan.evaluate_run(str(trained_run), num_samples=20, backbone=tiny_backbone)
 
 
+def test_evaluate_stopped_by_sigterm_says_so_and_exits_143(trained_run, tiny_backbone,
+                                                          image_folder, run_cli, monkeypatch,
+                                                          caplog):
+    from anime_gan.evaluation import evaluate
+
+    def terminated(*args, **kwargs):
+        signal.raise_signal(signal.SIGTERM)
+
+    monkeypatch.setattr(evaluate, "generated_features", terminated)
+    result = run_cli("--mode=evaluate", f"--output_dir={trained_run}", "--num_samples=20",
+                     f"--backbone={tiny_backbone}", f"--data_dir={image_folder}")
+    assert result.returncode == 143 and "Traceback" not in result.stderr
+    assert (f"Stopped: {trained_run / 'eval.json'} is as it was; the same command evaluates "
+            "the run") in caplog.text
+    assert not (trained_run / "eval.json").exists()
+
+
 def test_generate_streams_batch_by_batch_with_a_progress_bar(trained_run, monkeypatch, capsys):
     sizes = []
     real = anime_gan.sampling.images_from_latents

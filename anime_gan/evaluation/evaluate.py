@@ -12,7 +12,9 @@ from anime_gan.evaluation.features import generated_features, real_features
 from anime_gan.files import save_json
 from anime_gan.run_folder import RunFolder
 from anime_gan.run_folder.lock import run_lock
+from anime_gan.notebook import the_same_call
 from anime_gan.sampling import load_generator_and_source
+from anime_gan.stop_signals import sigterm_interrupts
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +46,14 @@ def evaluate_run(run_dir, num_samples=10_000, data_dir=None, dataset=None,
     Without ``data_dir`` or ``dataset`` it uses the run's own training data.
     """
     check_whole_numbers("evaluate_run", MIN_REAL_IMAGES, num_samples=num_samples)
-    with run_lock(run_dir, create=False):
-        return _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone,
-                             backbone_weights, seed, tfds_data_dir)
+    with run_lock(run_dir, create=False), sigterm_interrupts():
+        try:
+            return _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone,
+                                 backbone_weights, seed, tfds_data_dir)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM
+            logger.warning("Stopped: %s is as it was; the same %s evaluates the run",
+                           RunFolder(run_dir).eval_report, the_same_call("evaluate_run"))
+            raise
 
 
 def _absolute(data_dir):

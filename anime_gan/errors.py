@@ -19,7 +19,15 @@ import zipfile
 MAX_SEED = 2**31 - 1  # a seed reaches the SavedModel's generate() as an int32
 
 
-class ConfigError(ValueError):
+class _OneLineInIPython:
+    """In Jupyter or IPython the error shows as its one line, not as frames of this
+    library's code (IPython's ``_render_traceback_`` hook; ``%debug`` still works)."""
+
+    def _render_traceback_(self):
+        return [f"{type(self).__name__}: {self}"]
+
+
+class ConfigError(_OneLineInIPython, ValueError):
     """A setting is invalid; the message starts with the flag's name."""
 
 
@@ -27,7 +35,7 @@ class DataError(ConfigError):
     """The data the user pointed at cannot be used; the message says why and what to do."""
 
 
-class TrainingFault(RuntimeError):
+class TrainingFault(_OneLineInIPython, RuntimeError):
     """Training stopped; the message says why and what is left intact."""
 
 

@@ -397,11 +397,15 @@ def test_display_rule_in_a_real_kernel(tmp_path):
         "figure",                                                # again, in a later cell
         "anime_gan.show_grid(images); anime_gan.show_grid(images)",
         "print(anime_gan.__file__)\nassert matplotlib.get_backend() == backend",
+        "anime_gan.train(epochs=0)",  # a user's mistake: its one line, not the library's frames
     ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     execute(nb, tmp_path)
-    assert errors(nb) == []
-    assert [len(images_in(cell)) for cell in nb.cells] == [0, 0, 1, 1, 1, 2, 0]
+    assert errors(nb) == [(7, "anime_gan.train(epochs=0)", "ConfigError",
+                           "--epochs=0: must be at least 1")]
+    assert nb.cells[7].outputs[-1]["traceback"] == ["ConfigError: --epochs=0: must be at least 1"]
+    assert [len(images_in(cell)) for cell in nb.cells] == [0, 0, 1, 1, 1, 2, 0, 0]
+    nb.cells.pop()
     assert stream_text(nb.cells[-1]).startswith(os.path.join(REPO_ROOT, "anime_gan"))
 
 

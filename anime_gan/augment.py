@@ -15,14 +15,11 @@ CUTOUT_RATIO = 0.5  # of the image side
 
 def parse_policy(text):
     """'color,translation' -> ('color', 'translation'); '' -> ().  Spaces and empty
-    items are dropped; a name given twice is refused (it would augment twice)."""
-    policy = tuple(p.strip() for p in (text or "").split(",") if p.strip())
+    items are dropped, and a name given twice counts once (it does not augment twice)."""
+    policy = tuple(dict.fromkeys(p.strip() for p in (text or "").split(",") if p.strip()))
     unknown = [p for p in policy if p not in POLICIES]
     if unknown:
         raise ValueError(f"unknown DiffAugment policy {unknown}; choose from {POLICIES}")
-    twice = sorted({p for p in policy if policy.count(p) > 1})
-    if twice:
-        raise ValueError(f"{', '.join(twice)} given twice; give each once")
     return policy
 
 

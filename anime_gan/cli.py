@@ -200,8 +200,7 @@ def _exit_on_config_error(function):
 def config_from_flags(flag_values=flags.FLAGS):
     """A validated ``TrainConfig``; on a bad value, prints it and exits with status 2."""
     config = _exit_on_config_error(lambda: TrainConfig(**{
-        field.name: flag_values[field.name].value for field in dataclasses.fields(TrainConfig)
-    }))
+        field.name: flag_values[field.name].value for field in dataclasses.fields(TrainConfig)}))
     _warn_of_settings_the_mode_ignores(flag_values)
     return config
 
@@ -212,14 +211,20 @@ MODE_SETTINGS = {"generate": ("num_images", "seed", "interpolate"), "export": ()
                               "backbone", "backbone_weights", "seed")}
 
 
+# The modes' own options, which are no run settings.
+MODE_OPTIONS = ("num_images", "interpolate", "num_samples", "backbone", "backbone_weights")
+
+
 def _warn_of_settings_the_mode_ignores(flag_values):
     mode = flag_values["mode"].value
     used = ("mode", "output_dir", *MODE_SETTINGS.get(mode, ()))
     ignored = [f"--{field.name}" for field in dataclasses.fields(TrainConfig)
                if flag_values[field.name].present and field.name not in used]
     if mode in MODE_SETTINGS and ignored:
-        print(f"warning: --mode={mode} does not use {', '.join(ignored)} (the run's own "
-              "settings apply); ignored", file=sys.stderr)
+        options = {f"--{name}" for name in MODE_OPTIONS}
+        why = "" if set(ignored) <= options else " (the run's own settings apply)"
+        print(f"warning: --mode={mode} does not use {', '.join(ignored)}{why}; ignored",
+              file=sys.stderr)
 
 
 class _QuietLibraries(logging.Filter):

@@ -9,6 +9,7 @@ import logging
 import os
 
 import keras
+import numpy as np
 
 from anime_gan.config import TrainConfig
 from anime_gan.errors import ConfigError
@@ -16,7 +17,8 @@ from anime_gan.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 # The Python call of each command-line mode that is not training.
-MODE_CALLS = {"generate": "generate_run", "export": "export_run", "evaluate": "evaluate_run"}
+MODE_CALLS = {"generate": "generate_run({run!r}, num_images=64)", "export": "export_run({run!r})",
+              "evaluate": "evaluate_run({run!r}, data_dir=...)"}
 # Settings read by those modes only.
 OTHER_MODES_SETTINGS = {"num_images": "generate", "interpolate": "generate",
                         "num_samples": "evaluate"}
@@ -28,7 +30,7 @@ _ONE_OPTIMIZER_CALLBACKS = (keras.callbacks.LearningRateScheduler,
 def checked_arguments(config, callbacks, live):
     """``train``'s config and callbacks (as a list), each refused in one line when it is
     something else."""
-    if live is not None and not isinstance(live, bool):
+    if live is not None and not isinstance(live, (bool, np.bool_)):
         raise TypeError(f"train: live={live!r} must be True, False or None (in a notebook)")
     return checked_config(config), checked_callbacks(callbacks)
 
@@ -52,6 +54,7 @@ def checked_callbacks(callbacks):
         callbacks = [callbacks]
     elif callable(callbacks) or not _iterable(callbacks):
         callbacks = [callbacks]  # refused below, with the hint
+    callbacks = list(callbacks)  # a generator of them is read once
     for callback in callbacks:
         if not isinstance(callback, keras.callbacks.Callback):
             raise TypeError(f"train: callbacks are Keras callbacks, not {callback!r}; wrap a "
@@ -62,7 +65,7 @@ def checked_callbacks(callbacks):
                 "optimizer, and a GAN has two: set the learning rates in a callback of your "
                 "own (self.model.g_optimizer.learning_rate = ..., and d_optimizer), or give "
                 "g_lr and d_lr to a continued run")
-    return list(callbacks)
+    return callbacks
 
 
 def _iterable(value):
@@ -74,13 +77,16 @@ def _iterable(value):
 
 
 def check_train_mode(config, given):
-    """Refuses a config of another mode (``train`` would train instead); warns of the
-    other modes' settings among the ``given`` keywords, which training ignores."""
-    if config.mode != "train":
-        call = MODE_CALLS[config.mode]
-        raise ConfigError(f"train: mode={config.mode!r} is not training; call "
-                          f"anime_gan.{call}({config.output_dir or 'RUN'!r}, ...) instead")
+    """Refuses another mode (``train`` would train instead), given as a keyword or in
+    ``config``; warns of the other modes' settings among the ``given`` keywords, which
+    training ignores."""
+    mode = given.get("mode", config.mode if config is not None else "train")
+    run = given.get("output_dir", config.output_dir if config is not None else None)
+    if mode in MODE_CALLS:
+        call = MODE_CALLS[mode].format(run=os.fspath(run) if run else "RUN")
+        raise ConfigError(f"train: mode={mode!r} is not training; call anime_gan.{call} "
+                          "instead")
     for name in sorted(set(given) & set(OTHER_MODES_SETTINGS)):
         mode = OTHER_MODES_SETTINGS[name]
         logger.warning("train: %s is for %s (--mode=%s), not training; ignored",
-                       name, MODE_CALLS[mode], mode)
+                       name, MODE_CALLS[mode].split("(")[0], mode)

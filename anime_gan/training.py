@@ -108,6 +108,7 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
     >>> gan = train(experiment="wgan_gp_64", data_dir="~/data/anime-faces", epochs=5)
     """
     config, callbacks = checked_arguments(config, callbacks, live)
+    check_train_mode(config, overrides)
     if experiment is not None:
         if config is not None:
             raise ConfigError("give either a config or an experiment, not both")
@@ -116,7 +117,6 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
         config = TrainConfig.from_settings(**overrides)
     elif overrides:
         config = config.replace(**overrides)
-    check_train_mode(config, overrides)
     config = _with_the_runs_data(config)
     config.check_paths()
     strategy = devices.make_strategy(config.strategy)

@@ -235,6 +235,9 @@ def test_flags_a_mode_other_than_train_does_not_read_are_named_in_a_warning(caps
     assert capsys.readouterr().err == ("warning: --mode=generate does not use --model, "
                                        "--batch_size, --num_samples (the run's own settings "
                                        "apply); ignored\n")
+    parse("--mode=generate", "--output_dir=run", "--num_samples=20", "--backbone=x.keras")
+    assert capsys.readouterr().err == ("warning: --mode=generate does not use --num_samples, "
+                                       "--backbone; ignored\n")  # evaluate's, no run settings
     parse("--mode=evaluate", "--output_dir=run", "--data_dir=.", "--backbone=x.keras",
           "--num_samples=20", "--seed=1")
     parse("--mode=train", "--output_dir=run", "--batch_size=8")

@@ -253,11 +253,20 @@ def test_run_folders_inside_the_data_folder_are_skipped_not_trained_on(tmp_path,
             image_files.scan_folder(str(given))
         assert str(refused.value) == (f"--data_dir={given}: is {image_files.RUN_FOLDER}; "
                                       "give the folder that holds the images")
-    for given in (run / "samples", run / "generated" / "seed_0"):  # or a folder inside one
+    # A folder inside a run is refused too; the run is known by its config.json's settings.
+    (run / "config.json").write_text('{"model": "dcgan", "image_size": 64, "latent_dim": 128}')
+    for given in (run / "samples", run / "generated" / "seed_0"):
         with pytest.raises(DataError) as refused:
             image_files.scan_folder(str(given))
         assert str(refused.value) == (f"--data_dir={given}: is inside {image_files.RUN_FOLDER} "
                                       f"{run}; give the folder that holds the images")
+    # Another project's folder: a config.json of its own beside its checkpoints/.
+    project = tmp_path / "project"
+    (project / "checkpoints").mkdir(parents=True)
+    (project / "config.json").write_text('{"lr": 0.1}')
+    (project / "data" / "faces").mkdir(parents=True)
+    (project / "data" / "faces" / "a.png").write_bytes(encode(rgb_image(), "PNG"))
+    assert len(image_files.scan_folder(str(project / "data" / "faces")).usable) == 1
 
 
 def big_png(width, height):
@@ -452,6 +461,20 @@ def test_a_bmp_with_a_colour_table_is_reported_and_a_grey_one_decodes_right(tmp_
         assert "colour table" in image_files.classify(str(tmp_path / "broken.bmp"))
     decoded = tf.io.decode_image(tf.io.read_file(str(tmp_path / "L.bmp")), channels=3).numpy()
     np.testing.assert_array_equal(decoded, np.repeat(np.asarray(grey)[..., None], 3, axis=-1))
+
+
+def test_the_size_warning_samples_the_files_evenly(tmp_path, caplog):
+    """200 large images in one subfolder, then 300 small ones: 60% are small."""
+    paths = []
+    for sub, count, size in (("hi", 200, (80, 80)), ("lo", 300, (32, 32))):
+        (tmp_path / sub).mkdir()
+        image = encode(rgb_image(size=size), "PNG")
+        for i in range(count):
+            (tmp_path / sub / f"{i:03d}.png").write_bytes(image)
+            paths.append(str(tmp_path / sub / f"{i:03d}.png"))
+    caplog.set_level(logging.WARNING)
+    image_files.warn_if_mostly_smaller(paths, 64, str(tmp_path))
+    assert f"60% of the images under {tmp_path} (a sample of 256) are smaller" in caplog.text
 
 
 def test_a_folder_of_mostly_smaller_images_than_the_image_size_is_warned_of(tmp_path, caplog):

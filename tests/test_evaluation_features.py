@@ -162,3 +162,13 @@ def test_real_features_decode_only_about_the_images_they_use(image_folder, tiny_
     assert decoded[-1] == sorted(decoded[-1])
     assert evaluation.real_features(backbone, 64, 20, data_dir=image_folder).shape == (20, 8)
     assert decoded[-1] == all_files  # 20 and the margin are more than there are
+    # When more of the chosen files fail to decode than the margin covers: all of them.
+    def most_fail(paths, *args, **kwargs):
+        decoded.append(list(paths))
+        images, count = decode(paths, *args, **kwargs)
+        return (images.take(2), 2) if len(paths) < 24 else (images, count)
+
+    monkeypatch.setattr(features.pipeline, "decoded_images", most_fail)
+    decoded.clear()
+    assert evaluation.real_features(backbone, 64, 6, data_dir=image_folder, seed=1).shape[0] == 6
+    assert [len(paths) for paths in decoded] == [16, 24]

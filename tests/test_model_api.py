@@ -325,6 +325,10 @@ def test_sample_names_load_generator_when_given_a_run_folder(tmp_path):
     (lambda g, tmp: anime_gan.train(model="dcgan", output_dir=tmp / "run",
                                     callbacks=keras.callbacks.ReduceLROnPlateau("g_loss")),
      r"^train: keras.callbacks.ReduceLROnPlateau steers a model's one optimizer"),
+    (lambda g, tmp: anime_gan.train(model="dcgan", output_dir=tmp / "run",
+                                    callbacks=(c for c in [keras.callbacks.TerminateOnNaN(),
+                                                           print])),
+     r"^train: callbacks are Keras callbacks, not <built-in function print>"),
     (lambda g, tmp: anime_gan.train(model="dcgan", output_dir=tmp / "run", live="yes"),
      r"^train: live='yes' must be True, False or None \(in a notebook\)$"),
     (lambda g, tmp: anime_gan.export_generator(str(tmp), tmp / "export"),
@@ -341,18 +345,29 @@ def test_library_calls_given_the_wrong_kind_of_argument_say_so_in_one_line(
     assert os.listdir(tmp_path) == []  # refused before anything was written
 
 
-@pytest.mark.parametrize("mode, call", [("generate", "generate_run"), ("export", "export_run"),
-                                        ("evaluate", "evaluate_run")])
+@pytest.mark.parametrize("mode, call", [("generate", "generate_run({run!r}, num_images=64)"),
+                                        ("export", "export_run({run!r})"),
+                                        ("evaluate", "evaluate_run({run!r}, data_dir=...)")])
 def test_train_given_another_mode_names_its_call_instead_of_training(tmp_path, mode, call):
-    run = tmp_path / "run"
-    with pytest.raises(anime_gan.ConfigError,
-                       match=rf"^train: mode='{mode}' is not training; call "
-                             rf"anime_gan.{call}\('{run}', \.\.\.\) instead$"):
-        anime_gan.train(mode=mode, output_dir=str(run))
-    config = anime_gan.TrainConfig(mode=mode, output_dir=str(run))
+    run = str(tmp_path / "run")
+    for given, named in ((run, run), (None, "RUN")):
+        with pytest.raises(anime_gan.ConfigError) as refused:
+            anime_gan.train(mode=mode, output_dir=given)
+        assert str(refused.value) == (f"train: mode='{mode}' is not training; call "
+                                      f"anime_gan.{call.format(run=named)} instead")
+    config = anime_gan.TrainConfig(mode=mode, output_dir=run)
     with pytest.raises(anime_gan.ConfigError, match=rf"^train: mode='{mode}' is not training"):
         anime_gan.train(config)
     assert os.listdir(tmp_path) == []  # refused before anything was written
+
+
+def test_train_takes_its_callbacks_as_one_a_list_a_tuple_or_a_generator():
+    from anime_gan.train_arguments import checked_arguments
+
+    stop = keras.callbacks.TerminateOnNaN()
+    for given in (stop, [stop], (stop,), (c for c in [stop])):
+        assert checked_arguments(None, given, None)[1] == [stop]
+    assert checked_arguments(None, None, np.True_)[1] == []
 
 
 def test_train_warns_of_the_other_modes_settings(tmp_path, caplog, monkeypatch):

@@ -249,16 +249,29 @@ def _inside_a_run(data_dir, levels=3):
             entries = os.listdir(folder)
         except OSError:
             return None
-        if _is_run_folder([e for e in entries if os.path.isdir(os.path.join(folder, e))],
-                          entries):
+        if "config.json" in entries and _is_run_folder(
+                [e for e in entries if os.path.isdir(os.path.join(folder, e))], entries) and \
+                _is_a_runs_config(os.path.join(folder, "config.json")):
             return folder
     return None
+
+
+def _is_a_runs_config(path):
+    """Whether ``path`` is an anime-gan run's config.json (another project's folder may
+    hold a config.json beside its checkpoints/)."""
+    try:
+        with open(path) as f:
+            settings = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(settings, dict) and {"model", "image_size", "latent_dim"} <= set(settings)
 
 
 def warn_if_mostly_smaller(paths, side, data_dir, sample=256):
     """Warns when most images (an even sample of the files' headers) are smaller than
     ``side`` on their shorter side: training would learn them upscaled, blurred."""
-    checked = paths[::max(1, len(paths) // sample)][:sample]
+    count = min(sample, len(paths))
+    checked = [paths[i * len(paths) // count] for i in range(count)]
     sizes = [size for size in map(_declared_size, checked) if size]
     small = sum(min(size) < side for size in sizes)
     if sizes and small * 2 > len(sizes):

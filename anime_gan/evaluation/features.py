@@ -85,8 +85,10 @@ def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None
         logger.info("Real-image features from the cache %s", path)
         return np.load(path)
     if data_dir:
-        images, count = pipeline.decoded_images(_seeded_choice(paths, num_samples, seed),
-                                                image_size, data_dir)
+        chosen = _seeded_choice(paths, num_samples, seed)
+        images, count = pipeline.decoded_images(chosen, image_size, data_dir)
+        if count < num_samples and len(chosen) < len(paths):  # many did not decode: all
+            images, count = pipeline.decoded_images(paths, image_size, data_dir)
     else:
         if not dataset:
             logger.info("Real images: the %d built-in cartoon faces, the data of a run given "

@@ -48,7 +48,8 @@ def _try_lock(fd):
 def holder_of(run_dir):
     """Who holds ``run_dir``'s lock now (host, PID...), or None if nobody does."""
     try:
-        fd = os.open(os.path.join(run_dir, LOCK_FILE), os.O_RDWR)
+        # Reading is enough for flock (another user's run); msvcrt locks need writing.
+        fd = os.open(os.path.join(run_dir, LOCK_FILE), os.O_RDONLY if fcntl else os.O_RDWR)
     except OSError:
         return None
     try:

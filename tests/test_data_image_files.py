@@ -258,8 +258,9 @@ def test_run_folders_inside_the_data_folder_are_skipped_not_trained_on(tmp_path,
     for given in (run / "samples", run / "generated" / "seed_0"):
         with pytest.raises(DataError) as refused:
             image_files.scan_folder(str(given))
-        assert str(refused.value) == (f"--data_dir={given}: is inside {image_files.RUN_FOLDER} "
-                                      f"{run}; give the folder that holds the images")
+        assert str(refused.value) == (f"--data_dir={given}: is inside the training run's "
+                                      f"folder {run} (its sample grids are outputs, not data); "
+                                      "give the folder that holds the images")
     # Another project's folder: a config.json of its own beside its checkpoints/.
     project = tmp_path / "project"
     (project / "checkpoints").mkdir(parents=True)

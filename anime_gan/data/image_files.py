@@ -210,8 +210,9 @@ def scan_folder(data_dir, max_pixels=DEFAULT_MAX_PIXELS):
                         "denied); fix its permissions or point --data_dir elsewhere")
     run = _inside_a_run(data_dir)
     if run:
-        raise DataError(f"--data_dir={data_dir}: is inside {RUN_FOLDER} {run}; give the "
-                        "folder that holds the images")
+        raise DataError(f"--data_dir={data_dir}: is inside the training run's folder {run} "
+                        "(its sample grids are outputs, not data); give the folder that holds "
+                        "the images")
     usable, skipped = [], collections.defaultdict(list)
     for root, files in _walk(data_dir, skipped):
         for name in files:

@@ -16,9 +16,9 @@ from anime_gan.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-# The Python call of each command-line mode that is not training.
-MODE_CALLS = {"generate": "generate_run({run!r}, num_images=64)", "export": "export_run({run!r})",
-              "evaluate": "evaluate_run({run!r}, data_dir=...)"}
+# Each command-line mode that is not training is the call MODE_run(RUN, ...): its arguments
+# in the hint after the run folder.
+OTHER_MODES = {"generate": ", num_images=64", "export": "", "evaluate": ", data_dir=..."}
 # Settings read by those modes only.
 OTHER_MODES_SETTINGS = {"num_images": "generate", "interpolate": "generate",
                         "num_samples": "evaluate"}
@@ -82,11 +82,11 @@ def check_train_mode(config, given):
     training ignores."""
     mode = given.get("mode", config.mode if config is not None else "train")
     run = given.get("output_dir", config.output_dir if config is not None else None)
-    if mode in MODE_CALLS:
-        call = MODE_CALLS[mode].format(run=os.fspath(run) if run else "RUN")
-        raise ConfigError(f"train: mode={mode!r} is not training; call anime_gan.{call} "
-                          "instead")
+    if mode in OTHER_MODES:
+        run = os.fspath(run) if run else "RUN"
+        raise ConfigError(f"train: mode={mode!r} is not training; call "
+                          f"anime_gan.{mode}_run({run!r}{OTHER_MODES[mode]}) instead")
     for name in sorted(set(given) & set(OTHER_MODES_SETTINGS)):
-        mode = OTHER_MODES_SETTINGS[name]
-        logger.warning("train: %s is for %s (--mode=%s), not training; ignored",
-                       name, MODE_CALLS[mode].split("(")[0], mode)
+        other = OTHER_MODES_SETTINGS[name]
+        logger.warning("train: %s is for %s_run (--mode=%s), not training; ignored",
+                       name, other, other)

@@ -248,10 +248,15 @@ def test_a_damaged_cache_is_filled_again(image_folder, tmp_path, caplog):
     data_file = next(cache.glob("images-64px-*.data-*"))
     with open(data_file, "r+b") as f:
         f.truncate(os.path.getsize(data_file) // 3)
+    index = next(cache.glob("images-64px-*.index"))
+    os.utime(index, (1, 1))  # filled long ago: the refill gives the index another time
+    caplog.clear()
+    caplog.set_level(logging.INFO, logger="anime_gan.data.pipeline")
     again, count = data.folder_images(image_folder, 64, cache_dir=str(cache))
     assert count == 24
     np.testing.assert_array_equal(np.stack(list(again.as_numpy_iterator())), first)
     assert "does not read back" in caplog.text and "filling it again" in caplog.text
+    assert any(m.startswith("Cached 24 images in") for m in caplog.messages)  # not "Read"
 
 
 def test_a_cache_that_cannot_be_written_is_one_line(image_folder, tmp_path, monkeypatch):

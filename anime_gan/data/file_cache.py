@@ -32,6 +32,26 @@ _UNWRITABLE = (tf.errors.ResourceExhaustedError, tf.errors.PermissionDeniedError
                tf.errors.UnknownError, OSError)
 
 
+def cache_path(cache_dir, name):
+    """'' (tf.data's in-memory cache) without ``cache_dir``, else a file path in it."""
+    if not cache_dir:
+        return ""
+    try:
+        os.makedirs(cache_dir, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"--cache_dir={cache_dir}: cannot create the folder "
+                        f"({error.strerror or error})") from None
+    return os.path.join(cache_dir, name)
+
+
+def fill_time(path):
+    """When the cache at ``path`` was last filled (its index file's time), or None."""
+    try:
+        return os.path.getmtime(path + ".index") if path else None
+    except OSError:
+        return None
+
+
 def _files(path):
     return [p for p in glob.glob(glob.escape(path) + "*") if not p.endswith(".anime_gan-lock")]
 

@@ -68,18 +68,6 @@ def folder_images(data_dir, image_size, cache_dir=None,
     return decoded_images(paths, image_size, data_dir, cache_dir)
 
 
-def _cache_file(cache_dir, name):
-    """'' (tf.data's in-memory cache) without ``cache_dir``, else a file path in it."""
-    if not cache_dir:
-        return ""
-    try:
-        os.makedirs(cache_dir, exist_ok=True)
-    except OSError as error:
-        raise DataError(f"--cache_dir={cache_dir}: cannot create the folder "
-                        f"({error.strerror or error})") from None
-    return os.path.join(cache_dir, name)
-
-
 def decoded_images(paths, image_size, data_dir, cache_dir=None):
     """Cached uint8 images of the image files ``paths`` (found under ``data_dir``), and their
     number.  Every file is decoded once, here, into the cache: in memory (image_size^2 * 3
@@ -87,10 +75,10 @@ def decoded_images(paths, image_size, data_dir, cache_dir=None):
     contents, which later runs reuse.  A file whose header looked right but
     which the decoder rejects is skipped and reported.
     """
-    cache = _cache_file(cache_dir, f"images-{image_size}px-"
-                                   f"{image_files.listing_digest(paths, data_dir)[:16]}")
-    reused = bool(cache) and os.path.exists(cache + ".index")  # filled by an earlier run
-    logger.info("Reading the %d images under %s from the cache %s" if reused else
+    cache = file_cache.cache_path(cache_dir, f"images-{image_size}px-"
+                                  f"{image_files.listing_digest(paths, data_dir)[:16]}")
+    filled = file_cache.fill_time(cache)  # by an earlier run, or None
+    logger.info("Reading the %d images under %s from the cache %s" if filled else
                 "Decoding %d images under %s into the cache %s", len(paths), data_dir,
                 cache or "in memory")
     started = time.perf_counter()
@@ -119,6 +107,7 @@ def decoded_images(paths, image_size, data_dir, cache_dir=None):
     if not len(kept):
         raise DataError(
             f"--data_dir={data_dir}: none of the {len(paths)} image files could be decoded")
+    reused = filled is not None and filled == file_cache.fill_time(cache)  # not filled again
     logger.info("%s %d images in %.1f s", "Read" if reused else "Cached", len(kept),
                 time.perf_counter() - started)
     return decoded.map(lambda index, image: image), len(kept)
@@ -179,8 +168,8 @@ def tfds_images(name, image_size, split="train", cache_dir=None, data_dir=None):
         image = tf.image.grayscale_to_rgb(image) if grey else image[..., :3]
         return center_crop_and_resize(image, image_size)
 
-    cache = _cache_file(cache_dir, f"tfds-{builder.info.full_name.replace('/', '_')}-{split}-"
-                                   f"{count}-{image_size}px")
+    cache = file_cache.cache_path(cache_dir, f"tfds-{builder.info.full_name.replace('/', '_')}-"
+                                  f"{split}-{count}-{image_size}px")
     return dataset.map(prepare, num_parallel_calls=AUTOTUNE).cache(cache), count
 
 

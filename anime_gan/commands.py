@@ -15,7 +15,7 @@ import keras
 import tensorflow as tf
 from PIL import Image
 
-from anime_gan import export, notebook, sampling
+from anime_gan import export, files, notebook, sampling
 from anime_gan.errors import ConfigError
 from anime_gan.evaluation import evaluate_run
 from anime_gan.evaluation.backbones import INCEPTION_WEIGHTS_FILE, keras_cache_dir
@@ -56,9 +56,8 @@ def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENE
     folder = RunFolder(run_dir)
     with run_lock(run_dir, create=False), sigterm_interrupts():
         generator = sampling.load_generator(run_dir)
-        out = folder.generated(seed)
-        os.makedirs(out, exist_ok=True)
-        _remove_earlier_output(out, num_images, interpolate)
+        out = _emptied_of_earlier_output(run_dir, folder.generated(seed), num_images,
+                                         interpolate)
         latents = _latents(num_images, generator.input_shape[-1], seed)
         progress = keras.utils.Progbar(num_images, unit_name="image")
         first = []
@@ -87,18 +86,26 @@ def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENE
     return out
 
 
-def _remove_earlier_output(out, num_images, interpolate):
-    """An earlier call's files that this one will not overwrite: images past
-    ``num_images``, and the interpolation and GIF when not asked for.  The folder then
-    holds this call's output only, not images of an older generator."""
-    stale = [name for name in os.listdir(out)
-             if (name.endswith(".png") and len(name) >= 9 and name[:-4].isdigit()
-                 and int(name[:-4]) >= num_images)
-             or (not interpolate and name in ("interpolation.png", "samples.gif"))]
-    for name in stale:
-        os.remove(os.path.join(out, name))
+def _emptied_of_earlier_output(run_dir, out, num_images, interpolate):
+    """``out``, made if needed and without an earlier call's files that this one will not
+    overwrite: images past ``num_images``, the interpolation and GIF when not asked for,
+    and the temporary files of a killed call.  The folder then holds this call's output
+    only, not images of an older generator."""
+    try:
+        os.makedirs(out, exist_ok=True)
+        files.remove_leftovers(out)
+        stale = [name for name in os.listdir(out)
+                 if (name.endswith(".png") and len(name) >= 9 and name[:-4].isdigit()
+                     and int(name[:-4]) >= num_images)
+                 or (not interpolate and name in ("interpolation.png", "samples.gif"))]
+        for name in stale:
+            os.remove(os.path.join(out, name))
+    except OSError as error:  # a read-only folder, another user's files
+        raise ConfigError(f"--output_dir={run_dir}: cannot write the images in {out} "
+                          f"({error.strerror or error})") from None
     if stale:
         logger.info("Removed %d file(s) of an earlier --mode=generate from %s", len(stale), out)
+    return out
 
 
 def _latents(num_images, latent_dim, seed):

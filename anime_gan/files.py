@@ -35,7 +35,7 @@ def atomic_path(path):
         raise ArtifactWriteError(
             f"could not write {path}: {error.strerror or error}; the files written "
             "before are intact. Free some space or fix the folder, then run the same "
-            "command to resume.") from error
+            "command again (a training run resumes).") from error
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

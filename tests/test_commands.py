@@ -6,6 +6,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -141,9 +143,24 @@ def test_generate_again_with_fewer_images_leaves_only_the_new_output(trained_run
     mine = os.path.join(out, "notes.txt")  # not the mode's own: kept
     open(mine, "w").close()
     caplog.set_level("INFO", logger="anime_gan.commands")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    open(os.path.join(out, f".tmp-{dead.pid}-00005.png"), "w").close()  # a killed call's
     anime_gan.generate_run(str(trained_run), 2, seed=3)
     assert sorted(os.listdir(out)) == ["00000.png", "00001.png", "grid.png", "notes.txt"]
     assert "Removed 6 file(s) of an earlier --mode=generate" in caplog.text
+
+
+def test_generate_into_a_folder_it_cannot_write_is_one_line(trained_run, run_cli, monkeypatch):
+    def read_only(path, *args, **kwargs):
+        raise PermissionError(13, "Read-only file system", path)
+
+    monkeypatch.setattr(os, "makedirs", read_only)
+    result = run_cli("--mode=generate", "--num_images=2", f"--output_dir={trained_run}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: --output_dir={trained_run}: cannot write the images in "
+        f"{trained_run / 'generated' / 'seed_0'} (Read-only file system)"]
 
 
 @pytest.mark.slow

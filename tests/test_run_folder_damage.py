@@ -151,6 +151,22 @@ def test_a_run_in_a_relative_folder_keeps_its_newest_checkpoints_after_an_index_
     assert all(stranger.read_text() == "another run's" for stranger in strangers)
 
 
+def test_a_checkpoint_written_just_before_a_kill_that_the_index_missed_is_pruned(
+        trained_run, session_data, run_cli):
+    """Killed after ckpt-2's files but before TensorFlow replaced the index: the run goes
+    on from ckpt-2, and ckpt-2 is kept to the last 3 like the others, not forever."""
+    checkpoints = trained_run / "checkpoints"
+    (checkpoints / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n'
+                                            'all_model_checkpoint_paths: "ckpt-1"\n')
+    (checkpoints / "checkpoint.tmp8f3a2b").write_text("the index the killed save wrote")
+    result = run_cli(*RESUME, "--epochs=6", f"--data_dir={session_data}",
+                     f"--output_dir={trained_run}")
+    assert result.returncode == 0, result.stderr
+    assert history_epochs(trained_run) == [1, 2, 3, 4, 5, 6]  # from ckpt-2: epoch 3 on
+    assert sorted(os.listdir(checkpoints)) == ["checkpoint", *(
+        f"ckpt-{n}.{ext}" for n in (4, 5, 6) for ext in ("data-00000-of-00001", "index"))]
+
+
 def test_training_refuses_when_no_checkpoint_is_left(trained_run, session_data, run_cli):
     history = (trained_run / "history.csv").read_text()
     for prefix in checkpoint_prefixes(str(trained_run / "checkpoints")):

@@ -98,14 +98,18 @@ def checkpoint_prefixes(directory):
     return _newest_first(prefixes | _written(directory))
 
 
-def _index_misplaced(state, directory):
-    """Whether an index is damaged (None) or lists checkpoints outside ``directory``
-    (``../../ckpt-1``, relative to the working folder of an earlier version's repair):
-    CheckpointManager would delete files there."""
+def _index_needs_rewriting(state, directory):
+    """Whether an index is damaged (None), lists checkpoints outside ``directory``
+    (``../../ckpt-1``, relative to the working folder of an earlier version's repair:
+    CheckpointManager would delete files there), or leaves out a checkpoint written
+    there (a process killed between a checkpoint's files and the index: never pruned)."""
+    if state is None:
+        return True
     here = os.path.abspath(directory)
-    return state is None or any(
-        os.path.dirname(os.path.abspath(p)) != here
-        for p in [*state.all_model_checkpoint_paths, state.model_checkpoint_path] if p)
+    listed = {os.path.abspath(p)
+              for p in [*state.all_model_checkpoint_paths, state.model_checkpoint_path] if p}
+    return (any(os.path.dirname(p) != here for p in listed)
+            or bool({os.path.abspath(p) for p in _written(directory)} - listed))
 
 
 def _written(directory):
@@ -174,24 +178,18 @@ class TrainingState:
         self.average_change = None
         self.checkpoint = tf.train.Checkpoint(**self._objects())
         index = os.path.join(directory, "checkpoint")
-        if os.path.exists(index) and _index_misplaced(index_state(directory), directory):
+        if os.path.exists(index) and _index_needs_rewriting(index_state(directory), directory):
             self._rebuild_index()
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep)
         self.skipped = []  # (prefix, reason) of the damaged checkpoints passed over
         self._saved = None  # (path, step, epoch) of the checkpoint last written or read
 
     def _objects(self):
-        objects = dict(
-            generator=self.gan.generator,
-            discriminator=self.gan.discriminator,
-            d_optimizer=self.gan.d_optimizer,
-            g_optimizer=self.gan.g_optimizer,
-            latent_seed=self.gan.seed_generator.state,
-            step=self.gan.step_counter,
-            epoch=self.epoch,
-            epoch_start_step=self.epoch_start_step,
-            fixed_latents=self.fixed_latents,
-        )
+        objects = dict(generator=self.gan.generator, discriminator=self.gan.discriminator,
+                       d_optimizer=self.gan.d_optimizer, g_optimizer=self.gan.g_optimizer,
+                       latent_seed=self.gan.seed_generator.state, step=self.gan.step_counter,
+                       epoch=self.epoch, epoch_start_step=self.epoch_start_step,
+                       fixed_latents=self.fixed_latents)
         if self.gan.ema_generator is not None:
             objects["ema_generator"] = self.gan.ema_generator
         return objects
@@ -289,9 +287,12 @@ class TrainingState:
         return path
 
     def _remove_half_written(self):
-        """The temporary folders of checkpoints whose save did not finish."""
+        """The temporary folders of checkpoints, and index files, whose save did not finish."""
         for temporary in glob.glob(os.path.join(glob.escape(self.directory), "ckpt-*_temp*")):
             shutil.rmtree(temporary, ignore_errors=True)
+        for temporary in glob.glob(os.path.join(glob.escape(self.directory), "checkpoint.tmp*")):
+            with contextlib.suppress(OSError):
+                os.remove(temporary)
 
     def end_epoch(self):
         self.epoch.assign_add(1)

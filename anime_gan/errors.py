@@ -14,6 +14,7 @@
 
 import numbers
 import os
+import re
 import zipfile
 
 MAX_SEED = 2**31 - 1  # a seed reaches the SavedModel's generate() as an int32
@@ -59,6 +60,13 @@ class Terminated(KeyboardInterrupt):
 def first_line(error):
     """An exception's first line (its type's name if it has no message), for one-line reports."""
     return (str(error).strip().splitlines() or [""])[0] or type(error).__name__
+
+
+def tensorflow_message(error):
+    """A TensorFlow error's first line without the graph function and op it names
+    (``{{function_node __wrapped__SaveV2...}} ... [Op:SaveV2]``)."""
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", first_line(error))
+    return re.sub(r"\s*\[Op:\w+\]$", "", text) or type(error).__name__
 
 
 def keras_load_problem(path, error):

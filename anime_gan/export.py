@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 
 from anime_gan import stop_signals
-from anime_gan.errors import ArtifactWriteError, ConfigError
+from anime_gan.errors import ArtifactWriteError, ConfigError, tensorflow_message
 from anime_gan.images import to_uint8
 from anime_gan.sampling import check_arguments, seeded_latents
 
@@ -112,7 +112,8 @@ def export_generator(generator, directory):
         shutil.rmtree(tmp, ignore_errors=True)
         if os.path.exists(old) and not os.path.exists(directory):
             os.rename(old, directory)
-        raise ArtifactWriteError(f"could not write the export {directory}: {error}; "
+        raise ArtifactWriteError(f"could not write the export {directory}: "
+                                 f"{tensorflow_message(error)}; "
                                  "the earlier export is intact") from error
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM while writing: the earlier one stays
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,6 +1,5 @@
 """The SavedModel export: it serves without this project, and a failed write keeps the old one."""
 
-import errno
 import os
 import re
 import textwrap
@@ -60,12 +59,16 @@ def test_failed_export_keeps_the_earlier_export(tmp_path, monkeypatch):
 
     def failing_write_out(self, filepath, **kwargs):
         os.makedirs(filepath)
-        raise OSError(errno.ENOSPC, "No space left on device")
+        raise tf.errors.ResourceExhaustedError(None, None, (
+            "{{function_node __wrapped__SaveV2_dtypes_43_device_/job:localhost/replica:0/"
+            "task:0/device:CPU:0}} " f"{filepath}/variables; No space left on device [Op:SaveV2]"))
 
     # ExportArchive() builds the backend's own archive class.
     monkeypatch.setattr(type(keras.export.ExportArchive()), "write_out", failing_write_out)
-    with pytest.raises(ArtifactWriteError, match="the earlier export is intact"):
+    with pytest.raises(ArtifactWriteError) as failed:
         export.export_generator(generator, str(target))
+    assert re.fullmatch(rf"could not write the export {re.escape(str(target))}: \S+/variables; "
+                        "No space left on device; the earlier export is intact", str(failed.value))
     assert (target / "saved_model.pb").read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["export"]
 

@@ -20,7 +20,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from anime_gan.errors import ArtifactWriteError, NonFiniteLossError, first_line
+from anime_gan.errors import (ArtifactWriteError, NonFiniteLossError, first_line,
+                              tensorflow_message)
 
 logger = logging.getLogger(__name__)
 
@@ -279,8 +280,8 @@ class TrainingState:
         except (OSError, tf.errors.OpError) as error:
             self._remove_half_written()
             raise ArtifactWriteError(
-                f"could not write a checkpoint in {self.manager.directory}: {error}; the "
-                "earlier checkpoints are intact") from error
+                f"could not write a checkpoint in {self.manager.directory}: "
+                f"{tensorflow_message(error)}; the earlier checkpoints are intact") from error
         logger.info("Saved checkpoint %s (%d epochs done, step %d)", path,
                     int(self.epoch), self.step)
         self._saved = (path, self.step, int(self.epoch))

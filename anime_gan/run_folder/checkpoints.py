@@ -4,8 +4,8 @@ This is TensorFlow-specific: ``tf.train.Checkpoint`` tracks the Keras networks,
 optimizers and seed generator through the TensorFlow backend's variables.
 
 TensorFlow writes a checkpoint's files first and then replaces the small
-``checkpoint`` index file atomically, so a process killed at any moment leaves
-the index pointing at the newest complete checkpoint.
+``checkpoint`` index file atomically, so a process killed at any moment leaves a
+complete checkpoint; one the index missed is found by its files, and listed again.
 """
 
 import contextlib
@@ -252,8 +252,8 @@ class TrainingState:
                                                   self.max_to_keep)
 
     def _rebuild_index(self):
-        """A damaged index, rewritten from the ``ckpt-N`` files (or removed if there are
-        none), before CheckpointManager reads it."""
+        """An index to rewrite (``_index_needs_rewriting``), rewritten from the ``ckpt-N``
+        files (or removed if there are none), before CheckpointManager reads it."""
         prefixes = _newest_first(_written(self.directory))
         if prefixes:
             write_index(self.directory, prefixes[0])

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from anime_gan import stop_signals
 from anime_gan.errors import ArtifactWriteError, ConfigError, tensorflow_message
+from anime_gan.files import recover_directory, replace_directory
 from anime_gan.images import to_uint8
 from anime_gan.sampling import check_arguments, seeded_latents
 
@@ -99,24 +100,20 @@ def export_generator(generator, directory):
                          tf.TensorSpec([], tf.int32, name="seed")],
     )
     tmp, old = directory + ".tmp", directory + ".old"
-    for leftover in (tmp, old):  # left by an export that was stopped
+    recover_directory(directory)  # left by an export that was stopped
+    for leftover in (tmp, old):
         shutil.rmtree(leftover, ignore_errors=True)
     try:
         archive.write_out(tmp, verbose=False)
-        # Swap directories: at every moment either the old or the new export is complete.
         with stop_signals.held():
-            if os.path.exists(directory):
-                os.rename(directory, old)
-            os.rename(tmp, directory)
+            replace_directory(tmp, directory)
     except (OSError, tf.errors.OpError) as error:
         shutil.rmtree(tmp, ignore_errors=True)
-        if os.path.exists(old) and not os.path.exists(directory):
-            os.rename(old, directory)
+        recover_directory(directory)
         raise ArtifactWriteError(f"could not write the export {directory}: "
                                  f"{tensorflow_message(error)}; "
                                  "the earlier export is intact") from error
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM while writing: the earlier one stays
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    shutil.rmtree(old, ignore_errors=True)
     return directory

@@ -4,10 +4,13 @@ Every file is written under a temporary name beside its final one and moved into
 """
 
 import contextlib
+import ctypes
+import errno
 import json
 import logging
 import os
 import re
+import shutil
 
 import keras
 
@@ -39,6 +42,46 @@ def atomic_path(path):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def replace_directory(new, directory):
+    """Puts the folder ``new`` at ``directory`` (deleting what was there) so that a reader
+    always finds one of the two complete: one atomic exchange where the system has it
+    (Linux's ``renameat2``), else two renames with ``directory + ".old"`` between them,
+    which ``recover_directory`` puts back after a kill."""
+    if os.path.isdir(directory) and _exchange(new, directory):
+        shutil.rmtree(new, ignore_errors=True)  # now the old folder
+        return
+    old = directory + ".old"
+    if os.path.exists(directory):
+        os.rename(directory, old)
+    os.rename(new, directory)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_directory(directory):
+    """Puts back the folder a kill between ``replace_directory``'s two renames left at
+    ``directory + ".old"``, if nothing is at ``directory``."""
+    old = directory + ".old"
+    if os.path.isdir(old) and not os.path.lexists(directory):
+        os.rename(old, directory)
+        logger.info("Restored %s, left at %s by a process stopped while it replaced it",
+                    directory, old)
+
+
+def _exchange(a, b):
+    """Swaps two paths in one step; False where the system or file system cannot."""
+    renameat2 = os.name == "posix" and getattr(ctypes.CDLL(None, use_errno=True),
+                                               "renameat2", None)
+    if not renameat2:
+        return False
+    at_cwd, exchange = -100, 2  # AT_FDCWD, RENAME_EXCHANGE
+    if renameat2(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False  # not offered here: two renames do
+    raise OSError(code, os.strerror(code), b)
 
 
 def save_image(path, image):

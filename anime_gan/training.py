@@ -164,6 +164,7 @@ def _train(config, strategy, extra_callbacks, live):
     folder = RunFolder(config.output_dir)
     export.check_run_target(folder)
     files.remove_leftovers(folder.path)
+    files.recover_directory(folder.export)
 
     gan = build_gan(config, strategy)
     state = TrainingState(gan, fixed_latents(config.latent_dim, config.seed), folder.checkpoints)

@@ -1,5 +1,6 @@
 """The SavedModel export: it serves without this project, and a failed write keeps the old one."""
 
+import ctypes
 import os
 import re
 import textwrap
@@ -10,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import anime_gan
-from anime_gan import export
+from anime_gan import export, files
 from anime_gan.errors import ArtifactWriteError, ConfigError
 from anime_gan.images import to_uint8
 from conftest import run_python
@@ -162,3 +163,67 @@ def test_a_run_whose_export_folder_holds_something_else_is_refused_before_any_wo
         (trained_run / "export" / "notes.txt").unlink()
         (trained_run / "export").rmdir()
         (tmp_path / "kept_export").rename(trained_run / "export")
+
+
+def _folder(path, name):
+    path.mkdir()
+    (path / name).write_text(name)
+    return path
+
+
+def test_replace_directory_swaps_the_folders_in_one_step(tmp_path, monkeypatch):
+    """On Linux the new folder is exchanged with the old one (renameat2): no moment
+    without a complete folder, so no rename is needed at all."""
+    if os.name != "posix" or not hasattr(ctypes.CDLL(None), "renameat2"):
+        pytest.skip("no renameat2 here: two renames do")
+    target, new = _folder(tmp_path / "export", "old"), _folder(tmp_path / "export.tmp", "new")
+
+    def no_rename(*args):
+        raise AssertionError("renamed in two steps")
+    monkeypatch.setattr(os, "rename", no_rename)
+    files.replace_directory(str(new), str(target))
+    assert os.listdir(target) == ["new"]
+    assert sorted(os.listdir(tmp_path)) == ["export"]
+
+
+def test_replace_directory_without_an_exchange_renames_twice(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "_exchange", lambda a, b: False)
+    target, new = _folder(tmp_path / "export", "old"), _folder(tmp_path / "export.tmp", "new")
+    files.replace_directory(str(new), str(target))
+    assert os.listdir(target) == ["new"]
+    assert sorted(os.listdir(tmp_path)) == ["export"]
+    files.replace_directory(str(_folder(new, "newer")), str(tmp_path / "first"))
+    assert os.listdir(tmp_path / "first") == ["newer"]
+
+
+def test_an_export_stopped_between_its_renames_is_put_back(tmp_path, monkeypatch):
+    """A kill after the old export became export.old, before the new one took its place:
+    the next export (here one that then fails) starts by putting the old one back."""
+    generator = anime_gan.build_generator(16, 64)
+    target = tmp_path / "export"
+    export.export_generator(generator, target)
+    before = (target / "saved_model.pb").read_bytes()
+    os.rename(target, f"{target}.old")
+    _folder(tmp_path / "export.tmp", "half-written")
+
+    def failing_write_out(self, filepath, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(type(keras.export.ExportArchive()), "write_out", failing_write_out)
+    with pytest.raises(ArtifactWriteError, match="the earlier export is intact"):
+        export.export_generator(generator, target)
+    assert (target / "saved_model.pb").read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["export"]
+
+
+def test_training_puts_back_an_export_left_aside_by_a_kill(trained_run, run_cli, caplog):
+    before = sorted(os.listdir(trained_run / "export"))
+    os.rename(trained_run / "export", trained_run / "export.old")
+    caplog.set_level("INFO")
+    result = run_cli("--model=dcgan", "--epochs=2", "--steps_per_epoch=1", "--batch_size=4",
+                     "--seed=3", f"--output_dir={trained_run}")
+    assert result.returncode == 0, result.stderr
+    restored = f"Restored {trained_run / 'export'}, left at {trained_run / 'export'}.old"
+    # at the start, not by the export at the end: it serves while the run trains
+    assert 0 <= caplog.text.find(restored) < caplog.text.find("has finished its 2 epoch(s)")
+    assert sorted(os.listdir(trained_run / "export")) == before
+    assert not os.path.exists(trained_run / "export.old")

@@ -1,7 +1,11 @@
+import fcntl
 import json
 import logging
 import os
 import pathlib
+import shutil
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -293,3 +297,39 @@ def test_disk_cache_is_filled_once_and_reused(image_folder, tmp_path, monkeypatc
     # Another image size is another cache.
     data.folder_images(image_folder, 128, cache_dir=str(cache))
     assert any(name.startswith("images-128px-") for name in os.listdir(cache))
+
+
+def test_a_run_waiting_while_another_fills_the_cache_reads_what_it_wrote(
+        image_folder, tmp_path, monkeypatch, caplog):
+    """Another run fills the cache meanwhile (here: its files copied in while the lock is
+    held): this one waits, then reads them, and says so instead of 'Decoding'/'Cached'."""
+    filled_elsewhere = tmp_path / "elsewhere"
+    first, _ = data.folder_images(image_folder, 64, cache_dir=str(filled_elsewhere))
+    first = np.stack(list(first.as_numpy_iterator()))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    name = os.path.basename(_cache_prefix(filled_elsewhere))
+    lock = open(cache / f"{name}.anime_gan-lock", "a")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+
+    def other_run_fills_it():
+        time.sleep(1)
+        for path in filled_elsewhere.glob(f"{name}.*"):
+            if not path.name.endswith("lock"):
+                shutil.copy(path, cache / path.name)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    other = threading.Thread(target=other_run_fills_it)
+    monkeypatch.setattr(data, "decode_image_file",  # decoded here, they would be black
+                        lambda path, size: tf.zeros((size, size, 3), tf.uint8))
+    caplog.set_level(logging.INFO)
+    other.start()
+    try:
+        images, count = data.folder_images(image_folder, 64, cache_dir=str(cache))
+    finally:
+        other.join()
+        lock.close()
+    np.testing.assert_array_equal(np.stack(list(images.as_numpy_iterator())), first)
+    messages = [m.split(" under ")[0].split(" in ")[0] for m in caplog.messages
+                if "cache" in m or m.startswith(("Read ", "Cached "))]
+    assert messages == [f"Waiting for another run to finish filling the cache {cache / name}",
+                        "Reading the 24 images", "Read 24 images"]

@@ -68,18 +68,25 @@ def _filling_lock(path):
         yield
         return
     with open(path + ".anime_gan-lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # waits while another run fills this cache
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.info("Waiting for another run to finish filling the cache %s", path)
+            fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def fill(read_through, path, flag):
+def fill(read_through, path, flag, starting=lambda: None):
     """``read_through()`` (one full pass over a dataset cached at ``path``, which fills
     the cache or reads it), with the cache's faults handled; ``flag`` names the setting
-    in messages.  Without ``path`` (a cache in memory) it is just the call."""
+    in messages.  ``starting()`` is called first, once no other process fills the cache
+    (it may have filled it meanwhile).  Without ``path`` (a cache in memory) it is just
+    the two calls."""
     if not path:
+        starting()
         return read_through()
     with _filling_lock(path):
         stale = glob.glob(glob.escape(path) + "_*.lockfile")
@@ -87,6 +94,7 @@ def fill(read_through, path, flag):
             logger.warning("Removed the cache lock file %s left by a run that stopped while "
                            "filling it", stale[0])
             _remove(_files(path) if not os.path.exists(path + ".index") else stale)
+        starting()
         try:
             return _read_or_refill(read_through, path)
         except _UNWRITABLE as error:

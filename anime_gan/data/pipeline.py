@@ -77,11 +77,15 @@ def decoded_images(paths, image_size, data_dir, cache_dir=None):
     """
     cache = file_cache.cache_path(cache_dir, f"images-{image_size}px-"
                                   f"{image_files.listing_digest(paths, data_dir)[:16]}")
-    filled = file_cache.fill_time(cache)  # by an earlier run, or None
-    logger.info("Reading the %d images under %s from the cache %s" if filled else
-                "Decoding %d images under %s into the cache %s", len(paths), data_dir,
-                cache or "in memory")
-    started = time.perf_counter()
+    filled, started = None, None
+
+    def starting():  # once no other run fills the cache: one may have filled it meanwhile
+        nonlocal filled, started
+        filled, started = file_cache.fill_time(cache), time.perf_counter()
+        logger.info("Reading the %d images under %s from the cache %s" if filled else
+                    "Decoding %d images under %s into the cache %s", len(paths), data_dir,
+                    cache or "in memory")
+
     # As bytes: a name that is not UTF-8 (from an old zip) is a valid path all the same.
     names = [os.fsencode(path) for path in paths]
     decoded = (tf.data.Dataset.from_tensor_slices((tf.range(len(paths)), names))
@@ -93,7 +97,8 @@ def decoded_images(paths, image_size, data_dir, cache_dir=None):
     with tensorflow_logs.held_native_stderr(libjpeg):
         kept = file_cache.fill(lambda: np.concatenate(
             [batch.numpy() for batch in decoded.map(lambda index, image: index).batch(8192)]
-            or [[]]), cache, f"--cache_dir={cache_dir}" if cache_dir else f"--data_dir={data_dir}")
+            or [[]]), cache, f"--cache_dir={cache_dir}" if cache_dir else f"--data_dir={data_dir}",
+            starting)
     if libjpeg.dropped:
         logger.info("libjpeg's warnings while decoding: %d (e.g. '%s'); the files it "
                     "decoded are kept", len(libjpeg.dropped), libjpeg.dropped[0])

@@ -19,7 +19,7 @@ from anime_gan.data.kaggle import is_kaggle
 from anime_gan.errors import ConfigError, Terminated, TrainingFault
 from anime_gan.gan_builder import build_gan
 from anime_gan.evaluation.backbones import load_backbone
-from anime_gan.evaluation.features import real_features
+from anime_gan.evaluation.features import real_features, warn_of_fewer_real_images
 from anime_gan.run_folder import RunFolder, check_resumable
 from anime_gan.run_folder.checkpoints import TrainingState
 from anime_gan.run_folder.lock import run_lock
@@ -41,9 +41,8 @@ def _kid_monitor(config, backbone):
     real = real_features(backbone, config.image_size, config.eval_samples,
                          config.data_dir, config.dataset, config.seed,
                          tfds_data_dir=config.tfds_data_dir)
-    if len(real) < config.eval_samples:
-        logger.warning("--eval_samples=%d: the data has %d usable real images; KID compares "
-                       "%d", config.eval_samples, len(real), len(real))
+    warn_of_fewer_real_images(len(real), config.eval_samples, "--eval_samples",
+                              config.data_dir, config.dataset)
     return [callbacks.KIDMonitor(backbone, real, config.eval_every, config.eval_samples,
                                  config.seed)]
 

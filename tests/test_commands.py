@@ -77,6 +77,17 @@ def test_eval_json_names_the_run_generator_and_data_by_absolute_paths(
     assert settings["generator"].startswith(str(trained_run / "checkpoints" / "ckpt-"))
 
 
+def test_evaluate_with_fewer_real_images_than_asked_compares_them_all_and_says_so(
+        trained_run, image_folder, tiny_backbone, run_cli, caplog):
+    result = run_cli("--mode=evaluate", f"--output_dir={trained_run}", "--num_samples=30",
+                     f"--backbone={tiny_backbone}", f"--data_dir={image_folder}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (f"--num_samples=30: 24 usable real images in {image_folder}; all 24 are compared"
+            in caplog.messages)
+    settings = json.loads((trained_run / "eval.json").read_text())["settings"]
+    assert (settings["real_images"], settings["generated_images"]) == (24, 30)
+
+
 def test_evaluate_with_too_few_real_images_fails_in_one_line(trained_run, tmp_path,
                                                             tiny_backbone, run_cli):
     few = tmp_path / "few"

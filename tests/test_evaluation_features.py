@@ -139,8 +139,8 @@ def test_fewer_real_images_than_eval_samples_are_all_used_and_said(tiny_backbone
         config = TrainConfig(eval_every=1, eval_samples=asked, output_dir="x")
         [monitor] = training._kid_monitor(config, backbone)
         assert len(monitor.real) == 30
-        assert ((f"--eval_samples={asked}: the data has 30 usable real images; KID compares 30"
-                 in caplog.messages) == warned)
+        assert ((f"--eval_samples={asked}: 30 usable real images in the built-in faces; "
+                 "all 30 are compared" in caplog.messages) == warned)
 
 
 def test_real_features_decode_only_about_the_images_they_use(image_folder, tiny_backbone,

@@ -8,7 +8,8 @@ from anime_gan.data.kaggle import is_kaggle
 from anime_gan.errors import DataError, check_whole_numbers
 from anime_gan.evaluation import metrics
 from anime_gan.evaluation.backbones import load_backbone
-from anime_gan.evaluation.features import generated_features, real_features
+from anime_gan.evaluation.features import (generated_features, real_features,
+                                           warn_of_fewer_real_images)
 from anime_gan.files import save_json
 from anime_gan.run_folder import RunFolder
 from anime_gan.run_folder.lock import run_lock
@@ -73,7 +74,8 @@ def _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone, backbone_we
     generator, generator_source = load_generator_and_source(run_dir)  # before decoding data
     real = real_features(network, config.image_size, num_samples, data_dir, dataset, seed,
                          tfds_data_dir)
-    _check_real_count(len(real), num_samples, data_dir or dataset)
+    _check_real_count(len(real), data_dir or dataset)
+    warn_of_fewer_real_images(len(real), num_samples, "--num_samples", data_dir, dataset)
     fake = generated_features(generator, network, num_samples, seed)
     subset_size = metrics.kid_subset_size(len(real), len(fake))
     report = {
@@ -93,11 +95,8 @@ def _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone, backbone_we
     return report
 
 
-def _check_real_count(count, num_samples, source):
+def _check_real_count(count, source):
     if count < MIN_REAL_IMAGES:
         flag = "--dataset" if str(source).startswith("tfds:") else "--data_dir"
         raise DataError(f"{flag}={source}: only {count} usable real image(s); the evaluation "
                         f"needs at least {MIN_REAL_IMAGES}")
-    if count < num_samples:
-        logger.warning("%s has %d usable real images, fewer than --num_samples=%d: the "
-                       "figures compare %d real images", source, count, num_samples, count)

@@ -107,6 +107,14 @@ def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None
     return features
 
 
+def warn_of_fewer_real_images(count, asked, flag, data_dir=None, dataset=None):
+    """The one warning when the data has fewer usable images than ``flag=asked`` asks
+    for: all of them are then compared."""
+    if count < asked:
+        logger.warning("%s=%d: %d usable real images in %s; all %d are compared", flag,
+                       asked, count, data_dir or dataset or "the built-in faces", count)
+
+
 def generated_features(generator, backbone, num_samples, seed=0, batch_size=250):
     return np.concatenate([
         backbone.features(sample(generator, min(batch_size, num_samples - start), seed + start))

@@ -59,13 +59,25 @@ def checked_callbacks(callbacks):
         if not isinstance(callback, keras.callbacks.Callback):
             raise TypeError(f"train: callbacks are Keras callbacks, not {callback!r}; wrap a "
                             "function in keras.callbacks.LambdaCallback(on_epoch_end=...)")
-        if isinstance(callback, _ONE_OPTIMIZER_CALLBACKS):
-            raise TypeError(
-                f"train: keras.callbacks.{type(callback).__name__} steers a model's one "
-                "optimizer, and a GAN has two: set the learning rates in a callback of your "
-                "own (self.model.g_optimizer.learning_rate = ..., and d_optimizer), or give "
-                "g_lr and d_lr to a continued run")
+        for wrapped in _wrapped(callback):
+            _refuse_one_optimizer_callback(wrapped)
     return callbacks
+
+
+def _wrapped(callback):
+    """``callback``, or the callbacks a ``keras.callbacks.CallbackList`` holds."""
+    if isinstance(callback, keras.callbacks.CallbackList):
+        return [inner for c in callback.callbacks for inner in _wrapped(c)]
+    return [callback]
+
+
+def _refuse_one_optimizer_callback(callback):
+    if isinstance(callback, _ONE_OPTIMIZER_CALLBACKS):
+        raise TypeError(
+            f"train: keras.callbacks.{type(callback).__name__} steers a model's one "
+            "optimizer, and a GAN has two: set the learning rates in a callback of your "
+            "own (self.model.g_optimizer.learning_rate = ..., and d_optimizer), or give "
+            "g_lr and d_lr to a continued run")
 
 
 def _iterable(value):

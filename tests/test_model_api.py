@@ -325,6 +325,10 @@ def test_sample_names_load_generator_when_given_a_run_folder(tmp_path):
     (lambda g, tmp: anime_gan.train(model="dcgan", output_dir=tmp / "run",
                                     callbacks=keras.callbacks.ReduceLROnPlateau("g_loss")),
      r"^train: keras.callbacks.ReduceLROnPlateau steers a model's one optimizer"),
+    (lambda g, tmp: anime_gan.train(model="dcgan", output_dir=tmp / "run", callbacks=[
+        keras.callbacks.TerminateOnNaN(), keras.callbacks.CallbackList(
+            [keras.callbacks.History(), keras.callbacks.ReduceLROnPlateau("g_loss")])]),
+     r"^train: keras.callbacks.ReduceLROnPlateau steers a model's one optimizer"),
     (lambda g, tmp: anime_gan.train(model="dcgan", output_dir=tmp / "run",
                                     callbacks=(c for c in [keras.callbacks.TerminateOnNaN(),
                                                            print])),

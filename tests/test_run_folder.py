@@ -30,6 +30,23 @@ def test_config_round_trips_through_the_folder(tmp_path):
     assert folder.generated(4) == str(tmp_path / "run" / "generated" / "seed_4")
 
 
+def test_a_value_an_older_version_spelt_otherwise_is_no_change_on_resume(tmp_path, caplog):
+    config = TrainConfig(model="dcgan", diffaugment="color,translation", g_lr=3e-4,
+                         output_dir=str(tmp_path / "run"))
+    folder = RunFolder(config.output_dir)
+    folder.write_config(config)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    saved.update(diffaugment="color,, translation", data_dir="")  # as older versions wrote
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    folder.write_config(config, step=5, epoch=1)
+    assert "changes" not in json.loads((tmp_path / "run" / "config.json").read_text())
+    assert "other settings" not in caplog.text
+    folder.write_config(config.replace(diffaugment="cutout"), step=7, epoch=2)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["changes"] == [
+        {"from_step": 8, "in_epoch": 3, "settings": {"diffaugment": ["color,translation",
+                                                                     "cutout"]}}]
+
+
 def test_a_folder_without_a_run_is_refused_for_reading(tmp_path):
     with pytest.raises(ConfigError, match=r"--output_dir=.*: no run here \(no config.json\)"):
         RunFolder(tmp_path).read_config()

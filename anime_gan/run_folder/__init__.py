@@ -116,8 +116,10 @@ class RunFolder:
         under ``changes``: what each was, and from which step the new value applies."""
         settings = _as_json_with_absolute_paths(config)
         earlier = read_json(self.config) if self.has_run() else {}
-        changed = {name: [earlier[name], value] for name, value in settings.items()
-                   if name in earlier and earlier[name] != value
+        # As read back: an older version's spelling of the same value is no change.
+        as_read = _as_json_with_absolute_paths(self.read_config()) if earlier else {}
+        changed = {name: [as_read[name], value] for name, value in settings.items()
+                   if name in earlier and as_read[name] != value
                    and name not in NOT_RECORDED_AS_CHANGES}
         changes = earlier.get("changes", [])
         if changed:

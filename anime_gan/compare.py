@@ -22,7 +22,8 @@ from absl import app, flags
 from anime_gan.cli import set_up_log_handlers
 from anime_gan.measure import cpu_name
 from anime_gan.config import DIFFAUGMENT_DEFAULTS, MODELS, N_CRITIC_DEFAULTS
-from anime_gan.comparison_report import config_name, load_results, plot, table, verdict
+from anime_gan.comparison_report import (config_name, load_results, pixel_std, plot, table,
+                                         verdict)
 from anime_gan.data.pipeline import load_images
 from anime_gan.errors import TrainingFault
 from anime_gan.evaluation import compare, generated_features, load_backbone, real_features
@@ -59,11 +60,6 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_string("runs_dir", "runs/compare", "Where the runs are trained.", **define)
     flags.DEFINE_boolean("table_only", False, "Only print the table of the kept results.",
                          **define)
-
-
-def pixel_std(images):
-    """Variety: the standard deviation across images of each pixel (in [0, 1]), averaged."""
-    return float(np.mean(np.std(np.asarray(images, np.float32) / 255.0, axis=0)))
 
 
 def steps_for(images, batch_size, model):
@@ -166,6 +162,8 @@ def earlier_result(results_dir, runs_dir, name, seed, points, batch_size):
 
 
 SAME_MEASURE = ("data_dir", "backbone", "eval_samples", "batch_size")
+# What --table_only ignores: it shows the kept results, however they were measured.
+TABLE_ONLY_IGNORES = (*SAME_MEASURE, "configs", "seeds", "longer_images", "runs_dir")
 
 
 def check_same_measure(kept, wanted, where):
@@ -217,6 +215,10 @@ def check_flags(FLAGS):
             raise ValueError(f"--{flag}={','.join(FLAGS[flag].value)}: must be whole "
                              "numbers, comma-separated")
     if FLAGS.table_only:
+        ignored = ", ".join(f"--{name}" for name in TABLE_ONLY_IGNORES if FLAGS[name].present)
+        if ignored:
+            print(f"warning: --table_only shows the kept results; {ignored} ignored",
+                  file=sys.stderr)
         return
     for flag, what in (("data_dir", "the real images to train on and compare with"),
                        ("backbone", "the feature network, a .keras file (the project's: "

@@ -15,6 +15,11 @@ from anime_gan.config import MODELS
 from anime_gan.files import read_json
 
 
+def pixel_std(images):
+    """Variety: the standard deviation across images of each pixel (in [0, 1]), averaged."""
+    return float(np.mean(np.std(np.asarray(images, np.float32) / 255.0, axis=0)))
+
+
 def config_name(model, diffaugment):
     """A configuration's name: the model, with "+da" when it trains with DiffAugment."""
     return f"{model}+da" if diffaugment else model

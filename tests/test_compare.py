@@ -159,6 +159,20 @@ def test_table_only_without_kept_results_says_so_and_leaves_no_folder(tmp_path, 
     assert capsys.readouterr().out == ""
 
 
+def test_table_only_names_the_measuring_flags_it_ignores(capsys):
+    flag_values = flags.FlagValues()
+    compare.define_flags(flag_values)
+    flag_values(["compare", "--table_only", "--data_dir=faces", "--seeds=4", "--images=100",
+                 "--eval_samples=50", "--results_dir=kept"])
+    compare.check_flags(flag_values)
+    assert capsys.readouterr().err == ("warning: --table_only shows the kept results; "
+                                       "--data_dir, --eval_samples, --seeds ignored\n")
+    flag_values.unparse_flags()
+    flag_values(["compare", "--table_only", "--images=100"])  # the verdict's budget: used
+    compare.check_flags(flag_values)
+    assert capsys.readouterr().err == ""
+
+
 @pytest.mark.parametrize("flags_given, message", [
     (["--configs=dcgan,foo"], r"--configs: no configuration foo; choose from dcgan, dcgan\+da"),
     (["--seeds=0,one"], "--seeds=0,one: must be whole numbers, comma-separated"),

@@ -8,8 +8,11 @@ metrics (``anime_gan.notebook``).  The networks are plain Keras models (``build_
 
 __version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
 
-# First: hides TensorFlow's C++ log lines (TF_CPP_MIN_LOG_LEVEL) before TensorFlow loads.
-from anime_gan import tensorflow_logs  # noqa: F401, I001
+# First: a Ctrl-C while the command imports TensorFlow stops it without a traceback, and
+# TensorFlow's C++ log lines (TF_CPP_MIN_LOG_LEVEL) are hidden before TensorFlow loads.
+from anime_gan.errors import quiet_ctrl_c_while_the_command_starts  # noqa: I001
+quiet_ctrl_c_while_the_command_starts()
+from anime_gan import tensorflow_logs  # noqa: F401, E402
 from anime_gan.commands import evaluate_run, export_run, generate_run
 from anime_gan.config import TrainConfig
 from anime_gan.data import anime_faces_tfds  # noqa: F401  registers the TFDS builder anime_faces

@@ -15,6 +15,7 @@
 import numbers
 import os
 import re
+import sys
 import zipfile
 
 MAX_SEED = 2**31 - 1  # a seed reaches the SavedModel's generate() as an int32
@@ -85,3 +86,23 @@ def check_whole_numbers(caller, low=1, high=None, **values):
                 or (high is not None and value > high)):
             allowed = f" in [{low}, {high}]" if high is not None else f", at least {low}"
             raise ValueError(f"{caller}: {name}={value!r} must be a whole number{allowed}")
+
+
+def quiet_ctrl_c_while_the_command_starts():
+    """The command line (``anime-gan``, ``main.py``, ``python -m anime_gan``) stopped by
+    Ctrl-C while it imports TensorFlow, before its own handler is in place, exits with
+    status 130 as it does later, without a traceback.  Elsewhere nothing changes."""
+    if _started_as_the_command() and sys.excepthook is sys.__excepthook__:
+        def excepthook(kind, value, traceback):
+            if not issubclass(kind, KeyboardInterrupt):
+                sys.__excepthook__(kind, value, traceback)
+        sys.excepthook = excepthook
+
+
+def _started_as_the_command():
+    if sys.argv[0] == "-m":  # while ``python -m NAME`` imports NAME
+        after = sys.orig_argv[sys.orig_argv.index("-m") + 1:] if "-m" in sys.orig_argv else []
+        return after[:1] == ["anime_gan"]
+    clone = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return (os.path.basename(sys.argv[0]) == "anime-gan"
+            or os.path.abspath(sys.argv[0]) == os.path.join(clone, "main.py"))

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -430,3 +431,34 @@ def test_a_finished_run_given_other_sampling_settings_keeps_its_own(trained_run,
     assert (trained_run / "generator_ema.keras").is_file()
     assert np.abs(exported_images().astype(int) - anime_gan.sample(average, 2, seed=1)).max() <= 1
     assert f"generator       {trained_run / 'generator_ema.keras'}," in result.stdout
+
+
+def test_ctrl_c_while_the_command_imports_tensorflow_exits_130_without_a_traceback(tmp_path):
+    process = subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, "main.py"),
+                                f"--output_dir={tmp_path / 'run'}"], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)  # TensorFlow takes longer than that to import
+    assert process.poll() is None
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode in (130, -signal.SIGINT)
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("argv, orig_argv, quiet", [
+    (["/x/bin/anime-gan"], ["/x/bin/python", "/x/bin/anime-gan"], True),
+    (["-m"], ["python", "-m", "anime_gan", "--epochs=1"], True),
+    ([os.path.join(REPO_ROOT, "main.py")], ["python", "main.py"], True),
+    (["-m"], ["python", "-m", "my_project"], False),  # which imports anime_gan
+    (["/elsewhere/main.py"], ["python", "/elsewhere/main.py"], False),  # the user's own
+    (["-c"], ["python", "-c", "import anime_gan"], False),
+])
+def test_only_the_command_itself_hides_a_ctrl_c_traceback(monkeypatch, argv, orig_argv, quiet):
+    from anime_gan import errors
+
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.setattr(sys, "orig_argv", orig_argv)
+    monkeypatch.setattr(sys, "excepthook", sys.__excepthook__)
+    errors.quiet_ctrl_c_while_the_command_starts()
+    assert (sys.excepthook is not sys.__excepthook__) == quiet

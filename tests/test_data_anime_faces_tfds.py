@@ -201,6 +201,21 @@ def test_crops_images_names_and_skipped_counts(make, tmp_path, caplog):
         assert json.load(f)["skipped"] == SKIPPED
 
 
+def test_scan_follows_each_linked_folder_once(tmp_path):
+    """A link back up (images/again -> .) is no endless loop, nor every file many times."""
+    images = tmp_path / "images"
+    (images / "sub").mkdir(parents=True)
+    for name in ("a.png", "sub/b.png"):
+        Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(images / name)
+    (images / "again").symlink_to(images)
+    (images / "sub" / "up").symlink_to(images)
+    (tmp_path / "elsewhere").mkdir()
+    Image.fromarray(np.full((8, 8, 3), 9, np.uint8)).save(tmp_path / "elsewhere" / "c.png")
+    (images / "linked").symlink_to(tmp_path / "elsewhere")
+    usable, skipped = anime_faces_tfds.scan(images)
+    assert usable == ["a.png", "linked/c.png", "sub/b.png"] and skipped == {}
+
+
 def test_making_and_preparing_the_builder_leaves_nothing_in_the_temporary_folder(
         tmp_path, monkeypatch):
     scratch = tmp_path / "system_tmp"  # stands for /tmp, which other tests share

@@ -17,9 +17,12 @@ Importing this module registers the builder (``anime_gan`` imports it).  Build i
 with ``tfds build --imports anime_gan anime_faces`` or ``--dataset=tfds:anime_faces``.
 """
 
+import collections
 import dataclasses
 import io
 import logging
+import os
+import pathlib
 import re
 import zipfile
 
@@ -27,7 +30,7 @@ import tensorflow_datasets as tfds
 from etils import epath
 from PIL import Image
 
-from anime_gan.data.image_files import classify
+from anime_gan.data.image_files import classify, walk_folders
 from anime_gan.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -237,27 +240,16 @@ def scan(folder):
     """The files under ``folder`` that pass the project's image check, and the others.
 
     Returns ``[relative path]`` (recursively, sorted; hidden files and folders left
-    out) and ``{kind of problem: [relative path]}``, both in POSIX form.
+    out, linked folders followed once each, as for ``--data_dir``) and ``{kind of
+    problem: [relative path]}``, both in POSIX form.
     """
-    usable, skipped = [], {}
-    for name in sorted(_files(folder)):
-        problem = classify(folder / name)
-        if problem:
-            skipped.setdefault(problem, []).append(name)
-        else:
-            usable.append(name)
-    return usable, skipped
-
-
-def _files(folder, prefix=""):
-    """Relative POSIX paths of the files under ``folder``, hidden ones left out."""
-    for child in folder.iterdir():
-        if child.name.startswith("."):
-            continue
-        if child.is_dir():
-            yield from _files(child, f"{prefix}{child.name}/")
-        else:
-            yield prefix + child.name
+    usable, skipped = [], collections.defaultdict(list)
+    for root, files in walk_folders(os.fspath(folder), skipped):
+        for name in files:
+            path = pathlib.PurePath(os.path.relpath(os.path.join(root, name), folder))
+            problem = classify(os.path.join(root, name))
+            (skipped[problem] if problem else usable).append(path.as_posix())
+    return sorted(usable), {kind: sorted(paths) for kind, paths in skipped.items()}
 
 
 def _decoded_image(data):

@@ -157,7 +157,7 @@ def classify(path, max_pixels=None):
     return None
 
 
-def _walk(data_dir, skipped):
+def walk_folders(data_dir, skipped):
     """os.walk that follows linked folders, each real folder once (no loops), and counts
     unreadable folders as skipped instead of stopping."""
     seen = set()
@@ -214,7 +214,7 @@ def scan_folder(data_dir, max_pixels=DEFAULT_MAX_PIXELS):
                         "(its sample grids are outputs, not data); give the folder that holds "
                         "the images")
     usable, skipped = [], collections.defaultdict(list)
-    for root, files in _walk(data_dir, skipped):
+    for root, files in walk_folders(data_dir, skipped):
         for name in files:
             path = os.path.join(root, name)
             problem = classify(path, max_pixels)

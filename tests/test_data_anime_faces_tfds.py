@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import os
+import pathlib
 import shutil
 import tempfile
 import zipfile
@@ -318,6 +319,41 @@ def test_pipeline_reads_the_builder_from_tfds_data_dir(tmp_path):
                                      tfds_data_dir=str(tmp_path / "tfds"))
     assert count == len(CROPS)
     assert next(iter(images)).shape == (128, 128, 3)
+
+
+def test_a_tfds_cache_in_cache_dir_is_filled_up_front_and_repaired(tmp_path, caplog):
+    """As a folder's: filled (or read) before training, filled again when damaged, and a
+    TensorFlow lock file left by a killed run is no crash."""
+    zipped_manual_dir(str(tmp_path / "tfds" / "downloads" / "manual"))
+    cache = tmp_path / "cache"
+    caplog.set_level(logging.INFO, logger="anime_gan.data")
+
+    def load():
+        caplog.clear()
+        images, count = data.load_images(64, dataset="tfds:anime_faces/64px",
+                                         tfds_data_dir=str(tmp_path / "tfds"),
+                                         cache_dir=str(cache))
+        assert count == len(FACES64)
+        return np.stack(list(images.as_numpy_iterator()))
+
+    first = load()
+    assert [m.split(" into ")[0] for m in caplog.messages if "the cache" in m] == [
+        f"Decoding {len(FACES64)} images of tfds:anime_faces/64px"]
+    np.testing.assert_array_equal(load(), first)
+    assert any(m.startswith(f"Reading the {len(FACES64)} images of tfds:anime_faces/64px "
+                            "from the cache") for m in caplog.messages)
+    data_file, = cache.glob("tfds-*.data-*")
+    with open(data_file, "r+b") as f:
+        f.truncate(os.path.getsize(data_file) // 2)
+    np.testing.assert_array_equal(load(), first)
+    assert "does not read back" in caplog.text
+    index, = cache.glob("tfds-*.index")
+    for path in cache.glob("tfds-*"):
+        if not path.name.endswith("lock"):
+            path.unlink()
+    pathlib.Path(str(index)[:-len(".index")] + "_0.lockfile").write_text("")
+    np.testing.assert_array_equal(load(), first)
+    assert "Removed the cache lock file" in caplog.text
 
 
 @pytest.mark.parametrize("name, message", [

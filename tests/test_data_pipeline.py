@@ -255,7 +255,7 @@ def test_a_damaged_cache_is_filled_again(image_folder, tmp_path, caplog):
     index = next(cache.glob("images-64px-*.index"))
     os.utime(index, (1, 1))  # filled long ago: the refill gives the index another time
     caplog.clear()
-    caplog.set_level(logging.INFO, logger="anime_gan.data.pipeline")
+    caplog.set_level(logging.INFO, logger="anime_gan.data")
     again, count = data.folder_images(image_folder, 64, cache_dir=str(cache))
     assert count == 24
     np.testing.assert_array_equal(np.stack(list(again.as_numpy_iterator())), first)
@@ -275,7 +275,7 @@ def test_a_cache_that_cannot_be_written_is_one_line(image_folder, tmp_path, monk
 
 def test_disk_cache_is_filled_once_and_reused(image_folder, tmp_path, monkeypatch, caplog):
     cache = tmp_path / "cache"
-    caplog.set_level(logging.INFO, logger="anime_gan.data.pipeline")
+    caplog.set_level(logging.INFO, logger="anime_gan.data")
     images, count = data.folder_images(image_folder, 64, cache_dir=str(cache))
     assert count == 24
     assert [m.split(" under ")[0] for m in caplog.messages if " under " in m] == [

@@ -12,6 +12,7 @@ import contextlib
 import glob
 import logging
 import os
+import time
 
 import tensorflow as tf
 
@@ -114,3 +115,21 @@ def _read_or_refill(read_through, path):
                        first_line(error))
         _remove(_files(path))
         return read_through()
+
+
+def logged_fill(read_through, path, flag, what):
+    """``fill``, saying first 'Reading the WHAT from the cache PATH' (filled by an earlier
+    run, or by another while this one waited) or 'Decoding WHAT into the cache PATH'.
+    Returns ``read_through()``'s result, whether the cache was only read, and the seconds
+    the pass took; the caller says 'Read' or 'Cached' with what it counts."""
+    filled = started = None
+
+    def starting():
+        nonlocal filled, started
+        filled, started = fill_time(path), time.perf_counter()
+        logger.info("Reading the %s from the cache %s" if filled else
+                    "Decoding %s into the cache %s", what, path or "in memory")
+
+    result = fill(read_through, path, flag, starting)
+    reused = filled is not None and filled == fill_time(path)  # not filled again
+    return result, reused, time.perf_counter() - started

@@ -7,7 +7,6 @@ once; later epochs read the cached uint8 images.
 
 import logging
 import os
-import time
 
 import numpy as np
 import tensorflow as tf
@@ -77,15 +76,6 @@ def decoded_images(paths, image_size, data_dir, cache_dir=None):
     """
     cache = file_cache.cache_path(cache_dir, f"images-{image_size}px-"
                                   f"{image_files.listing_digest(paths, data_dir)[:16]}")
-    filled, started = None, None
-
-    def starting():  # once no other run fills the cache: one may have filled it meanwhile
-        nonlocal filled, started
-        filled, started = file_cache.fill_time(cache), time.perf_counter()
-        logger.info("Reading the %d images under %s from the cache %s" if filled else
-                    "Decoding %d images under %s into the cache %s", len(paths), data_dir,
-                    cache or "in memory")
-
     # As bytes: a name that is not UTF-8 (from an old zip) is a valid path all the same.
     names = [os.fsencode(path) for path in paths]
     decoded = (tf.data.Dataset.from_tensor_slices((tf.range(len(paths)), names))
@@ -95,10 +85,10 @@ def decoded_images(paths, image_size, data_dir, cache_dir=None):
                .cache(cache))
     libjpeg = tensorflow_logs.LibjpegWarnings()
     with tensorflow_logs.held_native_stderr(libjpeg):
-        kept = file_cache.fill(lambda: np.concatenate(
+        kept, reused, seconds = file_cache.logged_fill(lambda: np.concatenate(
             [batch.numpy() for batch in decoded.map(lambda index, image: index).batch(8192)]
             or [[]]), cache, f"--cache_dir={cache_dir}" if cache_dir else f"--data_dir={data_dir}",
-            starting)
+            f"{len(paths)} images under {data_dir}")
     if libjpeg.dropped:
         logger.info("libjpeg's warnings while decoding: %d (e.g. '%s'); the files it "
                     "decoded are kept", len(libjpeg.dropped), libjpeg.dropped[0])
@@ -112,9 +102,7 @@ def decoded_images(paths, image_size, data_dir, cache_dir=None):
     if not len(kept):
         raise DataError(
             f"--data_dir={data_dir}: none of the {len(paths)} image files could be decoded")
-    reused = filled is not None and filled == file_cache.fill_time(cache)  # not filled again
-    logger.info("%s %d images in %.1f s", "Read" if reused else "Cached", len(kept),
-                time.perf_counter() - started)
+    logger.info("%s %d images in %.1f s", "Read" if reused else "Cached", len(kept), seconds)
     return decoded.map(lambda index, image: image), len(kept)
 
 
@@ -175,7 +163,13 @@ def tfds_images(name, image_size, split="train", cache_dir=None, data_dir=None):
 
     cache = file_cache.cache_path(cache_dir, f"tfds-{builder.info.full_name.replace('/', '_')}-"
                                   f"{split}-{count}-{image_size}px")
-    return dataset.map(prepare, num_parallel_calls=AUTOTUNE).cache(cache), count
+    images = dataset.map(prepare, num_parallel_calls=AUTOTUNE).cache(cache)
+    if cache:  # filled now, as a folder's: a damaged or half-written cache is filled again
+        _, reused, seconds = file_cache.logged_fill(
+            lambda: sum(len(batch) for batch in images.batch(1024)), cache,
+            f"--cache_dir={cache_dir}", f"{count} images of tfds:{name}")
+        logger.info("%s %d images in %.1f s", "Read" if reused else "Cached", count, seconds)
+    return images, count
 
 
 def synthetic_images(image_size, seed, num_images=None):

@@ -22,9 +22,9 @@ from absl import app, flags
 from anime_gan import __version__, commands, devices, progress
 from anime_gan.config import MODELS, MODES, TrainConfig
 from anime_gan.errors import ConfigError, Terminated, TrainingFault
+from anime_gan.run_folder import with_the_runs_settings
 from anime_gan.flag_files import (EXPERIMENTS_DIR, define_flags,  # noqa: F401 (cli's API)
-                                  experiment_names, experiment_path, experiment_settings,
-                                  given_settings)
+                                  experiment_names, experiment_path, warn_of_overridden_flags)
 
 # The --help groups, in the order they are listed.  A field missing here is listed as "other".
 GROUPS = {
@@ -131,23 +131,8 @@ def _expand_experiments(argv):
         experiments.append((len(expanded), name))
         expanded.append(f"--flagfile={experiment_path(name)}")
     for position, name in experiments:
-        _warn_of_overridden_flags(name, expanded[1:position], expanded[position + 1:])
+        warn_of_overridden_flags(name, expanded[1:position], expanded[position + 1:])
     return expanded, len(experiments)
-
-
-def _warn_of_overridden_flags(experiment, before, after):
-    """A flag given before ``--experiment`` with another value than the experiment's, and
-    not given again after it, is overridden (as with ``--flagfile``, later flags win): say
-    so, in case it was meant the other way."""
-    try:
-        earlier, later = given_settings(before), given_settings(after)
-    except flags.Error:
-        return  # the whole command line's parse says what is wrong
-    for name, value in experiment_settings(experiment).items():
-        if name in earlier and name not in later and earlier[name] != value:
-            print(f"warning: --experiment={experiment} sets --{name}={value}, over the "
-                  f"--{name}={earlier[name]} given before it (flags after --experiment "
-                  "override it)", file=sys.stderr)
 
 
 def parse_flags(argv, flag_values=flags.FLAGS):
@@ -199,8 +184,11 @@ def _exit_on_config_error(function):
 
 def config_from_flags(flag_values=flags.FLAGS):
     """A validated ``TrainConfig``; on a bad value, prints it and exits with status 2."""
+    names = [field.name for field in dataclasses.fields(TrainConfig)]
+    given = with_the_runs_settings(  # a continued run keeps its own for those left out
+        {name: flag_values[name].value for name in names if flag_values[name].present})
     config = _exit_on_config_error(lambda: TrainConfig(**{
-        field.name: flag_values[field.name].value for field in dataclasses.fields(TrainConfig)}))
+        name: given[name] if name in given else flag_values[name].value for name in names}))
     _warn_of_settings_the_mode_ignores(flag_values)
     return config
 

@@ -7,6 +7,7 @@ settings a file gives; the command line's flags are defined here, one per
 
 import dataclasses
 import os
+import sys
 
 from absl import flags
 
@@ -57,3 +58,18 @@ def define_flags(flag_values=flags.FLAGS):
         f"A documented experiment's flags: {', '.join(experiment_names())}. Flags after it "
         "override it. --flagfile=PATH reads flags from a file of your own the same way.",
         flag_values=flag_values)
+
+
+def warn_of_overridden_flags(experiment, before, after):
+    """A flag given before ``--experiment`` with another value than the experiment's, and
+    not given again after it, is overridden (as with ``--flagfile``, later flags win): say
+    so, in case it was meant the other way."""
+    try:
+        earlier, later = given_settings(before), given_settings(after)
+    except flags.Error:
+        return  # the whole command line's parse says what is wrong
+    for name, value in experiment_settings(experiment).items():
+        if name in earlier and name not in later and earlier[name] != value:
+            print(f"warning: --experiment={experiment} sets --{name}={value}, over the "
+                  f"--{name}={earlier[name]} given before it (flags after --experiment "
+                  "override it)", file=sys.stderr)

@@ -20,7 +20,7 @@ from anime_gan.errors import ConfigError, Terminated, TrainingFault
 from anime_gan.gan_builder import build_gan
 from anime_gan.evaluation.backbones import load_backbone
 from anime_gan.evaluation.features import real_features, warn_of_fewer_real_images
-from anime_gan.run_folder import RunFolder, check_resumable
+from anime_gan.run_folder import RunFolder, check_resumable, with_the_runs_settings
 from anime_gan.run_folder.checkpoints import TrainingState
 from anime_gan.run_folder.lock import run_lock
 from anime_gan.sampling import fixed_latents
@@ -95,7 +95,8 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
     """Train (or continue training) the GAN that ``config`` or keyword settings describe.
 
     The keywords are the command line's flag names; ``experiment`` names a documented
-    experiment (``--experiment``), whose settings the other keywords override.  Returns
+    experiment (``--experiment``), whose settings the other keywords override; continuing
+    a run (``output_dir`` holds one), those not given are the run's own.  Returns
     the fitted GAN.  ``callbacks``: extra Keras callbacks (one, or a list).  ``live`` adds a
     ``notebook.LiveView`` of samples and losses; None: only in a notebook (never on the
     command line), and not when ``callbacks`` hold one.  The run folder is locked while
@@ -113,7 +114,7 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
             raise ConfigError("give either a config or an experiment, not both")
         overrides = {**flag_files.experiment_settings(experiment), **overrides}
     if config is None:
-        config = TrainConfig.from_settings(**overrides)
+        config = TrainConfig.from_settings(**with_the_runs_settings(overrides))
     elif overrides:
         config = config.replace(**overrides)
     config = _with_the_runs_data(config)

@@ -314,6 +314,30 @@ def test_a_run_started_with_relative_folders_continues_from_another_working_fold
         str(project / "cache")
 
 
+def test_a_run_continued_with_settings_left_out_keeps_its_own(trained_run, run_cli, caplog):
+    """Not the defaults: resumed with only --epochs and --output_dir (on the command line,
+    then in Python), the run keeps its batch size, seed, steps per epoch, moving average,
+    DiffAugment and learning rates; what is given is a recorded change."""
+    saved = json.loads((trained_run / "config.json").read_text())
+    (trained_run / "config.json").write_text(json.dumps(  # as if trained with these
+        {**saved, "ema_decay": 0.9, "diffaugment": "color", "d_lr": 0.0003}))
+    before = json.loads((trained_run / "config.json").read_text())
+    result = run_cli("--epochs=3", f"--output_dir={trained_run}")
+    assert result.returncode == 0, result.stderr
+    after = json.loads((trained_run / "config.json").read_text())
+    assert {**after, "epochs": 2, "output_dir": ""} == {**before, "output_dir": ""}  # no "changes"
+    assert history_epochs(trained_run) == [1, 2, 3] and restored_state(trained_run).step == 3
+    assert "other settings" not in caplog.text
+
+    anime_gan.train(output_dir=str(trained_run), epochs=4, g_lr=0.0001)
+    after = json.loads((trained_run / "config.json").read_text())
+    assert after["changes"] == [{"from_step": 4, "in_epoch": 4,
+                                 "settings": {"g_lr": [before["g_lr"], 0.0001]}}]
+    assert (after["batch_size"], after["seed"], after["steps_per_epoch"], after["ema_decay"],
+            after["diffaugment"], after["d_lr"]) == (4, 3, 1, 0.9, "color", 0.0003)
+    assert history_epochs(trained_run) == [1, 2, 3, 4] and restored_state(trained_run).step == 4
+
+
 @pytest.mark.slow  # the default suite's time budget
 def test_a_run_continued_with_other_settings_keeps_a_record_of_them(
         trained_run, session_data, run_cli, caplog):

@@ -41,6 +41,12 @@ NOT_RECORDED_AS_CHANGES = ("mode", "epochs", "output_dir", "resume", "num_images
                            "num_samples", "interpolate")
 
 
+# Settings of one command, never taken from the run it continues (training takes the data
+# settings itself: it checks that the data is still there).
+OF_THE_COMMAND = ("mode", "output_dir", "resume", "num_images", "num_samples", "interpolate",
+                  "data_dir", "dataset", "tfds_data_dir", "cache_dir")
+
+
 # What every run's config.json has held: without them, defaults would stand in for the
 # settings that shape the networks and the data stream.
 RECORDED_SINCE_THE_FIRST_RUNS = ("model", "image_size", "latent_dim", "batch_size", "seed")
@@ -132,6 +138,25 @@ class RunFolder:
         save_json(self.config, {**settings, **({"changes": changes} if changes else {})})
 
 
+def with_the_runs_settings(given):
+    """The settings ``given`` by name, with the run's own for those left out when they
+    continue a run (train mode, ``output_dir`` holding one, resume not turned off): a
+    continued run trains as it did unless told otherwise, not with the defaults."""
+    if not given.get("output_dir") or not given.get("resume", True) or \
+            given.get("mode", "train") != "train":
+        return given
+    folder = RunFolder(given["output_dir"])
+    try:
+        saved = folder.read_config() if folder.has_run() else None
+    except ConfigError:
+        return given  # refused with its reason by check_resumable
+    if saved is None:
+        return given
+    own = {name: value for name, value in dataclasses.asdict(saved).items()
+           if name not in OF_THE_COMMAND}
+    return {**own, **given}
+
+
 def _as_json_with_absolute_paths(config):
     settings = dataclasses.asdict(config)
     for name in ("data_dir", "cache_dir", "tfds_data_dir"):
@@ -158,7 +183,7 @@ def check_resumable(config):
     wrong = [name for name in ARCHITECTURE_SETTINGS + STREAM_SETTINGS
              if getattr(saved, name) != getattr(config, name)
              and not (name == "n_critic" and config.model == "dcgan")]  # one update a step
-    if wrong:  # all at once, not one a try (a resume that left them out meets the defaults)
+    if wrong:  # all at once, not one a try
         def flags(settings):
             return " ".join(f"--{name}={getattr(settings, name)}" for name in wrong)
         raise ConfigError(

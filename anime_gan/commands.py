@@ -33,10 +33,11 @@ GRID_IMAGES = GRID_ROWS * GRID_ROWS
 
 
 def samples_gif(run_dir, path, seconds_per_frame=0.5):
-    """An animated GIF of a run's ``samples/epoch_*.png``, in epoch order."""
+    """An animated GIF of a run's ``samples/epoch_*.png``, in epoch order; None (and no
+    file) before the run's first epoch has ended."""
     frames = [Image.open(p).convert("RGB") for p in RunFolder(run_dir).sample_grids()]
     if not frames:
-        raise FileNotFoundError(f"{run_dir}: no samples/epoch_*.png to animate")
+        return None
     with atomic_path(path) as tmp:
         frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
                        duration=int(seconds_per_frame * 1000), loop=0)
@@ -81,8 +82,11 @@ def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENE
         if interpolate:
             save_image(os.path.join(out, "interpolation.png"),
                        sampling.interpolation_grid(generator, seed=seed))
-            samples_gif(run_dir, os.path.join(out, "samples.gif"))
-            logger.info("Wrote interpolation.png and samples.gif to %s", out)
+            if samples_gif(run_dir, os.path.join(out, "samples.gif")):
+                logger.info("Wrote interpolation.png and samples.gif to %s", out)
+            else:
+                logger.warning("Wrote interpolation.png to %s; no samples.gif: the run has no "
+                               "sample grids yet (it stopped before its first epoch ended)", out)
     return out
 
 

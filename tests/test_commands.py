@@ -41,6 +41,20 @@ def test_generate_mode_writes_images_grid_interpolation_and_gif(trained_run, run
     assert gif.n_frames == 2  # one per epoch
 
 
+def test_generate_interpolate_before_the_first_epoch_ended_writes_no_gif(trained_run, run_cli,
+                                                                         caplog):
+    """A run stopped in its first epoch has networks but no sample grids to animate."""
+    shutil.rmtree(trained_run / "samples")
+    result = run_cli("--mode=generate", f"--output_dir={trained_run}", "--num_images=2",
+                     "--interpolate")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = trained_run / "generated" / "seed_0"
+    assert sorted(os.listdir(out)) == ["00000.png", "00001.png", "grid.png",
+                                       "interpolation.png"]
+    assert (f"Wrote interpolation.png to {out}; no samples.gif: the run has no sample grids "
+            "yet (it stopped before its first epoch ended)") in caplog.text
+
+
 def test_generate_mode_on_a_missing_run_fails_clearly(tmp_path, run_cli):
     result = run_cli("--mode=generate", f"--output_dir={tmp_path / 'nothing'}")
     assert result.returncode == 2

@@ -40,7 +40,7 @@ def _kid_monitor(config, backbone):
         return []
     real = real_features(backbone, config.image_size, config.eval_samples,
                          config.data_dir, config.dataset, config.seed,
-                         tfds_data_dir=config.tfds_data_dir)
+                         config.tfds_data_dir, config.max_image_pixels)
     warn_of_fewer_real_images(len(real), config.eval_samples, "--eval_samples",
                               config.data_dir, config.dataset)
     return [callbacks.KIDMonitor(backbone, real, config.eval_every, config.eval_samples,

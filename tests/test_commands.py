@@ -102,6 +102,23 @@ def test_evaluate_with_fewer_real_images_than_asked_compares_them_all_and_says_s
     assert (settings["real_images"], settings["generated_images"]) == (24, 30)
 
 
+def test_evaluate_skips_the_images_the_run_skipped_as_too_large(trained_run, tmp_path,
+                                                                 tiny_backbone, caplog):
+    """The run's --max_image_pixels applies (the flag itself is the run's, not evaluate's)."""
+    saved = json.loads((trained_run / "config.json").read_text())
+    (trained_run / "config.json").write_text(json.dumps({**saved, "max_image_pixels": 1000}))
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    for i in range(24):
+        side = 30 if i % 2 else 40  # 900 pixels, or 1,600: more than the run's 1,000
+        Image.fromarray(np.full((side, side, 3), 10 * i, np.uint8)).save(faces / f"{i}.png")
+    anime_gan.evaluate_run(str(trained_run), num_samples=20, data_dir=str(faces),
+                           backbone=tiny_backbone)
+    settings = json.loads((trained_run / "eval.json").read_text())["settings"]
+    assert settings["real_images"] == 12
+    assert "Skipped 12 file(s): too large (more than --max_image_pixels=1000" in caplog.text
+
+
 def test_evaluate_with_too_few_real_images_fails_in_one_line(trained_run, tmp_path,
                                                             tiny_backbone, run_cli):
     few = tmp_path / "few"

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from anime_gan.data import pipeline
-from anime_gan.data.image_files import listing_digest, scan_folder
+from anime_gan.data.image_files import DEFAULT_MAX_PIXELS, listing_digest, scan_folder
 from anime_gan.data.kaggle import local_data_dir
 from anime_gan.errors import ArtifactWriteError
 from anime_gan.evaluation.backbones import keras_cache_dir
@@ -73,11 +73,13 @@ def _cache_dir(data_dir):
 
 
 def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None, seed=0,
-                  tfds_data_dir=None):
+                  tfds_data_dir=None, max_image_pixels=DEFAULT_MAX_PIXELS):
     """Backbone features of ``num_samples`` real images (fewer if the data set is smaller),
-    computed once and cached next to the data."""
+    computed once and cached next to the data.  A folder's files are the ones training
+    would use (those declaring more than ``max_image_pixels`` pixels skipped)."""
     data_dir = local_data_dir(data_dir)  # kaggle:HANDLE -> kagglehub's folder
-    paths = scan_folder(data_dir).usable if data_dir else None  # scanned once, used twice
+    # Scanned once, used twice.
+    paths = scan_folder(data_dir, max_image_pixels).usable if data_dir else None
     key = _data_key(paths, data_dir, dataset, image_size, backbone, num_samples, seed,
                     tfds_data_dir)
     path = os.path.join(_cache_dir(data_dir), f"real_features-{key}.npy")

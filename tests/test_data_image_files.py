@@ -72,8 +72,8 @@ def broken_files():
         "noise.png": (np.random.default_rng(0).bytes(500), "not an image (unknown content)"),
         "scan.tif": (encode(rgb_image(), "TIFF"), "unsupported image format (TIFF); convert to PNG or JPEG"),
         "archive.zip": (zipped(encode(rgb_image(), "PNG")),  # Kaggle's download, not unzipped
-                        "a zip archive (one of images: unzip it into the folder, or give "
-                        "--dataset=tfds:anime_faces)"),
+                        "a zip archive (not read: if it holds images, unzip it here, or "
+                        "give --dataset=tfds:anime_faces)"),
     }
 
 
@@ -166,6 +166,13 @@ def test_missing_path_and_file_instead_of_folder(tmp_path):
     (tmp_path / "one.png").write_bytes(encode(rgb_image(), "PNG"))
     with pytest.raises(DataError, match="one.png: is a file, not a folder"):
         image_files.scan_folder(str(tmp_path / "one.png"))
+    (tmp_path / "archive.zip").write_bytes(zipped(encode(rgb_image(), "PNG")))
+    with pytest.raises(DataError) as error:  # the Kaggle download, as it comes
+        image_files.scan_folder(str(tmp_path / "archive.zip"))
+    assert str(error.value) == (
+        f"--data_dir={tmp_path / 'archive.zip'}: is a zip archive; unzip it and give the "
+        "folder that holds its images, or give --dataset=tfds:anime_faces with the zip in "
+        "TFDS's manual folder (see README)")
 
 
 def test_unreadable_file_is_skipped_and_counted(messy_folder, monkeypatch):

@@ -10,6 +10,8 @@ lock file found while holding it is stale and removed.
 
 import contextlib
 import glob
+import hashlib
+import json
 import logging
 import os
 import time
@@ -43,6 +45,14 @@ def cache_path(cache_dir, name):
         raise DataError(f"--cache_dir={cache_dir}: cannot create the folder "
                         f"({error.strerror or error})") from None
     return os.path.join(cache_dir, name)
+
+
+def listing_digest(paths, data_dir):
+    """A hex digest of the files' paths (relative to ``data_dir``), sizes and modification
+    times: it changes when the data set does, for cache keys."""
+    listing = [(os.path.relpath(p, data_dir), os.path.getsize(p), os.path.getmtime(p))
+               for p in paths]
+    return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
 
 
 def fill_time(path):

@@ -10,7 +10,6 @@ finds is caught later, in the pipeline (``data.folder_images``).
 
 import collections
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -142,8 +141,7 @@ def classify(path, max_pixels=None):
         return "empty file"
     if kind is None:
         if head.startswith(b"PK\x03\x04"):
-            return ("a zip archive (one of images: unzip it into the folder, or give "
-                    "--dataset=tfds:anime_faces)")
+            return ZIP_ARCHIVE
         for name, signatures in _UNSUPPORTED.items():
             if head.startswith(signatures):
                 return f"unsupported image format ({name}); convert to PNG or JPEG"
@@ -184,6 +182,8 @@ def walk_folders(data_dir, skipped):
 
 
 RUN_FOLDER = "a training run's folder (its sample grids are outputs, not data)"
+ZIP_ARCHIVE = ("a zip archive (not read: if it holds images, unzip it here, or give "
+               "--dataset=tfds:anime_faces)")
 
 
 def _is_run_folder(dirs, files):
@@ -203,6 +203,10 @@ def scan_folder(data_dir, max_pixels=DEFAULT_MAX_PIXELS):
         raise DataError(f"--data_dir={data_dir}: no such folder; give the folder that holds "
                         "the images (see README: Training on the real Anime Face Dataset)")
     if not os.path.isdir(data_dir):
+        if classify(data_dir) == ZIP_ARCHIVE:  # the Kaggle download as it comes
+            raise DataError(f"--data_dir={data_dir}: is a zip archive; unzip it and give the "
+                            "folder that holds its images, or give --dataset=tfds:anime_faces "
+                            "with the zip in TFDS's manual folder (see README)")
         raise DataError(f"--data_dir={data_dir}: is a file, not a folder; give the folder "
                         "that holds the images")
     if not os.access(data_dir, os.R_OK | os.X_OK):
@@ -289,11 +293,3 @@ def _declared_size(path):
             return image_size(_format(head), head, f)
     except (OSError, struct.error, IndexError):
         return None
-
-
-def listing_digest(paths, data_dir):
-    """A hex digest of the files' paths (relative to ``data_dir``), sizes and modification
-    times: it changes when the data set does, for cache keys."""
-    listing = [(os.path.relpath(p, data_dir), os.path.getsize(p), os.path.getmtime(p))
-               for p in paths]
-    return hashlib.sha256(json.dumps(listing).encode()).hexdigest()

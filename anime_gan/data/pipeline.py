@@ -75,7 +75,7 @@ def decoded_images(paths, image_size, data_dir, cache_dir=None):
     which the decoder rejects is skipped and reported.
     """
     cache = file_cache.cache_path(cache_dir, f"images-{image_size}px-"
-                                  f"{image_files.listing_digest(paths, data_dir)[:16]}")
+                                  f"{file_cache.listing_digest(paths, data_dir)[:16]}")
     # As bytes: a name that is not UTF-8 (from an old zip) is a valid path all the same.
     names = [os.fsencode(path) for path in paths]
     decoded = (tf.data.Dataset.from_tensor_slices((tf.range(len(paths)), names))

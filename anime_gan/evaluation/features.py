@@ -15,7 +15,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from anime_gan.data import pipeline
-from anime_gan.data.image_files import DEFAULT_MAX_PIXELS, listing_digest, scan_folder
+from anime_gan.data.file_cache import listing_digest
+from anime_gan.data.image_files import DEFAULT_MAX_PIXELS, scan_folder
 from anime_gan.data.kaggle import local_data_dir
 from anime_gan.errors import ArtifactWriteError
 from anime_gan.evaluation.backbones import keras_cache_dir

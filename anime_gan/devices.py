@@ -36,7 +36,12 @@ def make_strategy(name="default"):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        strategy = tf.distribute.MirroredStrategy()
+        devices = strategy.extended.worker_devices
+        logger.info("--strategy=mirrored: %d replica(s), on %s%s", len(devices),
+                    ", ".join(devices), "" if len(devices) > 1 else
+                    " (one device: no faster than --strategy=default)")
+        return strategy
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
             raise ConfigError("--strategy=multiworker: set TF_CONFIG to describe the cluster "

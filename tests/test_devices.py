@@ -162,3 +162,15 @@ def test_float16_without_a_gpu_warns_that_it_is_slow(name, gpus, warned, monkeyp
                 "float32" if name == "float32" else f"mixed_{name}")
     assert ("--mixed_precision=float16 without a GPU" in caplog.text) == warned
     assert ("use bfloat16" in caplog.text) == warned
+
+
+def test_mirrored_says_how_many_replicas_and_where(caplog):
+    caplog.set_level(logging.INFO, logger="anime_gan.devices")
+    strategy = devices.make_strategy("mirrored")
+    devices_used = strategy.extended.worker_devices
+    message, = [m for m in caplog.messages if m.startswith("--strategy=mirrored")]
+    assert message.startswith(f"--strategy=mirrored: {len(devices_used)} replica(s), on "
+                              f"{', '.join(devices_used)}")
+    # This machine has one CPU device and no GPU: mirroring gains nothing, and says so.
+    assert message.endswith("(one device: no faster than --strategy=default)") == \
+        (len(devices_used) == 1)

@@ -12,7 +12,7 @@ import typing
 from typing import Optional
 
 from anime_gan.augment import parse_policy
-from anime_gan.data.image_files import DEFAULT_MAX_PIXELS
+from anime_gan.data.image_files import DEFAULT_MAX_PIXELS, not_a_folder
 from anime_gan.data.kaggle import handle_problem, is_kaggle
 from anime_gan.devices import PRECISIONS, STRATEGIES
 from anime_gan.errors import MAX_SEED, ConfigError
@@ -288,8 +288,8 @@ class TrainConfig:
         settings, read also after its data moved)."""
         if self.data_dir and not is_kaggle(self.data_dir) and not os.path.isdir(self.data_dir):
             raise ConfigError(f"--data_dir={self.data_dir}: " + (
-                "is a file, not a folder; give the folder that holds the images"
-                if os.path.exists(self.data_dir) else "no such folder"))
+                not_a_folder(self.data_dir) if os.path.exists(self.data_dir)
+                else "no such folder"))
         out = os.path.join(os.path.realpath(self.output_dir), "")  # a run holding the data:
         if self.data_dir and os.path.join(os.path.realpath(self.data_dir), "").startswith(out):
             raise ConfigError(f"--output_dir={self.output_dir}: holds the --data_dir; its "

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from anime_gan.config import TrainConfig
+from anime_gan.data.image_files import DEFAULT_MAX_PIXELS
 from anime_gan.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -102,3 +103,17 @@ def check_train_mode(config, given):
         other = OTHER_MODES_SETTINGS[name]
         logger.warning("train: %s is for %s_run (--mode=%s), not training; ignored",
                        name, other, other)
+
+
+def warn_of_unused_data_settings(config):
+    """One warning naming the data settings that the data chosen does not read."""
+    unused = []
+    if config.dataset and config.max_image_pixels != DEFAULT_MAX_PIXELS:
+        unused.append(f"--max_image_pixels={config.max_image_pixels} (it checks the files of "
+                      "a --data_dir)")
+    if config.data_dir and config.tfds_data_dir:
+        unused.append(f"--tfds_data_dir={config.tfds_data_dir} (it is for --dataset=tfds:...)")
+    if not (config.data_dir or config.dataset) and config.cache_dir:
+        unused.append(f"--cache_dir={config.cache_dir} (the built-in faces are made in memory)")
+    if unused:
+        logger.warning("Not used with this data: %s", "; ".join(unused))

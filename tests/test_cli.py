@@ -470,3 +470,16 @@ def test_only_the_command_itself_hides_a_ctrl_c_traceback(monkeypatch, argv, ori
     monkeypatch.setattr(sys, "excepthook", sys.__excepthook__)
     errors.quiet_ctrl_c_while_the_command_starts()
     assert (sys.excepthook is not sys.__excepthook__) == quiet
+
+
+def test_the_kaggle_zip_given_as_data_dir_says_to_unzip_it(tmp_path, run_cli):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "archive.zip", "w") as archive:
+        archive.writestr("images/1.png", b"\x89PNG\r\n\x1a\n")
+    result = run_cli(f"--data_dir={tmp_path / 'archive.zip'}", f"--output_dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    assert result.stderr == (f"error: --data_dir={tmp_path / 'archive.zip'}: is a zip archive; "
+                             "unzip it and give the folder that holds its images, or give "
+                             "--dataset=tfds:anime_faces with the zip in TFDS's manual folder "
+                             "(see README)\n")

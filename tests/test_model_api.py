@@ -465,3 +465,25 @@ def test_settings_take_paths_as_pathlib_paths(tmp_path):
 def test_the_sn_discriminator_is_part_of_the_package_api():
     assert "build_sn_discriminator" in anime_gan.__all__
     assert anime_gan.build_sn_discriminator is build_sn_discriminator
+
+
+@pytest.mark.parametrize("settings, unused", [
+    (dict(dataset="tfds:anime_faces", max_image_pixels=1000),
+     "--max_image_pixels=1000 (it checks the files of a --data_dir)"),
+    (dict(data_dir="faces", tfds_data_dir="tfds"),
+     "--tfds_data_dir=tfds (it is for --dataset=tfds:...)"),
+    (dict(cache_dir="cache"), "--cache_dir=cache (the built-in faces are made in memory)"),
+    (dict(data_dir="faces", cache_dir="cache", max_image_pixels=1000), None),
+    (dict(dataset="tfds:anime_faces", tfds_data_dir="tfds", cache_dir="cache"), None),
+])
+def test_train_names_the_data_settings_its_data_does_not_read(tmp_path, monkeypatch, caplog,
+                                                              settings, unused):
+    from anime_gan import training
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "faces").mkdir()
+    monkeypatch.setattr(training, "_train", lambda config, *args: config)  # no training
+    config = anime_gan.train(model="dcgan", output_dir="run", **settings)
+    assert config.max_image_pixels == settings.get("max_image_pixels", config.max_image_pixels)
+    warnings = [m for m in caplog.messages if m.startswith("Not used with this data")]
+    assert warnings == ([f"Not used with this data: {unused}"] if unused else [])

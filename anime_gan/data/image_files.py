@@ -193,6 +193,16 @@ def _is_run_folder(dirs, files):
         "history.csv" in files or {"checkpoints", "samples"} & set(dirs))
 
 
+def not_a_folder(path):
+    """What to say of a --data_dir that is a file: a zip (the Kaggle download as it
+    comes) is to be unzipped."""
+    if classify(path) == ZIP_ARCHIVE:
+        return ("is a zip archive; unzip it and give the folder that holds its images, or "
+                "give --dataset=tfds:anime_faces with the zip in TFDS's manual folder (see "
+                "README)")
+    return "is a file, not a folder; give the folder that holds the images"
+
+
 def scan_folder(data_dir, max_pixels=DEFAULT_MAX_PIXELS):
     """The usable image files under ``data_dir`` (recursively, sorted) and the skipped ones.
 
@@ -203,12 +213,7 @@ def scan_folder(data_dir, max_pixels=DEFAULT_MAX_PIXELS):
         raise DataError(f"--data_dir={data_dir}: no such folder; give the folder that holds "
                         "the images (see README: Training on the real Anime Face Dataset)")
     if not os.path.isdir(data_dir):
-        if classify(data_dir) == ZIP_ARCHIVE:  # the Kaggle download as it comes
-            raise DataError(f"--data_dir={data_dir}: is a zip archive; unzip it and give the "
-                            "folder that holds its images, or give --dataset=tfds:anime_faces "
-                            "with the zip in TFDS's manual folder (see README)")
-        raise DataError(f"--data_dir={data_dir}: is a file, not a folder; give the folder "
-                        "that holds the images")
+        raise DataError(f"--data_dir={data_dir}: {not_a_folder(data_dir)}")
     if not os.access(data_dir, os.R_OK | os.X_OK):
         raise DataError(f"--data_dir={data_dir}: cannot read the folder (permission "
                         "denied); fix its permissions or point --data_dir elsewhere")

@@ -356,6 +356,24 @@ def test_a_tfds_cache_in_cache_dir_is_filled_up_front_and_repaired(tmp_path, cap
     assert "Removed the cache lock file" in caplog.text
 
 
+def test_a_tfds_data_set_to_download_says_so_before_trying(tmp_path, monkeypatch, caplog):
+    """Without a network TFDS retries for minutes: the user knows what is going on."""
+    def offline(self, *args, **kwargs):
+        raise ConnectionError("Max retries exceeded with url")
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", offline)
+    caplog.set_level(logging.INFO, logger="anime_gan.data")
+    with pytest.raises(DataError, match=r"^--dataset=tfds:mnist: could not download or prepare "
+                                        r"it \(Max retries exceeded with url\)"):
+        data.tfds_images("mnist", 64, data_dir=str(tmp_path))
+    assert (f"--dataset=tfds:mnist is not prepared in {tmp_path}: TensorFlow Datasets downloads "
+            "it now") in caplog.text
+    caplog.clear()
+    zipped_manual_dir(str(tmp_path / "downloads" / "manual"))  # a manual download: no network
+    monkeypatch.undo()
+    data.tfds_images("anime_faces/64px", 64, data_dir=str(tmp_path))
+    assert "downloads it now" not in caplog.text
+
+
 @pytest.mark.parametrize("name, message", [
     ("anime_faces/nope", "--dataset=tfds:anime_faces/nope: anime_faces has no config 'nope'; "
                          "expected one of crops, 64px"),

@@ -141,6 +141,10 @@ def tfds_images(name, image_size, split="train", cache_dir=None, data_dir=None):
     if not image_keys:
         raise DataError(f"--dataset=tfds:{name}: the data set has no image feature")
     key = image_keys[0]
+    if not builder.is_prepared() and not getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None):
+        logger.info("--dataset=tfds:%s is not prepared in %s: TensorFlow Datasets downloads "
+                    "it now (without a network it gives up after minutes of retries)", name,
+                    builder.data_dir_root)
     try:
         builder.download_and_prepare()
     except DataError as error:  # a builder of this project: says what to do

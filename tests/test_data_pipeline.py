@@ -333,3 +333,17 @@ def test_a_run_waiting_while_another_fills_the_cache_reads_what_it_wrote(
                 if "cache" in m or m.startswith(("Read ", "Cached "))]
     assert messages == [f"Waiting for another run to finish filling the cache {cache / name}",
                         "Reading the 24 images", "Read 24 images"]
+
+
+def test_a_cache_folder_inside_the_data_folder_is_not_reported_as_bad_images(
+        image_folder, caplog):
+    cache = pathlib.Path(image_folder) / "cache"
+    first, count = data.folder_images(image_folder, 64, cache_dir=str(cache))
+    assert count == 24 and len(list(cache.iterdir())) >= 3
+    caplog.clear()
+    again, count = data.folder_images(image_folder, 64, cache_dir=str(cache))
+    assert count == 24
+    assert not [m for m in caplog.messages if m.startswith("Skipped")]
+    (cache / "notes.txt").write_text("mine")  # anything else there is still reported
+    data.folder_images(image_folder, 64, cache_dir=str(cache))
+    assert any(m.startswith("Skipped 1 file(s): not an image") for m in caplog.messages)

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 
 import tensorflow as tf
@@ -53,6 +54,17 @@ def listing_digest(paths, data_dir):
     listing = [(os.path.relpath(p, data_dir), os.path.getsize(p), os.path.getmtime(p))
                for p in paths]
     return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
+
+
+# The files of a cache named by cache_path: tf.data's, and the lock files (TensorFlow's, ours).
+_CACHE_FILE = re.compile(r"(images|tfds)-.*px(-[0-9a-f]{16})?"
+                         r"(\.index|\.data-\d+-of-\d+|_\d+\.lockfile|\.anime_gan-lock)$")
+
+
+def is_cache_file(name):
+    """Whether a file name is one of a ``--cache_dir`` cache's (a cache folder kept inside
+    the data folder holds them: they are no images to skip and report)."""
+    return bool(_CACHE_FILE.fullmatch(name))
 
 
 def fill_time(path):

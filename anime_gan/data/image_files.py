@@ -16,6 +16,7 @@ import os
 import stat
 import struct
 
+from anime_gan.data.file_cache import is_cache_file
 from anime_gan.data.image_headers import image_size
 from anime_gan.errors import DataError
 
@@ -178,7 +179,7 @@ def walk_folders(data_dir, skipped):
             dirs[:] = []
             continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        yield root, sorted(f for f in files if not f.startswith("."))
+        yield root, sorted(f for f in files if not (f.startswith(".") or is_cache_file(f)))
 
 
 RUN_FOLDER = "a training run's folder (its sample grids are outputs, not data)"
@@ -267,8 +268,7 @@ def _inside_a_run(data_dir, levels=3):
 
 
 def _is_a_runs_config(path):
-    """Whether ``path`` is an anime-gan run's config.json (another project's folder may
-    hold a config.json beside its checkpoints/)."""
+    """Whether ``path`` is an anime-gan run's config.json, not another project's."""
     try:
         with open(path) as f:
             settings = json.load(f)

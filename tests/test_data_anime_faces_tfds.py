@@ -255,12 +255,11 @@ def test_missing_or_empty_manual_folder_is_one_line(tmp_path):
         with pytest.raises(DataError) as error:
             prepare("anime_faces/64px", tmp_path, manual)
         assert str(error.value) == (
-            f"anime_faces/64px: the manual download folder {manual} is missing or empty; "
+            f"anime_faces/64px: the manual download folder {manual} is missing or empty. "
             "Download the Kaggle data set soumikrakshit/anime-faces "
             "(https://www.kaggle.com/datasets/soumikrakshit/anime-faces; the website's "
             "Download button, or `kaggle datasets download -d soumikrakshit/anime-faces`) "
-            "and put the zip, whatever its name, in the manual folder (by default "
-            "~/tensorflow_datasets/downloads/manual/), or unzip it there: the folder "
+            f"and put the zip, whatever its name, in {manual}, or unzip it there: the folder "
             "data/data/ (64x64 PNGs) may sit in the manual folder or one subfolder below it.")
 
 
@@ -393,12 +392,11 @@ def test_cli_missing_manual_folder_exits_2_in_one_line(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     manual = tmp_path / "tfds" / "downloads" / "manual"
     assert errors == [
-        f"error: --dataset=tfds:anime_faces: anime_faces/crops: the manual download folder "
-        f"{manual} is missing or empty; Download the Kaggle data set splcher/animefacedataset "
+        f"error: --dataset=tfds:anime_faces/crops: the manual download folder "
+        f"{manual} is missing or empty. Download the Kaggle data set splcher/animefacedataset "
         f"(https://www.kaggle.com/datasets/splcher/animefacedataset; the website's Download "
         f"button, or `kaggle datasets download -d splcher/animefacedataset`) and put the zip, "
-        f"whatever its name, in the manual folder (by default "
-        f"~/tensorflow_datasets/downloads/manual/), or unzip it there: the folder images/ "
+        f"whatever its name, in {manual}, or unzip it there: the folder images/ "
         f"(JPEGs) may sit in the manual folder or one subfolder below it."]
     assert "Traceback" not in result.stderr
     assert "Downloading and preparing" not in result.stdout  # TFDS's line: nothing downloads

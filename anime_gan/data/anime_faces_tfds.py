@@ -50,12 +50,17 @@ class AnimeFacesConfig(tfds.core.BuilderConfig):
 
     @property
     def instructions(self):
+        return self.instructions_for()
+
+    def instructions_for(self, manual_dir=None):
+        """What to download and where to put it (in ``manual_dir`` when it is known)."""
+        where = manual_dir or ("the manual folder (by default "
+                               "~/tensorflow_datasets/downloads/manual/)")
         return (
             f"Download the Kaggle data set {self.kaggle} "
             f"(https://www.kaggle.com/datasets/{self.kaggle}; the website's Download "
             f"button, or `kaggle datasets download -d {self.kaggle}`) and put the zip, "
-            f"whatever its name, in the manual folder (by default "
-            f"~/tensorflow_datasets/downloads/manual/), or unzip it there: the folder "
+            f"whatever its name, in {where}, or unzip it there: the folder "
             f"{self.folder}/ ({self.content}) may sit in the manual folder or one "
             f"subfolder below it."
         )
@@ -128,8 +133,8 @@ class AnimeFaces(tfds.core.GeneratorBasedBuilder):
         except AssertionError:  # TFDS's check: missing or empty (a multi-line message)
             where = getattr(dl_manager, "_manual_dir", "the manual folder")
             raise DataError(
-                f"{name}: the manual download folder {where} is missing or empty; "
-                f"{config.instructions}") from None
+                f"{name}: the manual download folder {where} is missing or empty. "
+                f"{config.instructions_for(where)}") from None
         source = find_download(manual_dir, config)
         if source.suffix == ".zip" or source.is_file():
             extracted = _extract(dl_manager, source, name)

@@ -19,7 +19,7 @@ import time
 
 import tensorflow as tf
 
-from anime_gan.errors import DataError, first_line
+from anime_gan.errors import DataError, first_line, tensorflow_message
 
 try:
     import fcntl
@@ -134,7 +134,7 @@ def _read_or_refill(read_through, path):
         if not os.path.exists(path + ".index"):
             raise
         logger.warning("The cache %s does not read back (%s); filling it again", path,
-                       first_line(error))
+                       tensorflow_message(error))
         _remove(_files(path))
         return read_through()
 

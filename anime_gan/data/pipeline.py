@@ -148,7 +148,10 @@ def tfds_images(name, image_size, split="train", cache_dir=None, data_dir=None):
     try:
         builder.download_and_prepare()
     except DataError as error:  # a builder of this project: says what to do
-        raise DataError(f"--dataset=tfds:{name}: {str(error).removeprefix(name + ': ')}") from None
+        named, _, text = str(error).partition(": ")  # "anime_faces/crops: ..."
+        if named.split("/")[0] != name.split("/")[0]:
+            named, text = name, str(error)
+        raise DataError(f"--dataset=tfds:{named}: {text}") from None
     except Exception as error:  # network, disk or manual-download problems
         raise DataError(
             f"--dataset=tfds:{name}: could not download or prepare it ({first_line(error)}); "

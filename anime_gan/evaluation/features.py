@@ -69,8 +69,8 @@ def _seeded_choice(paths, num_samples, seed):
 
 
 def _cache_dir(data_dir):
-    return os.path.join(data_dir, CACHE_FOLDER) if data_dir else os.path.join(
-        keras_cache_dir(), "..", "anime_gan")
+    return os.path.join(data_dir, CACHE_FOLDER) if data_dir else os.path.normpath(
+        os.path.join(keras_cache_dir(), "..", "anime_gan"))
 
 
 def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None, seed=0,

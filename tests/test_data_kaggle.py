@@ -104,11 +104,31 @@ def test_without_kagglehub_one_line(monkeypatch):
      "use a pinned version already in the cache (kaggle:OWNER/NAME/versions/N) or the "
      "folder itself"),
 ])
-def test_download_failures_are_one_line(monkeypatch, error, credentials, message):
+def test_download_failures_are_one_line(monkeypatch, tmp_path, error, credentials, message):
+    monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path / "empty"))
     fake_kagglehub(monkeypatch, error=error, credentials=credentials)
     with pytest.raises(DataError) as raised:
         kaggle_download.download("kaggle:splcher/animefacedataset")
     assert str(raised.value) == f"--data_dir=kaggle:splcher/animefacedataset: {message}"
+
+
+def test_offline_an_unpinned_handle_uses_the_newest_cached_version(monkeypatch, tmp_path,
+                                                                    kaggle_cache, caplog):
+    """kagglehub asks Kaggle for the newest version first: offline, what it downloaded
+    before (versions 1 and 3 here) trains all the same, with a warning."""
+    versions = tmp_path / "kagglehub" / "datasets" / "soumikrakshit" / "anime-faces" / "versions"
+    (versions / "3").mkdir()
+    (versions / "3.complete").write_text("")
+    monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path / "kagglehub"))
+    fake_kagglehub(monkeypatch, error=ConnectionError("Max retries exceeded\nwith url"))
+    assert kaggle_download.download("kaggle:soumikrakshit/anime-faces") == str(versions / "3")
+    assert ("Kaggle could not be reached (ConnectionError: Max retries exceeded): using the "
+            "newest version in kagglehub's cache, kaggle:soumikrakshit/anime-faces/versions/3"
+            ) in caplog.messages
+    with pytest.raises(DataError, match="refused the download"):  # not for other failures
+        fake_kagglehub(monkeypatch, error=HTTPError("401 Client Error", 401),
+                       credentials=object())
+        kaggle_download.download("kaggle:soumikrakshit/anime-faces")
 
 
 @pytest.mark.parametrize("value", ["kaggle:animefacedataset", "kaggle:a/b/c",

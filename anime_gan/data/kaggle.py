@@ -12,7 +12,8 @@ kagglehub is optional (``pip install kagglehub``, or the ``[kaggle]`` extra).
 Public data sets download without an account; when Kaggle asks for one, the
 API token goes in ``~/.kaggle/kaggle.json`` or ``KAGGLE_USERNAME``/``KAGGLE_KEY``.
 A pinned version (``kaggle:OWNER/NAME/versions/N``) is read from the cache
-without asking Kaggle for the newest version, so it also works offline.
+without asking Kaggle for the newest version, so it also works offline; an unpinned one
+falls back to the newest cached version when Kaggle cannot be reached.
 """
 
 import logging
@@ -101,9 +102,31 @@ def download(data_dir):
         if status == 404 or kind == "NotFoundError":
             raise DataError(f"{flag}: no such data set on Kaggle ({detail}); check the "
                             f"handle, e.g. kaggle:{ANIME_FACE_DATASETS[0]}") from None
+        cached = _cached_versions(handle)
+        if cached:  # offline, say: what kagglehub downloaded before trains as well
+            version, path = cached[-1]
+            logger.warning("Kaggle could not be reached (%s: %s): using the newest version in "
+                           "kagglehub's cache, kaggle:%s/versions/%d", kind, detail, handle,
+                           version)
+            return path
         raise DataError(
             f"{flag}: the download failed ({kind}: {detail}); check the connection, or use a "
             "pinned version already in the cache (kaggle:OWNER/NAME/versions/N) or the "
             "folder itself") from None
     logger.info("Kaggle data set %s is in %s", handle, path)
     return str(path)
+
+
+def _cached_versions(handle):
+    """[(version, folder)] of an unpinned ``OWNER/NAME`` in kagglehub's cache, oldest first."""
+    if "/versions/" in handle:
+        return []
+    root = os.path.join(os.environ.get("KAGGLEHUB_CACHE")
+                        or os.path.join(os.path.expanduser("~"), ".cache", "kagglehub"),
+                        "datasets", *handle.split("/"), "versions")
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return []
+    return sorted((int(name), os.path.join(root, name)) for name in names
+                  if name.isdigit() and os.path.isdir(os.path.join(root, name)))

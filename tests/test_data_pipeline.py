@@ -347,3 +347,22 @@ def test_a_cache_folder_inside_the_data_folder_is_not_reported_as_bad_images(
     (cache / "notes.txt").write_text("mine")  # anything else there is still reported
     data.folder_images(image_folder, 64, cache_dir=str(cache))
     assert any(m.startswith("Skipped 1 file(s): not an image") for m in caplog.messages)
+
+
+def test_a_new_cache_beside_older_ones_says_what_they_take(image_folder, tmp_path, caplog):
+    """One cache a version of the data (an image added): the older ones are named, not
+    deleted (another run may read them)."""
+    cache = tmp_path / "cache"
+    data.folder_images(image_folder, 64, cache_dir=str(cache))
+    assert "other cache(s)" not in caplog.text
+    write_image(os.path.join(image_folder, "added.png"), np.zeros((64, 64, 3), np.uint8))
+    caplog.clear()
+    caplog.set_level(logging.INFO, logger="anime_gan.data")
+    data.folder_images(image_folder, 64, cache_dir=str(cache))
+    message, = [m for m in caplog.messages if "other cache(s)" in m]
+    assert message == (f"{cache} also holds 1 other cache(s) of 0.0 GB (other data, image "
+                       "sizes, or earlier versions of this data): delete the ones no run reads")
+    assert len(list(cache.glob("*.index"))) == 2
+    caplog.clear()
+    data.folder_images(image_folder, 64, cache_dir=str(cache))  # read, not filled: no word
+    assert "other cache(s)" not in caplog.text

@@ -151,7 +151,26 @@ def logged_fill(read_through, path, flag, what):
         filled, started = fill_time(path), time.perf_counter()
         logger.info("Reading the %s from the cache %s" if filled else
                     "Decoding %s into the cache %s", what, path or "in memory")
+        if path and not filled:
+            _note_other_caches(path)
 
     result = fill(read_through, path, flag, starting)
     reused = filled is not None and filled == fill_time(path)  # not filled again
     return result, reused, time.perf_counter() - started
+
+
+def _note_other_caches(path):
+    """Says how much the folder's other caches take: one is made for every change of the
+    data (an image added), and none is ever deleted, since another run may read it."""
+    folder, own = os.path.split(path)
+    others = {}
+    for name in os.listdir(folder):
+        prefix = name.split(".data-")[0]
+        if ".data-" in name and is_cache_file(name) and prefix != own:
+            with contextlib.suppress(OSError):  # deleted meanwhile
+                others[prefix] = others.get(prefix, 0) + os.path.getsize(
+                    os.path.join(folder, name))
+    if others:
+        logger.info("%s also holds %d other cache(s) of %.1f GB (other data, image sizes, or "
+                    "earlier versions of this data): delete the ones no run reads", folder,
+                    len(others), sum(others.values()) / 1e9)

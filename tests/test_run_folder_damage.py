@@ -314,6 +314,7 @@ def test_a_run_started_with_relative_folders_continues_from_another_working_fold
         str(project / "cache")
 
 
+@pytest.mark.long
 def test_a_run_continued_with_settings_left_out_keeps_its_own(trained_run, run_cli, caplog):
     """Not the defaults: resumed with only --epochs and --output_dir (on the command line,
     then in Python), the run keeps its batch size, seed, steps per epoch, moving average,

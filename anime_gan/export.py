@@ -31,6 +31,17 @@ def is_export(directory):
         os.path.isfile(os.path.join(directory, "saved_model.pb")) or not os.listdir(directory))
 
 
+def written_after(directory, path):
+    """Whether the export in ``directory`` was written after the file ``path`` (a run's
+    checkpoint index): a finished run run again leaves such an export alone, since a
+    process loading it in between would mix two exports' files."""
+    try:
+        return os.path.getmtime(os.path.join(directory, "saved_model.pb")) >= \
+            os.path.getmtime(path)
+    except OSError:
+        return False
+
+
 def check_target(directory, caller="export_generator",
                  advice="give a new folder or an earlier export (a run's is RUN/export)"):
     """Refuses a target that is something else (a run folder, a file): the swap below

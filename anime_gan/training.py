@@ -226,6 +226,9 @@ def _train(config, strategy, extra_callbacks, live):
     finally:
         close_event_files(fit_callbacks)
     # A finished run keeps its recorded settings: its export is the generator they sample.
+    index = os.path.join(folder.checkpoints, "checkpoint")  # rewritten at every save
+    if finished and export.written_after(folder.export, index):
+        return gan
     try:
         export.export_generator(sampling.load_generator(folder.path) if finished
                                 else gan.sampling_generator, folder.export)

@@ -7,6 +7,7 @@ import importlib.metadata
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -412,6 +413,24 @@ def test_finished_run_is_not_trained_further(trained_run, image_folder, run_cli,
     assert history_epochs(trained_run) == [1, 2]
     # Nothing was trained on the other folder: the run's record still names its own data.
     assert (trained_run / "config.json").read_bytes() == config_before
+
+
+def test_a_finished_run_run_again_leaves_a_current_export_alone(trained_run, run_cli):
+    """Rewritten, the export a server may be loading would change under it for nothing;
+    one older than the newest checkpoint (a kill before the export), or none, is written."""
+    again = ("--model=dcgan", "--epochs=2", "--steps_per_epoch=1", "--batch_size=4",
+             "--seed=3", f"--output_dir={trained_run}")
+    model_file = trained_run / "export" / "saved_model.pb"
+    written = os.stat(model_file)
+    assert run_cli(*again).returncode == 0
+    assert os.stat(model_file).st_ino == written.st_ino
+    assert os.stat(model_file).st_mtime == written.st_mtime
+    index = trained_run / "checkpoints" / "checkpoint"
+    os.utime(index, (written.st_mtime + 10, written.st_mtime + 10))  # saved after the export
+    assert run_cli(*again).returncode == 0
+    assert os.stat(model_file).st_ino != written.st_ino
+    shutil.rmtree(trained_run / "export")
+    assert run_cli(*again).returncode == 0 and model_file.is_file()
 
 
 def test_a_finished_run_given_other_sampling_settings_keeps_its_own(trained_run, image_folder,

@@ -16,8 +16,27 @@ from anime_gan.sampling import fixed_latents
 def test_run_saved_before_ema_existed_reads_as_without_average(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(  # the settings every run has recorded
         {"model": "dcgan", "image_size": 64, "latent_dim": 128, "batch_size": 64, "seed": 0}))
-    assert RunFolder(tmp_path).read_config().ema_decay == 0.0
-    assert TrainConfig(output_dir="unused").ema_decay == 0.999  # the default now
+    saved = RunFolder(tmp_path).read_config()
+    assert (saved.ema_decay, saved.diffaugment) == (0.0, "")  # continued without either
+    default = TrainConfig(output_dir="unused")
+    assert (default.ema_decay, default.diffaugment) == (0.999, "color,translation,cutout")
+
+
+def test_a_run_read_from_elsewhere_is_where_its_folder_is(tmp_path, monkeypatch):
+    """config.json keeps --output_dir as given (runs/a); read through the folder, the run is
+    that folder, so train(RunFolder(...).read_config()) continues it from any folder."""
+    (tmp_path / "project").mkdir()
+    monkeypatch.chdir(tmp_path / "project")
+    config = TrainConfig(output_dir="runs/a", backbone="nets/bb.keras",
+                         backbone_weights="w.h5")
+    RunFolder("runs/a").write_config(config)
+    saved = json.loads((tmp_path / "project" / "runs" / "a" / "config.json").read_text())
+    assert saved["output_dir"] == "runs/a"
+    assert saved["backbone"] == str(tmp_path / "project" / "nets" / "bb.keras")
+    monkeypatch.chdir(tmp_path)
+    read = RunFolder("project/runs/a").read_config()
+    assert read.output_dir == "project/runs/a"
+    assert read.backbone == str(tmp_path / "project" / "nets" / "bb.keras")
 
 
 def test_config_round_trips_through_the_folder(tmp_path):

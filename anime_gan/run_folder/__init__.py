@@ -104,8 +104,10 @@ class RunFolder:
                 f"--output_dir={self.path}: config.json is damaged ({error}); restore it "
                 "from a copy, or train into a new --output_dir") from None
         known = {field.name for field in dataclasses.fields(TrainConfig)}
-        # Runs from before --ema_decay existed, when there was no average, have no such key.
+        # Runs from before --ema_decay and --diffaugment existed had neither.
         saved.setdefault("ema_decay", 0.0)
+        saved.setdefault("diffaugment", "")
+        saved["output_dir"] = self.path  # wherever the folder is now, as it is named here
         for data in ("data_dir", "dataset"):  # "" from before empty ones were refused
             saved[data] = saved.get(data) or None
         try:
@@ -159,8 +161,8 @@ def with_the_runs_settings(given):
 
 def _as_json_with_absolute_paths(config):
     settings = dataclasses.asdict(config)
-    for name in ("data_dir", "cache_dir", "tfds_data_dir"):
-        if settings[name] and not is_kaggle(settings[name]):
+    for name in ("data_dir", "cache_dir", "tfds_data_dir", "backbone", "backbone_weights"):
+        if settings[name] and not is_kaggle(settings[name]) and settings[name] != "inception":
             settings[name] = os.path.abspath(settings[name])
     return settings
 

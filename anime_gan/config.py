@@ -134,8 +134,8 @@ class TrainConfig:
         None, "Generator steps between checkpoints (also saved at every epoch end); "
               "default 200 for dcgan and sngan, 40 for wgan and wgan_clip: a few minutes on a "
               "small CPU. 0: epochs only.")
-    resume: bool = _field(True, "Continue the run in --output_dir from its newest checkpoint; "
-                                "with --noresume an existing run is refused, not overwritten.")
+    resume: bool = _field(True, "Continue the run in --output_dir (flags not given are its "
+                                "own); --noresume refuses an existing run, never overwrites it.")
     num_images: int = _field(64, "generate: number of images to write.")
     num_samples: int = _field(10_000, "evaluate: generated and real images compared "
                                       "(FID depends on it).")

@@ -171,6 +171,8 @@ def _note_other_caches(path):
                 others[prefix] = others.get(prefix, 0) + os.path.getsize(
                     os.path.join(folder, name))
     if others:
-        logger.info("%s also holds %d other cache(s) of %.1f GB (other data, image sizes, or "
+        size = sum(others.values())
+        logger.info("%s also holds %d other cache(s) of %s (other data, image sizes, or "
                     "earlier versions of this data): delete the ones no run reads", folder,
-                    len(others), sum(others.values()) / 1e9)
+                    len(others), f"{size / 1e9:.1f} GB" if size >= 1e9 else
+                    f"{size / 1e6:.1f} MB")

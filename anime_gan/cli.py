@@ -23,6 +23,7 @@ from anime_gan import __version__, commands, devices, progress
 from anime_gan.config import MODELS, MODES, TrainConfig
 from anime_gan.errors import ConfigError, Terminated, TrainingFault
 from anime_gan.run_folder import with_the_runs_settings
+from anime_gan.train_arguments import OTHER_MODES_SETTINGS
 from anime_gan.flag_files import (EXPERIMENTS_DIR, define_flags,  # noqa: F401 (cli's API)
                                   experiment_names, experiment_path, warn_of_overridden_flags)
 
@@ -205,6 +206,10 @@ MODE_OPTIONS = ("num_images", "interpolate", "num_samples", "backbone", "backbon
 
 def _warn_of_settings_the_mode_ignores(flag_values):
     mode = flag_values["mode"].value
+    for name, other in OTHER_MODES_SETTINGS.items():
+        if mode == "train" and flag_values[name].present:
+            print(f"warning: --{name} is for --mode={other}, not training; ignored",
+                  file=sys.stderr)
     used = ("mode", "output_dir", *MODE_SETTINGS.get(mode, ()))
     ignored = [f"--{field.name}" for field in dataclasses.fields(TrainConfig)
                if flag_values[field.name].present and field.name not in used]

@@ -247,6 +247,10 @@ def test_flags_a_mode_other_than_train_does_not_read_are_named_in_a_warning(caps
     parse("--mode=export", "--output_dir=run", "--seed=1")
     assert "does not use --seed (the run's own settings apply); ignored" in (
         capsys.readouterr().err)
+    parse("--output_dir=run", "--num_images=4", "--interpolate")  # training, by default
+    assert capsys.readouterr().err == (
+        "warning: --num_images is for --mode=generate, not training; ignored\n"
+        "warning: --interpolate is for --mode=generate, not training; ignored\n")
 
 
 def test_unknown_experiment_exits_2_naming_the_choices(run_cli):

@@ -119,6 +119,27 @@ def test_evaluate_skips_the_images_the_run_skipped_as_too_large(trained_run, tmp
     assert "Skipped 12 file(s): too large (more than --max_image_pixels=1000" in caplog.text
 
 
+@pytest.mark.slow  # the default suite's time budget
+def test_evaluate_without_a_backbone_uses_the_runs_own(trained_run, image_folder,
+                                                        tiny_backbone, run_cli):
+    """The one a run records for --eval_every, like every setting left out; given, it wins."""
+    saved = json.loads((trained_run / "config.json").read_text())
+    (trained_run / "config.json").write_text(json.dumps({**saved, "backbone": tiny_backbone}))
+    result = run_cli("--mode=evaluate", f"--output_dir={trained_run}", "--num_samples=10",
+                     f"--data_dir={image_folder}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((trained_run / "eval.json").read_text())["settings"]["backbone"] == \
+        tiny_backbone
+    os.remove(trained_run / "eval.json")
+    anime_gan.evaluate_run(str(trained_run), num_samples=10, data_dir=str(image_folder))
+    assert json.loads((trained_run / "eval.json").read_text())["settings"]["backbone"] == \
+        tiny_backbone
+    result = run_cli("--mode=evaluate", f"--output_dir={trained_run}", "--num_samples=10",
+                     f"--data_dir={image_folder}", "--backbone=inception",
+                     f"--backbone_weights={trained_run / 'none.h5'}")
+    assert result.returncode == 2 and "none.h5" in result.stderr  # the given one, tried
+
+
 def test_evaluate_with_too_few_real_images_fails_in_one_line(trained_run, tmp_path,
                                                             tiny_backbone, run_cli):
     few = tmp_path / "few"

@@ -40,11 +40,12 @@ def compare(real, fake, kid_subsets=KID_SUBSETS, kid_subset_size=None, k=PR_K):
 
 
 def evaluate_run(run_dir, num_samples=10_000, data_dir=None, dataset=None,
-                 backbone="inception", backbone_weights=None, seed=0, tfds_data_dir=None):
+                 backbone=None, backbone_weights=None, seed=0, tfds_data_dir=None):
     """Compares a run's newest generator with real images; returns the report.
 
     Writes ``RUN/eval.json`` with the results and every setting that produced them.
-    Without ``data_dir`` or ``dataset`` it uses the run's own training data.
+    Without ``data_dir`` or ``dataset`` it uses the run's own training data; without
+    ``backbone``, the run's own (its ``--eval_every`` one), which is inception by default.
     """
     check_whole_numbers("evaluate_run", MIN_REAL_IMAGES, num_samples=num_samples)
     with run_lock(run_dir, create=False), sigterm_interrupts():
@@ -70,6 +71,8 @@ def _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone, backbone_we
     if not data_dir and not dataset:
         data_dir, dataset = config.data_dir, config.dataset
     tfds_data_dir = tfds_data_dir or config.tfds_data_dir
+    if backbone is None:
+        backbone, backbone_weights = config.backbone, backbone_weights or config.backbone_weights
     network = load_backbone(backbone, backbone_weights)
     generator, generator_source = load_generator_and_source(run_dir)  # before decoding data
     real = real_features(network, config.image_size, num_samples, data_dir, dataset, seed,

@@ -143,9 +143,11 @@ class RunFolder:
 def with_the_runs_settings(given):
     """The settings ``given`` by name, with the run's own for those left out when they
     continue a run (train mode, ``output_dir`` holding one, resume not turned off): a
-    continued run trains as it did unless told otherwise, not with the defaults."""
+    continued run trains as it did unless told otherwise, not with the defaults.  To
+    evaluate a run, its own ``--backbone`` (and weights) stand in the same way."""
+    mode = given.get("mode", "train")
     if not given.get("output_dir") or not given.get("resume", True) or \
-            given.get("mode", "train") != "train":
+            mode not in ("train", "evaluate"):
         return given
     folder = RunFolder(given["output_dir"])
     try:
@@ -155,7 +157,8 @@ def with_the_runs_settings(given):
     if saved is None:
         return given
     own = {name: value for name, value in dataclasses.asdict(saved).items()
-           if name not in OF_THE_COMMAND}
+           if name not in OF_THE_COMMAND
+           and (mode == "train" or name in ("backbone", "backbone_weights"))}
     return {**own, **given}
 
 

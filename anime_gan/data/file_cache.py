@@ -143,7 +143,7 @@ def logged_fill(read_through, path, flag, what):
     """``fill``, saying first 'Reading the WHAT from the cache PATH' (filled by an earlier
     run, or by another while this one waited) or 'Decoding WHAT into the cache PATH'.
     Returns ``read_through()``'s result, whether the cache was only read, and the seconds
-    the pass took; the caller says 'Read' or 'Cached' with what it counts."""
+    the pass took; the caller says 'Read' or 'Cached' with what it counts (``log_pass``)."""
     filled = started = None
 
     def starting():
@@ -157,6 +157,11 @@ def logged_fill(read_through, path, flag, what):
     result = fill(read_through, path, flag, starting)
     reused = filled is not None and filled == fill_time(path)  # not filled again
     return result, reused, time.perf_counter() - started
+
+
+def log_pass(reused, count, seconds):
+    """The line that closes ``logged_fill``'s pass, once the caller knows its count."""
+    logger.info("%s %d images in %.1f s", "Read" if reused else "Cached", count, seconds)
 
 
 def _note_other_caches(path):

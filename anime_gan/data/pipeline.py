@@ -102,7 +102,7 @@ def decoded_images(paths, image_size, data_dir, cache_dir=None):
     if not len(kept):
         raise DataError(
             f"--data_dir={data_dir}: none of the {len(paths)} image files could be decoded")
-    logger.info("%s %d images in %.1f s", "Read" if reused else "Cached", len(kept), seconds)
+    file_cache.log_pass(reused, len(kept), seconds)
     return decoded.map(lambda index, image: image), len(kept)
 
 
@@ -175,7 +175,7 @@ def tfds_images(name, image_size, split="train", cache_dir=None, data_dir=None):
         _, reused, seconds = file_cache.logged_fill(
             lambda: sum(len(batch) for batch in images.batch(1024)), cache,
             f"--cache_dir={cache_dir}", f"{count} images of tfds:{name}")
-        logger.info("%s %d images in %.1f s", "Read" if reused else "Cached", count, seconds)
+        file_cache.log_pass(reused, count, seconds)
     return images, count
 
 

@@ -133,3 +133,15 @@ def test_sample_grids_are_in_epoch_order_also_under_a_path_with_brackets(tmp_pat
         open(os.path.join(folder.samples, name), "w").close()
     assert [os.path.basename(p) for p in folder.sample_grids()] == ["epoch_0002.png",
                                                                     "epoch_0010.png"]
+
+
+def test_a_setting_changed_back_to_unset_is_logged_as_the_flag_gives_it(tmp_path, caplog):
+    config = TrainConfig(cache_dir=str(tmp_path / "cache"), output_dir=str(tmp_path / "run"))
+    folder = RunFolder(config.output_dir)
+    folder.write_config(config)
+    folder.write_config(config.replace(cache_dir=None), step=4, epoch=1)
+    assert (f"other settings from step 5: --cache_dir= (was {tmp_path / 'cache'})"
+            in caplog.text)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["changes"] == [
+        {"from_step": 5, "in_epoch": 2,
+         "settings": {"cache_dir": [str(tmp_path / "cache"), None]}}]

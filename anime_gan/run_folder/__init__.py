@@ -134,7 +134,7 @@ class RunFolder:
             changes = [*changes, {"from_step": step + 1, "in_epoch": epoch + 1,
                                   "settings": changed}]
             logger.warning("Continuing %s with other settings from step %d: %s", self.path,
-                           step + 1, ", ".join(f"--{name}={new} (was {old})"
+                           step + 1, ", ".join(f"--{name}={_flag(new)} (was {_flag(old)})"
                                                for name, (old, new) in changed.items()))
         os.makedirs(self.path, exist_ok=True)
         save_json(self.config, {**settings, **({"changes": changes} if changes else {})})
@@ -160,6 +160,11 @@ def with_the_runs_settings(given):
            if name not in OF_THE_COMMAND
            and (mode == "train" or name in ("backbone", "backbone_weights"))}
     return {**own, **given}
+
+
+def _flag(value):
+    """A setting's value as a flag gives it: unset (``--cache_dir=``, memory) is empty."""
+    return "" if value is None else value
 
 
 def _as_json_with_absolute_paths(config):

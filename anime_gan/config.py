@@ -5,10 +5,7 @@ import datetime
 import difflib
 import itertools
 import logging
-import math
-import numbers
 import os
-import typing
 from typing import Optional
 
 from anime_gan.augment import parse_policy
@@ -20,6 +17,7 @@ from anime_gan.model_defaults import (ADAM_BETAS_FOR_CRITICS, CHECKPOINT_EVERY_D
                                       DIFFAUGMENT_DEFAULTS, MODEL_SPECIFIC, MODELS,
                                       N_CRITIC_DEFAULTS, OPTIMIZER_DEFAULTS)
 from anime_gan.networks import SUPPORTED_IMAGE_SIZES, UPSAMPLING
+from anime_gan.setting_types import check_types
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +28,6 @@ MAX_LATENT_DIM = 4096  # the generator's first layer holds latent_dim x 8192 wei
 
 def _field(default, help):
     return dataclasses.field(default=default, metadata={"help": help})
-
-
-_KINDS = {int: (numbers.Integral, "an integer"), float: (numbers.Real, "a number"),
-          str: (str, "a string"), bool: (bool, "true or false")}
 
 
 def _new_run_folder(model):
@@ -51,30 +45,6 @@ def _check_names(settings):
             hint = f" (did you mean {' or '.join(close)}?)" if close else ""
             raise ConfigError(f"{name}: no such setting{hint}; the settings are the "
                               "command line's flags (anime-gan --help)")
-
-
-def setting_type(field):
-    """A ``TrainConfig`` field's type: int for Optional[int], and so on."""
-    args = [a for a in typing.get_args(field.type) if a is not type(None)]
-    return args[0] if args else field.type
-
-
-def _check_types(config):
-    """Settings of the wrong type fail here, naming the flag; numbers become int and float."""
-    for field in dataclasses.fields(config):
-        value = getattr(config, field.name)
-        if value is None and type(None) in typing.get_args(field.type):
-            continue
-        kind, words = _KINDS[setting_type(field)]
-        if kind is str and isinstance(value, os.PathLike):  # a pathlib.Path for a folder
-            value = os.fspath(value)
-            setattr(config, field.name, value)
-        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            raise ConfigError(f"--{field.name}={value!r}: must be {words}")
-        if kind is numbers.Real and not math.isfinite(value):
-            raise ConfigError(f"--{field.name}={value!r}: must be a finite number")
-        if kind in (numbers.Integral, numbers.Real):  # numpy's numbers as Python's
-            setattr(config, field.name, int(value) if kind is numbers.Integral else float(value))
 
 
 @dataclasses.dataclass
@@ -175,7 +145,7 @@ class TrainConfig:
         return dataclasses.replace(self, **settings)
 
     def __post_init__(self):
-        _check_types(self)
+        check_types(self)
         for name in ("data_dir", "output_dir", "cache_dir", "tfds_data_dir"):
             if getattr(self, name):
                 setattr(self, name, os.path.expanduser(getattr(self, name)))
@@ -278,6 +248,13 @@ class TrainConfig:
                 logger.warning("--%s=%s: --model=%s does not use it (it is for %s); ignored",
                                flag, value, self.model, ", ".join(users))
                 setattr(self, flag, default)
+        defaults = OPTIMIZER_DEFAULTS[self.model]
+        if (self.optimizer or defaults["optimizer"]) == "rmsprop":
+            for flag in ("g_beta1", "g_beta2", "d_beta1", "d_beta2"):
+                if getattr(self, flag) not in (None, defaults[flag[2:]]):
+                    logger.warning("--%s=%s: --optimizer=rmsprop has no betas (they are for "
+                                   "adam); ignored", flag, getattr(self, flag))
+                    setattr(self, flag, None)
         if self.backbone != "inception" and self.backbone_weights:
             logger.warning("--backbone_weights=%s: --backbone=%s holds its own weights (it is "
                            "for inception); ignored", self.backbone_weights, self.backbone)

@@ -214,6 +214,25 @@ def test_a_setting_the_model_does_not_use_is_dropped_with_a_warning(settings, fl
     assert getattr(config, flag) == getattr(TrainConfig(model=settings["model"]), flag)
 
 
+@pytest.mark.parametrize("model, optimizer", [("wgan_clip", None), ("dcgan", "rmsprop")])
+def test_betas_given_to_rmsprop_are_dropped_with_a_warning(model, optimizer, caplog):
+    """RMSProp has no betas: config.json would otherwise record them as if they applied."""
+    plain = TrainConfig(model=model, optimizer=optimizer, output_dir="x")
+    with caplog.at_level(logging.WARNING, logger="anime_gan.config"):
+        assert TrainConfig(**dataclasses.asdict(plain)) == plain  # config.json read back
+        assert caplog.text == ""
+        config = TrainConfig(model=model, optimizer=optimizer, g_beta1=0.3, d_beta2=0.95,
+                             output_dir="x")
+    assert config.optimizer == "rmsprop"
+    assert (config.g_beta1, config.d_beta2) == (plain.g_beta1, plain.d_beta2)
+    assert "--g_beta1=0.3: --optimizer=rmsprop has no betas (they are for adam); ignored" \
+        in caplog.text
+    assert "--d_beta2=0.95: --optimizer=rmsprop has no betas" in caplog.text
+    caplog.clear()
+    assert TrainConfig(model=model, optimizer="adam", g_beta1=0.3, output_dir="x").g_beta1 == 0.3
+    assert caplog.text == ""
+
+
 def test_backbone_weights_beside_a_keras_feature_network_are_dropped_with_a_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="anime_gan.config"):
         config = TrainConfig(backbone="features.keras", backbone_weights="inception.h5")

@@ -229,6 +229,26 @@ def test_broken_links_are_skipped_and_linked_folders_followed_once(tmp_path):
     assert scan.skipped == {"broken link (its target does not exist)": [str(root / "dangling.png")]}
 
 
+def test_a_file_found_under_two_names_is_listed_once(tmp_path, caplog):
+    """A link (or hard link) to an image already in the folder would train on it twice."""
+    root = tmp_path / "faces"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "one.png").write_bytes(encode(rgb_image(), "PNG"))
+    (root / "a" / "two.png").write_bytes(encode(rgb_image(BLUE), "PNG"))
+    (root / "b").mkdir()
+    os.symlink(root / "a" / "one.png", root / "b" / "one_again.png")
+    os.link(root / "a" / "two.png", root / "b" / "two_again.png")
+    (root / "b" / "copy.png").write_bytes((root / "a" / "one.png").read_bytes())  # a copy is a file
+    with caplog.at_level(logging.WARNING):
+        scan = image_files.scan_folder(str(root))
+    assert sorted(os.path.relpath(p, root) for p in scan.usable) == [
+        "a/one.png", "a/two.png", "b/copy.png"]
+    assert scan.skipped == {image_files.SAME_FILE: [str(root / "b" / "one_again.png"),
+                                                    str(root / "b" / "two_again.png")]}
+    assert "Skipped 2 file(s): another name (a link) of a file found before, e.g." in caplog.text
+    assert len(data.list_image_files(str(root))) == 3
+
+
 def test_run_folders_inside_the_data_folder_are_skipped_not_trained_on(tmp_path, caplog):
     root = tmp_path / "faces"
     (root / "real").mkdir(parents=True)
@@ -332,7 +352,7 @@ def test_images_over_the_pixel_limit_are_skipped_before_decoding(tmp_path, name,
     path.write_bytes(content())
     with open(path, "rb") as f:
         head = f.read(32)
-        kind = image_files._format(head)
+        kind = image_headers.image_format(head)
         assert image_headers.image_size(kind, head, f) == size
     limit = size[0] * size[1] - 1
     scan = image_files.scan_folder(str(folder), max_pixels=limit)

@@ -17,22 +17,15 @@ import stat
 import struct
 
 from anime_gan.data.file_cache import is_cache_file
-from anime_gan.data.image_headers import image_size
+from anime_gan.data.image_headers import HEAD_BYTES, declared_size, image_format, image_size
 from anime_gan.errors import DataError
 
 logger = logging.getLogger(__name__)
 
 EXAMPLES_PER_KIND = 3
 DEFAULT_MAX_PIXELS = 25_000_000
-_HEAD, _TAIL = 32, 1024
+_TAIL = 1024
 
-# Formats tf.io.decode_image reads, recognised by their first bytes.
-_SIGNATURES = {
-    "jpeg": (b"\xff\xd8\xff",),
-    "png": (b"\x89PNG\r\n\x1a\n",),
-    "gif": (b"GIF87a", b"GIF89a"),
-    "bmp": (b"BM",),
-}
 # Image formats the decoder does not read.
 _UNSUPPORTED = {
     "TIFF": (b"II*\x00", b"MM\x00*"),
@@ -57,15 +50,6 @@ class FolderScan:
 
 def _noun(kind):
     return "folder(s)" if kind == RUN_FOLDER or kind.startswith("unreadable folder") else "file(s)"
-
-
-def _format(head):
-    for name, signatures in _SIGNATURES.items():
-        if head.startswith(signatures):
-            return name
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    return None
 
 
 _END_MARKERS = {"jpeg": b"\xff\xd9", "png": b"IEND"}
@@ -119,8 +103,8 @@ def classify(path, max_pixels=None):
             return "not a regular file (a pipe, socket or device)"
         size = status.st_size
         with open(path, "rb") as f:
-            head = f.read(_HEAD)
-            kind = _format(head)
+            head = f.read(HEAD_BYTES)
+            kind = image_format(head)
             try:
                 dimensions = image_size(kind, head, f) if kind and max_pixels else None
             except (struct.error, IndexError):  # the header ends before its fields
@@ -158,8 +142,9 @@ def classify(path, max_pixels=None):
 
 def walk_folders(data_dir, skipped):
     """os.walk that follows linked folders, each real folder once (no loops), and counts
-    unreadable folders as skipped instead of stopping."""
-    seen = set()
+    unreadable folders as skipped instead of stopping.  Each real file comes once too: a
+    link (or hard link) to a file already found is skipped, not trained on twice."""
+    seen, seen_files = set(), {}
 
     def unreadable(error):
         skipped["unreadable folder (permission denied)" if isinstance(error, PermissionError)
@@ -179,9 +164,27 @@ def walk_folders(data_dir, skipped):
             dirs[:] = []
             continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        yield root, sorted(f for f in files if not (f.startswith(".") or is_cache_file(f)))
+        names = sorted(f for f in files if not (f.startswith(".") or is_cache_file(f)))
+        yield root, [name for name in names
+                     if _first_sight(os.path.join(root, name), seen_files, skipped)]
 
 
+def _first_sight(path, seen_files, skipped):
+    """Whether ``path`` is a file not found before under another name (a link to
+    nothing, or a pipe, is left for ``classify`` to name)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return True
+    if not stat.S_ISREG(status.st_mode):
+        return True
+    first = seen_files.setdefault((status.st_dev, status.st_ino), path)
+    if first != path:
+        skipped[SAME_FILE].append(path)
+    return first == path
+
+
+SAME_FILE = "another name (a link) of a file found before"
 RUN_FOLDER = "a training run's folder (its sample grids are outputs, not data)"
 ZIP_ARCHIVE = ("a zip archive (not read: if it holds images, unzip it here, or give "
                "--dataset=tfds:anime_faces)")
@@ -282,19 +285,10 @@ def warn_if_mostly_smaller(paths, side, data_dir, sample=256):
     ``side`` on their shorter side: training would learn them upscaled, blurred."""
     count = min(sample, len(paths))
     checked = [paths[i * len(paths) // count] for i in range(count)]
-    sizes = [size for size in map(_declared_size, checked) if size]
+    sizes = [size for size in map(declared_size, checked) if size]
     small = sum(min(size) < side for size in sizes)
     if sizes and small * 2 > len(sizes):
         logger.warning("%d%% of the images under %s (a sample of %d) are smaller than "
                        "--image_size=%d: they are upscaled, so what the GAN learns is "
                        "blurred; a smaller --image_size fits them",
                        round(100 * small / len(sizes)), data_dir, len(sizes), side)
-
-
-def _declared_size(path):
-    try:
-        with open(path, "rb") as f:
-            head = f.read(_HEAD)
-            return image_size(_format(head), head, f)
-    except (OSError, struct.error, IndexError):
-        return None

@@ -1,4 +1,4 @@
-"""An image file's width and height, read from its header without decoding it.
+"""An image file's format, width and height, read from its header without decoding it.
 
 So that a small file declaring a huge image (a 20000x20000 PNG is 1.2 GB of pixels)
 is skipped before the decoder allocates it.
@@ -6,6 +6,15 @@ is skipped before the decoder allocates it.
 
 import struct
 
+HEAD_BYTES = 32  # enough for every format's signature and the PNG, BMP and WebP sizes
+
+# Formats tf.io.decode_image reads, recognised by their first bytes.
+_SIGNATURES = {
+    "jpeg": (b"\xff\xd8\xff",),
+    "png": (b"\x89PNG\r\n\x1a\n",),
+    "gif": (b"GIF87a", b"GIF89a"),
+    "bmp": (b"BM",),
+}
 # JPEG start-of-frame markers (the ones that carry the image size).
 _SOF = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
@@ -82,3 +91,23 @@ def image_size(kind, head, f):
     if kind == "jpeg":
         return _jpeg_size(f)
     return None
+
+
+def image_format(head):
+    """'jpeg', 'png', 'gif', 'bmp' or 'webp' from a file's first bytes, or None."""
+    for name, signatures in _SIGNATURES.items():
+        if head.startswith(signatures):
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def declared_size(path):
+    """(width, height) an image file's header declares, or None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(HEAD_BYTES)
+            return image_size(image_format(head), head, f)
+    except (OSError, struct.error, IndexError):
+        return None

@@ -158,6 +158,11 @@ def test_folder_without_usable_images_fails_naming_it(tmp_path):
     empty.mkdir()
     with pytest.raises(DataError, match=r"empty: no usable images \(it holds no files\)"):
         image_files.scan_folder(str(empty))
+    (empty / ".faces").mkdir()  # images a user hid by renaming their folder
+    (empty / ".faces" / "a.png").write_bytes(encode(rgb_image(), "PNG"))
+    with pytest.raises(DataError, match=r"empty: no usable images \(it holds only hidden files "
+                                        r"or folders, which are ignored: \.faces\)"):
+        image_files.scan_folder(str(empty))
 
 
 def test_missing_path_and_file_instead_of_folder(tmp_path):

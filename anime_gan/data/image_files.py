@@ -238,14 +238,17 @@ def scan_folder(data_dir, max_pixels=DEFAULT_MAX_PIXELS):
     scan = FolderScan(usable, dict(skipped))
     scan.log_skipped()
     if not usable:
-        raise DataError(f"--data_dir={data_dir}: no usable images ({_why_none(skipped)}); "
+        raise DataError(f"--data_dir={data_dir}: no usable images "
+                        f"({_why_none(skipped, data_dir)}); "
                         "it needs JPEG, PNG, BMP, GIF or WebP files, in any subfolder")
     return scan
 
 
-def _why_none(skipped):
+def _why_none(skipped, data_dir):
     if not skipped:
-        return "it holds no files"
+        hidden = sorted(name for name in os.listdir(data_dir) if name.startswith("."))
+        return (f"it holds only hidden files or folders, which are ignored: {', '.join(hidden[:3])}"
+                if hidden else "it holds no files")
     kind, paths = max(skipped.items(), key=lambda item: len(item[1]))
     others = sum(len(p) for p in skipped.values()) - len(paths)
     return (f"{len(paths)} {_noun(kind)} skipped as {kind}"

@@ -121,3 +121,21 @@ class StopAtStepEnd(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._stop_if_signalled()
+
+
+def stop_name(interrupt):
+    """What stopped a run, as its last log line names it."""
+    if isinstance(interrupt, Terminated):
+        return "Hung up (SIGHUP)" if interrupt.args == ("SIGHUP",) else "Terminated"
+    return "Interrupted"
+
+
+@contextlib.contextmanager
+def said_before_training(what_is_left):
+    """A stop while a run is prepared (its networks built, its data read and cached, its
+    real features measured) says that no training was lost, and what is left."""
+    try:
+        yield
+    except KeyboardInterrupt as interrupt:
+        logger.warning("%s before training began: %s", stop_name(interrupt), what_is_left)
+        raise

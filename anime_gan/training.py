@@ -16,7 +16,7 @@ from anime_gan.callbacks import close_event_files, end_epoch_without_metrics
 from anime_gan.config import TrainConfig
 from anime_gan.data import make_stream
 from anime_gan.data.kaggle import is_kaggle
-from anime_gan.errors import ConfigError, Terminated, TrainingFault
+from anime_gan.errors import ConfigError, TrainingFault
 from anime_gan.gan_builder import build_gan
 from anime_gan.evaluation.backbones import load_backbone
 from anime_gan.evaluation.features import real_features, warn_of_fewer_real_images
@@ -168,37 +168,42 @@ def _train(config, strategy, extra_callbacks, live):
     files.remove_leftovers(folder.path)
     files.recover_directory(folder.export)
 
-    gan = build_gan(config, strategy)
-    state = TrainingState(gan, fixed_latents(config.latent_dim, config.seed), folder.checkpoints)
-    if resuming:
-        _resume(config, gan, state, folder)
-    finished = int(state.epoch) >= config.epochs
-    stream = None if finished else make_stream(  # a finished run decodes no data
-        config.image_size, config.batch_size, config.data_dir, config.dataset,
-        seed=config.seed, batches_per_step=gan.real_batches_per_step,
-        cache_dir=config.cache_dir, tfds_data_dir=config.tfds_data_dir,
-        max_image_pixels=config.max_image_pixels)
-    steps_per_epoch = config.steps_per_epoch or (stream.steps_per_pass if stream else 1)
-    kept_row = _row_of_the_unended_epoch(folder, state, steps_per_epoch)
-    metrics_epoch = int(state.epoch) + (kept_row is not None)
-    history.truncate(folder.history, metrics_epoch)
-    event_files.truncate_event_files(folder.logs, state.step, int(state.epoch), metrics_epoch)
-    if kept_row is not None:
-        event_files.log_missing_epoch_metrics(folder.logs, metrics_epoch, kept_row)
-    if finished:
-        # Its config.json stays as it was: nothing is trained with these settings.
-        logger.info("%s has finished its %d epoch(s): nothing to train (a higher --epochs "
-                    "trains it further)", config.output_dir, int(state.epoch))
-    else:
-        folder.write_config(config, state.step, int(state.epoch))
-        logger.info("Training %s; writing the run to %s", config.model, config.output_dir)
-    extra = list(extra_callbacks)
-    if (notebook.in_notebook() if live is None else live) and not any(
-            isinstance(c, notebook.LiveView) for c in extra):
-        extra.append(notebook.LiveView(latents=state.fixed_latents.numpy()[:16]))
-    stopper, callers = stop_signals.StopAtStepEnd(), callbacks.CallersCallbacks()
-    fit_callbacks = [*run_callbacks(config, state, kid_backbone, callers.around(extra)),
-                     stopper]
+    again = notebook.the_same_call("train", config.output_dir)
+    with stop_signals.said_before_training(
+            f"{config.output_dir} keeps its last checkpoint; run the same {again} again to "
+            "resume" if resuming else f"nothing was trained; run the same {again} again"):
+        gan = build_gan(config, strategy)
+        state = TrainingState(gan, fixed_latents(config.latent_dim, config.seed),
+                              folder.checkpoints)
+        if resuming:
+            _resume(config, gan, state, folder)
+        finished = int(state.epoch) >= config.epochs
+        stream = None if finished else make_stream(  # a finished run decodes no data
+            config.image_size, config.batch_size, config.data_dir, config.dataset,
+            seed=config.seed, batches_per_step=gan.real_batches_per_step,
+            cache_dir=config.cache_dir, tfds_data_dir=config.tfds_data_dir,
+            max_image_pixels=config.max_image_pixels)
+        steps_per_epoch = config.steps_per_epoch or (stream.steps_per_pass if stream else 1)
+        kept_row = _row_of_the_unended_epoch(folder, state, steps_per_epoch)
+        metrics_epoch = int(state.epoch) + (kept_row is not None)
+        history.truncate(folder.history, metrics_epoch)
+        event_files.truncate_event_files(folder.logs, state.step, int(state.epoch), metrics_epoch)
+        if kept_row is not None:
+            event_files.log_missing_epoch_metrics(folder.logs, metrics_epoch, kept_row)
+        if finished:
+            # Its config.json stays as it was: nothing is trained with these settings.
+            logger.info("%s has finished its %d epoch(s): nothing to train (a higher --epochs "
+                        "trains it further)", config.output_dir, int(state.epoch))
+        else:
+            folder.write_config(config, state.step, int(state.epoch))
+            logger.info("Training %s; writing the run to %s", config.model, config.output_dir)
+        extra = list(extra_callbacks)
+        if (notebook.in_notebook() if live is None else live) and not any(
+                isinstance(c, notebook.LiveView) for c in extra):
+            extra.append(notebook.LiveView(latents=state.fixed_latents.numpy()[:16]))
+        stopper, callers = stop_signals.StopAtStepEnd(), callbacks.CallersCallbacks()
+        fit_callbacks = [*run_callbacks(config, state, kid_backbone, callers.around(extra)),
+                         stopper]
     try:
         with stopper.deferring():
             _fit_remaining_epochs(gan, stream, state, steps_per_epoch, config.epochs,
@@ -207,9 +212,7 @@ def _train(config, strategy, extra_callbacks, live):
         path = _save_the_steps_taken(state, gan, folder)
         _redraw_live_views(fit_callbacks)
         logger.warning("%s: saved %s. Run the same %s again to resume.",
-                       "Hung up (SIGHUP)" if interrupt.args == ("SIGHUP",) else
-                       "Terminated" if isinstance(interrupt, Terminated) else "Interrupted",
-                       path, notebook.the_same_call("train", config.output_dir))
+                       stop_signals.stop_name(interrupt), path, again)
         raise
     except Exception as error:
         if callers.inside:  # between two steps: they are saved, as on a stop
@@ -220,8 +223,7 @@ def _train(config, strategy, extra_callbacks, live):
                 saved = f"not saved ({fault})"
             _redraw_live_views(fit_callbacks)
             logger.warning("A callback raised %s at step %d: %s. Run the same %s again to "
-                           "resume.", type(error).__name__, state.step, saved,
-                           notebook.the_same_call("train", config.output_dir))
+                           "resume.", type(error).__name__, state.step, saved, again)
         raise
     finally:
         close_event_files(fit_callbacks)
@@ -234,8 +236,7 @@ def _train(config, strategy, extra_callbacks, live):
                                 else gan.sampling_generator, folder.export)
     except KeyboardInterrupt:
         logger.warning("Stopped while writing %s; the training is saved. Run the same %s "
-                       "again to write it.", folder.export,
-                       notebook.the_same_call("train", config.output_dir))
+                       "again to write it.", folder.export, again)
         raise
     return gan
 

@@ -535,3 +535,28 @@ def test_a_kept_history_row_gets_its_missing_tensorboard_metrics_on_resume(sessi
     train(**settings)
     assert history_epochs(run) == [1, 2]
     assert tensorboard_steps(run / "logs" / "train")["epoch_d_loss"] == [1, 2]
+
+
+def test_a_stop_before_training_begins_says_that_nothing_was_lost(image_folder, tmp_path,
+                                                                   trained_run, monkeypatch,
+                                                                   caplog):
+    """Ctrl-C while the data is read (minutes for a large folder) ends with a line, not in
+    silence: a new run has nothing to lose, a continued one keeps its checkpoint."""
+    def stopped_while_reading(*args, **kwargs):
+        raise stop
+    monkeypatch.setattr(training, "make_stream", stopped_while_reading)
+    stop = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        train(epochs=1, steps_per_epoch=1, batch_size=4, data_dir=image_folder,
+              output_dir=tmp_path / "new")
+    assert (f"Interrupted before training began: nothing was trained; run the same command "
+            f"(with --output_dir={tmp_path / 'new'}) again") in caplog.text
+    assert not (tmp_path / "new" / "config.json").exists()
+
+    before = restored_state(trained_run).step
+    stop = Terminated()
+    with pytest.raises(Terminated):
+        train(output_dir=trained_run, epochs=3)
+    assert (f"Terminated before training began: {trained_run} keeps its last checkpoint; run "
+            "the same command") in caplog.text
+    assert restored_state(trained_run).step == before and history_epochs(trained_run) == [1, 2]

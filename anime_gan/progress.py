@@ -21,9 +21,11 @@ class ProgressBar(keras.callbacks.ProgbarLogger):
 
     line_open = False  # one bar is drawn at a time, so one flag for the process
 
-    def __init__(self, total_epochs=None):
+    def __init__(self, total_epochs=None, state=None):
+        """``state``: the run's ``TrainingState``, by which an epoch begun before a stop
+        is shown as resumed, with the steps it had taken."""
         super().__init__()
-        self.total_epochs = total_epochs
+        self.total_epochs, self.state = total_epochs, state
 
     def set_params(self, params):
         """The run's epochs in each "Epoch N/M" line: a run resumed mid-epoch finishes
@@ -31,6 +33,13 @@ class ProgressBar(keras.callbacks.ProgbarLogger):
         super().set_params(params)
         if self.total_epochs:
             self.epochs = max(self.epochs, self.total_epochs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
+        done = self.state.steps_into_epoch if self.state is not None else 0
+        if done and self.verbose and self.target:
+            print(f"Resuming epoch {epoch + 1} after its step {done} of {done + self.target}: "
+                  f"the bar counts the {self.target} step(s) left", flush=True)
 
     def on_train_batch_end(self, batch, logs=None):
         super().on_train_batch_end(batch, logs)

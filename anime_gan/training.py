@@ -52,7 +52,7 @@ def run_callbacks(config, state, kid_backbone=None, extra=()):
     """The callbacks that write the run's files, in the order ``anime_gan.callbacks`` gives."""
     folder = RunFolder(config.output_dir)
     return [
-        progress.ProgressBar(config.epochs),  # first: an epoch's bar ends before the others log
+        progress.ProgressBar(config.epochs, state),  # first: its bar ends before others log
         callbacks.StopOnNonFiniteLoss(folder.path),
         *_kid_monitor(config, kid_backbone),
         callbacks.HistoryCSV(folder.history),

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import sys
+import types
 
 import pytest
 from absl import flags
@@ -205,6 +206,22 @@ def test_the_progress_bar_counts_the_runs_epochs_in_a_fit_that_ends_one_early():
     plain = progress.ProgressBar()
     plain.set_params({"verbose": 1, "epochs": 4, "steps": 2})
     assert plain.epochs == 4
+
+
+def test_the_progress_bar_of_an_epoch_resumed_after_some_steps_says_so():
+    """The bar of a resumed epoch counts the steps left (2 of 5), and says why."""
+    state = types.SimpleNamespace(steps_into_epoch=3)
+    bar = progress.ProgressBar(total_epochs=6, state=state)
+    bar.set_params({"verbose": 1, "epochs": 4, "steps": 2})
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        bar.on_epoch_begin(3)
+        state.steps_into_epoch = 0  # the next epoch, whole
+        bar.set_params({"verbose": 1, "epochs": 6, "steps": 5})
+        bar.on_epoch_begin(4)
+    assert stdout.getvalue().splitlines() == [
+        "Epoch 4/6", "Resuming epoch 4 after its step 3 of 5: the bar counts the 2 step(s) left",
+        "Epoch 5/6"]
 
 
 def test_stdout_whose_reader_went_away_takes_writes_without_raising(monkeypatch):

@@ -105,15 +105,20 @@ def check_train_mode(config, given):
                        name, other, other)
 
 
-def warn_of_unused_data_settings(config):
-    """One warning naming the data settings that the data chosen does not read."""
-    unused = []
+def without_unused_data_settings(config):
+    """``config`` without the data settings that the data chosen does not read, with one
+    warning naming them: config.json would record them, and a continued run would use
+    them on other data."""
+    unused = {}
     if config.dataset and config.max_image_pixels != DEFAULT_MAX_PIXELS:
-        unused.append(f"--max_image_pixels={config.max_image_pixels} (it checks the files of "
-                      "a --data_dir)")
-    if config.data_dir and config.tfds_data_dir:
-        unused.append(f"--tfds_data_dir={config.tfds_data_dir} (it is for --dataset=tfds:...)")
+        unused["max_image_pixels"] = "it checks the files of a --data_dir"
+    if not config.dataset and config.tfds_data_dir:
+        unused["tfds_data_dir"] = "it is for --dataset=tfds:..."
     if not (config.data_dir or config.dataset) and config.cache_dir:
-        unused.append(f"--cache_dir={config.cache_dir} (the built-in faces are made in memory)")
-    if unused:
-        logger.warning("Not used with this data: %s", "; ".join(unused))
+        unused["cache_dir"] = "the built-in faces are made in memory"
+    if not unused:
+        return config
+    logger.warning("Not used with this data: %s", "; ".join(
+        f"--{name}={getattr(config, name)} ({why})" for name, why in unused.items()))
+    return config.replace(**{name: DEFAULT_MAX_PIXELS if name == "max_image_pixels" else None
+                             for name in unused})

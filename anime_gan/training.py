@@ -25,7 +25,7 @@ from anime_gan.run_folder.checkpoints import TrainingState
 from anime_gan.run_folder.lock import run_lock
 from anime_gan.sampling import fixed_latents
 from anime_gan.train_arguments import (check_train_mode, checked_arguments,
-                                       warn_of_unused_data_settings)
+                                       without_unused_data_settings)
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
     elif overrides:
         config = config.replace(**overrides)
     config = _with_the_runs_data(config)
-    warn_of_unused_data_settings(config)
+    config = without_unused_data_settings(config)
     config.check_paths()
     strategy = devices.make_strategy(config.strategy)
     # Non-chief workers of a multi-worker run write (and resume from) a scratch folder.

@@ -473,17 +473,25 @@ def test_the_sn_discriminator_is_part_of_the_package_api():
     (dict(data_dir="faces", tfds_data_dir="tfds"),
      "--tfds_data_dir=tfds (it is for --dataset=tfds:...)"),
     (dict(cache_dir="cache"), "--cache_dir=cache (the built-in faces are made in memory)"),
+    (dict(cache_dir="cache", tfds_data_dir="tfds"),
+     "--tfds_data_dir=tfds (it is for --dataset=tfds:...); --cache_dir=cache (the built-in "
+     "faces are made in memory)"),
     (dict(data_dir="faces", cache_dir="cache", max_image_pixels=1000), None),
     (dict(dataset="tfds:anime_faces", tfds_data_dir="tfds", cache_dir="cache"), None),
 ])
-def test_train_names_the_data_settings_its_data_does_not_read(tmp_path, monkeypatch, caplog,
-                                                              settings, unused):
+def test_train_names_and_drops_the_data_settings_its_data_does_not_read(
+        tmp_path, monkeypatch, caplog, settings, unused):
+    """Dropped, not recorded in config.json: a continued run would use them on other data."""
     from anime_gan import training
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "faces").mkdir()
     monkeypatch.setattr(training, "_train", lambda config, *args: config)  # no training
     config = anime_gan.train(model="dcgan", output_dir="run", **settings)
-    assert config.max_image_pixels == settings.get("max_image_pixels", config.max_image_pixels)
+    default = TrainConfig(output_dir="run")
+    for name in ("max_image_pixels", "tfds_data_dir", "cache_dir"):
+        given = settings.get(name, getattr(default, name))
+        dropped = unused is not None and f"--{name}=" in unused
+        assert getattr(config, name) == (getattr(default, name) if dropped else given)
     warnings = [m for m in caplog.messages if m.startswith("Not used with this data")]
     assert warnings == ([f"Not used with this data: {unused}"] if unused else [])

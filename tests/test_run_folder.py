@@ -1,6 +1,7 @@
 """The run folder: its layout, its saved settings, and the checkpointed training state."""
 
 import json
+import logging
 import os
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 from anime_gan import TrainConfig, build_gan
 from anime_gan.errors import ConfigError
-from anime_gan.run_folder import RunFolder, check_resumable
+from anime_gan.run_folder import RunFolder, check_resumable, with_the_runs_settings
 from anime_gan.run_folder.checkpoints import TrainingState
 from anime_gan.sampling import fixed_latents
 
@@ -145,3 +146,23 @@ def test_a_setting_changed_back_to_unset_is_logged_as_the_flag_gives_it(tmp_path
     assert json.loads((tmp_path / "run" / "config.json").read_text())["changes"] == [
         {"from_step": 5, "in_epoch": 2,
          "settings": {"cache_dir": [str(tmp_path / "cache"), None]}}]
+
+
+def test_settings_left_out_are_the_runs_own_but_not_those_another_model_ignores(tmp_path,
+                                                                                 caplog):
+    wgan = TrainConfig(output_dir=str(tmp_path / "wgan"), model="wgan", batch_size=4,
+                       n_critic=3, gp_weight=5.0, g_lr=3e-4)
+    RunFolder(wgan.output_dir).write_config(wgan)
+    own = with_the_runs_settings({"output_dir": wgan.output_dir, "epochs": 9})
+    assert (own["model"], own["batch_size"], own["n_critic"], own["gp_weight"], own["g_lr"],
+            own["epochs"]) == ("wgan", 4, 3, 5.0, 3e-4, 9)
+    other = with_the_runs_settings({"output_dir": wgan.output_dir, "model": "dcgan"})
+    assert "n_critic" not in other and "gp_weight" not in other and other["batch_size"] == 4
+    with caplog.at_level(logging.WARNING):
+        config = TrainConfig(**other)  # refused by check_resumable, without a word of these
+    assert caplog.text == ""
+    with pytest.raises(ConfigError, match=r"^--model=dcgan: the run in .* was trained with "
+                                          r"--model=wgan; resume with that value"):
+        check_resumable(config)
+    assert with_the_runs_settings({"output_dir": str(tmp_path / "none")}) == {
+        "output_dir": str(tmp_path / "none")}

@@ -25,6 +25,7 @@ from anime_gan.config import TrainConfig
 from anime_gan.data.kaggle import is_kaggle
 from anime_gan.errors import ConfigError
 from anime_gan.files import read_json, save_json
+from anime_gan.model_defaults import MODEL_SPECIFIC
 
 logger = logging.getLogger(__name__)
 
@@ -156,8 +157,11 @@ def with_the_runs_settings(given):
         return given  # refused with its reason by check_resumable
     if saved is None:
         return given
+    # Continuing with another model is refused: not after warnings that it ignores the
+    # run's own --n_critic or --gp_weight.
+    model = given.get("model", saved.model)
     own = {name: value for name, value in dataclasses.asdict(saved).items()
-           if name not in OF_THE_COMMAND
+           if name not in OF_THE_COMMAND and model in MODEL_SPECIFIC.get(name, (model,))
            and (mode == "train" or name in ("backbone", "backbone_weights"))}
     return {**own, **given}
 

@@ -110,7 +110,8 @@ class TrainConfig:
     num_samples: int = _field(10_000, "evaluate: generated and real images compared "
                                       "(FID depends on it).")
     backbone: str = _field("inception", "evaluate and --eval_every: inception (ImageNet "
-                                        "InceptionV3), or a Keras model file PATH.keras.")
+                                        "InceptionV3), or a Keras model file PATH.keras; "
+                                        "evaluate without it: the run's own.")
     upsampling: str = _field("transpose", "Generator upsampling: transpose (4x4 stride-2 "
                                           "transposed convolutions, the reference) or "
                                           "resize_conv (nearest resize + 3x3 convolution).")

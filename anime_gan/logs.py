@@ -1,11 +1,13 @@
-"""Where the library's messages go: absl's handler on the command line, the cell in IPython.
+"""Where the library's messages go: absl's handler on the command line, the cell in IPython,
+stderr in a plain script.
 
 The library logs through the standard ``logging`` module under the ``anime_gan`` logger
 (which data it trains on, where the run goes, that it resumed, each checkpoint).  Showing
 the records is the application's job: the command line's ``absl.app.run`` puts absl's
 handler on the root logger.  A Jupyter kernel has no handler and a root level of WARNING,
 so there the messages would be lost.  ``setup()``, which ``import anime_gan`` calls, does
-nothing outside IPython; in IPython (a Jupyter kernel, Colab, Kaggle, the terminal) it:
+nothing outside IPython (``train`` calls it in a plain script that set up no logging:
+``setup_for_a_script``); in IPython (a Jupyter kernel, Colab, Kaggle, the terminal) it:
 
 - lets the ``anime_gan`` logger's INFO records through, unless its level was set already;
 - adds a ``FallbackHandler`` to it, which writes a record to stderr only when no other
@@ -86,6 +88,17 @@ def setup(force=False):
     if not any(isinstance(f, _TensorFlowsRoutineInfo) for f in absl_logger.filters):
         absl_logger.addFilter(_TensorFlowsRoutineInfo())
     return True
+
+
+def setup_for_a_script():
+    """``setup()`` where no one set up logging: a plain ``python`` script, whose root logger
+    has no handler and whose library logger has no level or handler of its own.  ``train``
+    calls it, so a script shows which data trains and where the run goes, as the command
+    line does; an application that configures logging decides for itself."""
+    logger = logging.getLogger(LOGGER_NAME)
+    if logging.getLogger().handlers or logger.handlers or logger.level != logging.NOTSET:
+        return False
+    return setup(force=True)
 
 
 class _TensorFlowsRoutineInfo(logging.Filter):

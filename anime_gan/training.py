@@ -11,7 +11,7 @@ import os
 import keras
 
 from anime_gan import (callbacks, devices, event_files, export, files, flag_files, history,
-                       notebook, progress, sampling, stop_signals)
+                       logs, notebook, progress, sampling, stop_signals)
 from anime_gan.callbacks import close_event_files, end_epoch_without_metrics
 from anime_gan.config import TrainConfig
 from anime_gan.data import make_stream
@@ -108,6 +108,7 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
     >>> gan = train(model="dcgan", epochs=1, steps_per_epoch=10, output_dir="runs/try")
     >>> gan = train(experiment="wgan_gp_64", data_dir="~/data/anime-faces", epochs=5)
     """
+    logs.setup_for_a_script()
     config, callbacks = checked_arguments(config, callbacks, live)
     check_train_mode(config, overrides)
     if experiment is not None:

@@ -70,6 +70,31 @@ def test_messages_show_once_before_and_after_a_root_handler_appears(bare_logging
         "WARNING:anime_gan.training:Interrupted"]
 
 
+def test_a_plain_script_that_set_up_no_logging_shows_the_messages_of_train(bare_logging,
+                                                                           monkeypatch):
+    """``train`` calls ``setup_for_a_script``: a script shows which data trains and where
+    the run goes (not only its progress bar); one that configured logging keeps its own."""
+    drop_pytest_handlers()
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    assert logs.setup_for_a_script()
+    logging.getLogger("anime_gan.training").info("Training dcgan")
+    assert bare_logging.getvalue() == "INFO:anime_gan.training:Training dcgan\n"
+
+
+@pytest.mark.parametrize("configured", ["root handler", "library level"])
+def test_a_script_that_set_up_logging_keeps_it(bare_logging, monkeypatch, configured):
+    drop_pytest_handlers()
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    if configured == "root handler":
+        logging.root.addHandler(logging.StreamHandler(io.StringIO()))
+    else:
+        logging.getLogger("anime_gan").setLevel(logging.ERROR)
+    assert not logs.setup_for_a_script()
+    assert logging.getLogger("anime_gan").handlers == []
+    logging.getLogger("anime_gan.training").info("Training dcgan")
+    assert bare_logging.getvalue() == ""
+
+
 def test_a_level_the_user_set_is_kept(bare_logging):
     drop_pytest_handlers()
     logging.getLogger("anime_gan").setLevel(logging.WARNING)

@@ -1,7 +1,9 @@
 """Keras' progress bar, and log lines that never land on the end of it.
 
 Keras redraws the bar in place (``\\r``) on stdout and ends its line only when the
-epoch ends; a log record written to stderr meanwhile would be glued onto the bar.
+epoch ends; a log record written to stderr meanwhile would be glued onto the bar.  When
+stdout is a file or a pipe, ``ProgressBar`` writes one line an epoch instead (Keras's
+``verbose=2``).
 ``ProgressBar`` is Keras' ``ProgbarLogger`` that records whether its line is open,
 and ``EndProgressLine``, a filter on a logging handler, ends that line first.  The
 bar then goes on drawing on the line below the message.
@@ -33,6 +35,8 @@ class ProgressBar(keras.callbacks.ProgbarLogger):
         super().set_params(params)
         if self.total_epochs:
             self.epochs = max(self.epochs, self.total_epochs)
+        if self.verbose == 1 and not on_a_screen():
+            self.verbose = 2  # a log file: one line an epoch, not each redraw and its colours
 
     def on_epoch_begin(self, epoch, logs=None):
         super().on_epoch_begin(epoch, logs)
@@ -52,6 +56,15 @@ class ProgressBar(keras.callbacks.ProgbarLogger):
 
     def on_train_end(self, logs=None):
         end_line()  # training stopped mid-epoch (a NaN loss, Ctrl-C): what follows starts anew
+
+
+def on_a_screen():
+    """Whether stdout is shown as it is drawn (a terminal, a notebook), not kept in a file
+    or read by a pipe, where the bar's redraws would pile up in one long line."""
+    try:
+        return "ipykernel" in sys.modules or sys.stdout.isatty()
+    except (AttributeError, ValueError):  # no stdout, or a closed one
+        return False
 
 
 def end_line():

@@ -95,6 +95,14 @@ def save_json(path, value):
         json.dump(value, f, indent=2)
 
 
+def append_json_line(path, value):
+    """Adds ``value`` to a JSON Lines file as one line, on the disk before it returns."""
+    with open(path, "a") as f:
+        f.write(json.dumps(value) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def read_json(path):
     with open(path) as f:
         return json.load(f)

@@ -77,6 +77,21 @@ def test_evaluate_mode_writes_eval_json(trained_run, image_folder, tiny_backbone
     newest = sorted((trained_run / "checkpoints").glob("ckpt-*.index"))[-1]
     assert settings["generator"] == f"{str(newest)[:-len('.index')]}: ema_generator"
     assert '"fid"' in result.stdout
+    assert [json.loads(line) for line in
+            (trained_run / "evals.jsonl").read_text().splitlines()] == [report]
+
+
+def test_every_evaluation_is_kept_in_evals_jsonl_the_newest_in_eval_json(
+        trained_run, image_folder, tiny_backbone):
+    """An evaluation with other settings does not lose the earlier one (nor one an older
+    version wrote to eval.json alone)."""
+    (trained_run / "eval.json").write_text(json.dumps({"fid": 1.0, "settings": {}}))
+    reports = [anime_gan.evaluate_run(str(trained_run), num_samples=n, data_dir=str(image_folder),
+                                      backbone=tiny_backbone) for n in (10, 20)]
+    kept = [json.loads(line) for line in (trained_run / "evals.jsonl").read_text().splitlines()]
+    assert kept == [{"fid": 1.0, "settings": {}}, *json.loads(json.dumps(reports))]
+    assert [k["settings"].get("num_samples") for k in kept] == [None, 10, 20]
+    assert json.loads((trained_run / "eval.json").read_text()) == kept[-1]
 
 
 def test_eval_json_names_the_run_generator_and_data_by_absolute_paths(

@@ -1,5 +1,6 @@
 """``evaluate_run``: FID, KID and precision/recall of a run's generator, written to eval.json."""
 
+import contextlib
 import logging
 import os
 import time
@@ -10,7 +11,7 @@ from anime_gan.evaluation import metrics
 from anime_gan.evaluation.backbones import load_backbone
 from anime_gan.evaluation.features import (generated_features, real_features,
                                            warn_of_fewer_real_images)
-from anime_gan.files import save_json
+from anime_gan.files import append_json_line, read_json, save_json
 from anime_gan.run_folder import RunFolder
 from anime_gan.run_folder.lock import run_lock
 from anime_gan.notebook import the_same_call
@@ -43,7 +44,8 @@ def evaluate_run(run_dir, num_samples=10_000, data_dir=None, dataset=None,
                  backbone=None, backbone_weights=None, seed=0, tfds_data_dir=None):
     """Compares a run's newest generator with real images; returns the report.
 
-    Writes ``RUN/eval.json`` with the results and every setting that produced them.
+    Writes ``RUN/eval.json`` with the results and every setting that produced them, and
+    adds the same report to ``RUN/evals.jsonl``, which keeps every evaluation of the run.
     Without ``data_dir`` or ``dataset`` it uses the run's own training data; without
     ``backbone``, the run's own (its ``--eval_every`` one), which is inception by default.
     """
@@ -94,8 +96,18 @@ def _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone, backbone_we
                      "kid_subset_size": subset_size, "pr_k": PR_K},
         "seconds": round(time.perf_counter() - started, 1),
     }
-    save_json(folder.eval_report, report)
+    _keep(report, folder)
     return report
+
+
+def _keep(report, folder):
+    """``eval.json`` is the newest report; ``evals.jsonl`` keeps each one, oldest first (with
+    an ``eval.json`` from before it existed as its first line), so none is lost."""
+    if not os.path.exists(folder.eval_reports) and os.path.exists(folder.eval_report):
+        with contextlib.suppress(ValueError):  # a damaged one: nothing to keep
+            append_json_line(folder.eval_reports, read_json(folder.eval_report))
+    append_json_line(folder.eval_reports, report)
+    save_json(folder.eval_report, report)
 
 
 def _check_real_count(count, source):

@@ -74,6 +74,7 @@ class RunFolder:
     generator = property(lambda self: self.join("generator.keras"))
     ema_generator = property(lambda self: self.join("generator_ema.keras"))
     eval_report = property(lambda self: self.join("eval.json"))
+    eval_reports = property(lambda self: self.join("evals.jsonl"))
 
     def sample_grids(self):
         """The ``samples/epoch_NNNN.png`` files, in epoch order."""

@@ -12,8 +12,8 @@ import sys
 from absl import flags
 
 from anime_gan.config import TrainConfig
-from anime_gan.setting_types import setting_type
 from anime_gan.errors import ConfigError
+from anime_gan.setting_types import setting_type
 
 EXPERIMENTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "experiments")
 

@@ -191,13 +191,6 @@ def _train(config, strategy, extra_callbacks, live):
         event_files.truncate_event_files(folder.logs, state.step, int(state.epoch), metrics_epoch)
         if kept_row is not None:
             event_files.log_missing_epoch_metrics(folder.logs, metrics_epoch, kept_row)
-        if finished:
-            # Its config.json stays as it was: nothing is trained with these settings.
-            logger.info("%s has finished its %d epoch(s): nothing to train (a higher --epochs "
-                        "trains it further)", config.output_dir, int(state.epoch))
-        else:
-            folder.write_config(config, state.step, int(state.epoch))
-            logger.info("Training %s; writing the run to %s", config.model, config.output_dir)
         extra = list(extra_callbacks)
         if (notebook.in_notebook() if live is None else live) and not any(
                 isinstance(c, notebook.LiveView) for c in extra):
@@ -205,6 +198,13 @@ def _train(config, strategy, extra_callbacks, live):
         stopper, callers = stop_signals.StopAtStepEnd(), callbacks.CallersCallbacks()
         fit_callbacks = [*run_callbacks(config, state, kid_backbone, callers.around(extra)),
                          stopper]
+        if finished:
+            # Its config.json stays as it was: nothing is trained with these settings.
+            logger.info("%s has finished its %d epoch(s): nothing to train (a higher --epochs "
+                        "trains it further)", config.output_dir, int(state.epoch))
+        else:  # last before fit: a stop while the run is prepared records no settings
+            folder.write_config(config, state.step, int(state.epoch))
+            logger.info("Training %s; writing the run to %s", config.model, config.output_dir)
     try:
         with stopper.deferring():
             _fit_remaining_epochs(gan, stream, state, steps_per_epoch, config.epochs,

@@ -554,9 +554,26 @@ def test_a_stop_before_training_begins_says_that_nothing_was_lost(image_folder, 
     assert not (tmp_path / "new" / "config.json").exists()
 
     before = restored_state(trained_run).step
+    saved = (trained_run / "config.json").read_text()
     stop = Terminated()
     with pytest.raises(Terminated):
-        train(output_dir=trained_run, epochs=3)
+        train(output_dir=trained_run, epochs=3, g_lr=1e-3)
     assert (f"Terminated before training began: {trained_run} keeps its last checkpoint; run "
             "the same command") in caplog.text
     assert restored_state(trained_run).step == before and history_epochs(trained_run) == [1, 2]
+    assert (trained_run / "config.json").read_text() == saved  # no change that never trained
+
+
+def test_a_stop_while_the_real_features_are_measured_records_no_settings(
+        image_folder, tmp_path, tiny_backbone, monkeypatch, caplog):
+    """--eval_every measures the real images' features before training (minutes for a
+    large sample): a stop there leaves no config.json that a retry would be held to."""
+    def stopped_while_measuring(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(training, "real_features", stopped_while_measuring)
+    with pytest.raises(KeyboardInterrupt):
+        train(epochs=1, steps_per_epoch=1, batch_size=4, data_dir=image_folder,
+              eval_every=1, eval_samples=10, backbone=tiny_backbone,
+              output_dir=tmp_path / "new")
+    assert "Interrupted before training began: nothing was trained" in caplog.text
+    assert not (tmp_path / "new" / "config.json").exists()

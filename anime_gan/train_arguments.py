@@ -14,6 +14,7 @@ import numpy as np
 from anime_gan.config import TrainConfig
 from anime_gan.data.image_files import DEFAULT_MAX_PIXELS
 from anime_gan.errors import ConfigError
+from anime_gan.run_folder import RunFolder
 
 logger = logging.getLogger(__name__)
 
@@ -106,19 +107,19 @@ def check_train_mode(config, given):
 
 
 def without_unused_data_settings(config):
-    """``config`` without the data settings that the data chosen does not read, with one
-    warning naming them: config.json would record them, and a continued run would use
-    them on other data."""
+    """``config`` without the data folders that the data chosen does not read (config.json
+    would record them, and a run continued on other data would use them), with one warning
+    naming those and a --max_image_pixels given to a new run on a TFDS data set (a run
+    setting, kept: it applies if the run goes on with a --data_dir)."""
     unused = {}
-    if config.dataset and config.max_image_pixels != DEFAULT_MAX_PIXELS:
+    if config.dataset and config.max_image_pixels != DEFAULT_MAX_PIXELS and \
+            not RunFolder(config.output_dir).has_run():  # else the run's own, not given now
         unused["max_image_pixels"] = "it checks the files of a --data_dir"
     if not config.dataset and config.tfds_data_dir:
         unused["tfds_data_dir"] = "it is for --dataset=tfds:..."
     if not (config.data_dir or config.dataset) and config.cache_dir:
         unused["cache_dir"] = "the built-in faces are made in memory"
-    if not unused:
-        return config
-    logger.warning("Not used with this data: %s", "; ".join(
-        f"--{name}={getattr(config, name)} ({why})" for name, why in unused.items()))
-    return config.replace(**{name: DEFAULT_MAX_PIXELS if name == "max_image_pixels" else None
-                             for name in unused})
+    if unused:
+        logger.warning("Not used with this data: %s", "; ".join(
+            f"--{name}={getattr(config, name)} ({why})" for name, why in unused.items()))
+    return config.replace(**{name: None for name in unused if name != "max_image_pixels"})

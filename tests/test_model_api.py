@@ -16,6 +16,7 @@ import anime_gan
 from anime_gan import (DCGAN, SNGAN, WGANGP, TrainConfig, WGANClip, augment, build_critic,
                        build_discriminator, build_generator, build_sn_discriminator)
 from anime_gan.display import grid_pixels
+from anime_gan.run_folder import RunFolder
 from anime_gan.sampling import interpolation_grid, sample, slerp
 
 LATENT = 8
@@ -481,7 +482,8 @@ def test_the_sn_discriminator_is_part_of_the_package_api():
 ])
 def test_train_names_and_drops_the_data_settings_its_data_does_not_read(
         tmp_path, monkeypatch, caplog, settings, unused):
-    """Dropped, not recorded in config.json: a continued run would use them on other data."""
+    """Dropped, not recorded in config.json: a continued run would use them on other data
+    (--max_image_pixels is a run setting: kept, and warned of for a new run only)."""
     from anime_gan import training
 
     monkeypatch.chdir(tmp_path)
@@ -491,7 +493,22 @@ def test_train_names_and_drops_the_data_settings_its_data_does_not_read(
     default = TrainConfig(output_dir="run")
     for name in ("max_image_pixels", "tfds_data_dir", "cache_dir"):
         given = settings.get(name, getattr(default, name))
-        dropped = unused is not None and f"--{name}=" in unused
+        dropped = unused is not None and f"--{name}=" in unused and name != "max_image_pixels"
         assert getattr(config, name) == (getattr(default, name) if dropped else given)
     warnings = [m for m in caplog.messages if m.startswith("Not used with this data")]
     assert warnings == ([f"Not used with this data: {unused}"] if unused else [])
+
+
+def test_a_continued_run_is_not_warned_of_its_own_max_image_pixels_on_a_tfds_data_set(
+        tmp_path, monkeypatch, caplog):
+    """The run's own --max_image_pixels, left out, is no setting given for the TFDS data."""
+    from anime_gan import training
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "faces").mkdir()
+    RunFolder("run").write_config(TrainConfig(data_dir="faces", max_image_pixels=1000,
+                                              output_dir="run"))
+    monkeypatch.setattr(training, "_train", lambda config, *args: config)  # no training
+    config = anime_gan.train(output_dir="run", dataset="tfds:anime_faces", epochs=2)
+    assert config.max_image_pixels == 1000 and config.dataset == "tfds:anime_faces"
+    assert not [m for m in caplog.messages if m.startswith("Not used with this data")]

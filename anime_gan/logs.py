@@ -94,7 +94,7 @@ def setup_for_a_script():
     """``setup()`` where no one set up logging: a plain ``python`` script, whose root logger
     has no handler and whose library logger has no level or handler of its own.  ``train``
     calls it, so a script shows which data trains and where the run goes, as the command
-    line does; an application that configures logging decides for itself."""
+    line does; an application that configures logging before it decides for itself."""
     logger = logging.getLogger(LOGGER_NAME)
     if logging.getLogger().handlers or logger.handlers or logger.level != logging.NOTSET:
         return False

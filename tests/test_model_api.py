@@ -512,3 +512,13 @@ def test_a_continued_run_is_not_warned_of_its_own_max_image_pixels_on_a_tfds_dat
     config = anime_gan.train(output_dir="run", dataset="tfds:anime_faces", epochs=2)
     assert config.max_image_pixels == 1000 and config.dataset == "tfds:anime_faces"
     assert not [m for m in caplog.messages if m.startswith("Not used with this data")]
+
+
+def test_train_shows_its_messages_in_a_script_that_set_up_no_logging(tmp_path, monkeypatch):
+    from anime_gan import logs, training
+
+    calls = []
+    monkeypatch.setattr(logs, "setup_for_a_script", lambda: calls.append("setup"))
+    monkeypatch.setattr(training, "_train", lambda config, *args: calls.append("train"))
+    anime_gan.train(output_dir=str(tmp_path / "run"), epochs=1)
+    assert calls == ["setup", "train"]  # before any message of the call

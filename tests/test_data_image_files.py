@@ -250,7 +250,8 @@ def test_a_file_found_under_two_names_is_listed_once(tmp_path, caplog):
         "a/one.png", "a/two.png", "b/copy.png"]
     assert scan.skipped == {image_files.SAME_FILE: [str(root / "b" / "one_again.png"),
                                                     str(root / "b" / "two_again.png")]}
-    assert "Skipped 2 file(s): another name (a link) of a file found before, e.g." in caplog.text
+    assert ("Skipped 2 file(s): a file found before under another name (through a link), "
+            "e.g.") in caplog.text
     assert len(data.list_image_files(str(root))) == 3
 
 

@@ -250,11 +250,13 @@ def scan(folder):
     """
     usable, skipped = [], collections.defaultdict(list)
     for root, files in walk_folders(os.fspath(folder), skipped):
-        for name in files:
-            path = pathlib.PurePath(os.path.relpath(os.path.join(root, name), folder))
-            problem = classify(os.path.join(root, name))
-            (skipped[problem] if problem else usable).append(path.as_posix())
-    return sorted(usable), {kind: sorted(paths) for kind, paths in skipped.items()}
+        for path in (os.path.join(root, name) for name in files):
+            problem = classify(path)
+            (skipped[problem] if problem else usable).append(path)
+
+    def relative(paths):  # walk_folders' own skips too (run folders, links)
+        return sorted(pathlib.PurePath(os.path.relpath(p, folder)).as_posix() for p in paths)
+    return relative(usable), {kind: relative(paths) for kind, paths in skipped.items()}
 
 
 def _decoded_image(data):

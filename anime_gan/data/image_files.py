@@ -142,8 +142,8 @@ def classify(path, max_pixels=None):
 
 def walk_folders(data_dir, skipped):
     """os.walk that follows linked folders, each real folder once (no loops), and counts
-    unreadable folders as skipped instead of stopping.  Each real file comes once too: a
-    link (or hard link) to a file already found is skipped, not trained on twice."""
+    unreadable folders as skipped instead of stopping.  Each real file comes once too: the
+    second name found for it (through a link or hard link) is skipped, not trained on twice."""
     seen, seen_files = set(), {}
 
     def unreadable(error):
@@ -176,7 +176,7 @@ def _first_sight(path, seen_files, skipped):
         status = os.stat(path)
     except OSError:
         return True
-    if not stat.S_ISREG(status.st_mode):
+    if not stat.S_ISREG(status.st_mode) or not status.st_ino:  # 0: no file identity here
         return True
     first = seen_files.setdefault((status.st_dev, status.st_ino), path)
     if first != path:
@@ -184,7 +184,7 @@ def _first_sight(path, seen_files, skipped):
     return first == path
 
 
-SAME_FILE = "another name (a link) of a file found before"
+SAME_FILE = "a file found before under another name (through a link)"
 RUN_FOLDER = "a training run's folder (its sample grids are outputs, not data)"
 ZIP_ARCHIVE = ("a zip archive (not read: if it holds images, unzip it here, or give "
                "--dataset=tfds:anime_faces)")
@@ -247,8 +247,9 @@ def scan_folder(data_dir, max_pixels=DEFAULT_MAX_PIXELS):
 def _why_none(skipped, data_dir):
     if not skipped:
         hidden = sorted(name for name in os.listdir(data_dir) if name.startswith("."))
-        return (f"it holds only hidden files or folders, which are ignored: {', '.join(hidden[:3])}"
-                if hidden else "it holds no files")
+        more = f" and {len(hidden) - 3} more" if len(hidden) > 3 else ""
+        return (f"it holds only hidden files or folders, which are ignored: "
+                f"{', '.join(hidden[:3])}{more}" if hidden else "it holds no files")
     kind, paths = max(skipped.items(), key=lambda item: len(item[1]))
     others = sum(len(p) for p in skipped.values()) - len(paths)
     return (f"{len(paths)} {_noun(kind)} skipped as {kind}"

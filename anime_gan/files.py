@@ -96,9 +96,14 @@ def save_json(path, value):
 
 
 def append_json_line(path, value):
-    """Adds ``value`` to a JSON Lines file as one line, on the disk before it returns."""
-    with open(path, "a") as f:
-        f.write(json.dumps(value) + "\n")
+    """Adds ``value`` to a JSON Lines file as one line, on the disk before it returns (on
+    a line of its own after a last line that a kill cut short)."""
+    with open(path, "a+b") as f:  # "a": every write goes to the end, wherever it reads
+        cut_short = False
+        if f.seek(0, os.SEEK_END):
+            f.seek(-1, os.SEEK_END)
+            cut_short = f.read(1) != b"\n"
+        f.write((("\n" if cut_short else "") + json.dumps(value) + "\n").encode())
         f.flush()
         os.fsync(f.fileno())
 

@@ -307,3 +307,16 @@ def test_a_stopped_export_leaves_the_earlier_export_and_no_lock(trained_run, mon
     caplog.clear()
     assert run_cli("--mode=export", f"--output_dir={trained_run}").returncode == 0
     assert "lock" not in caplog.text.lower()  # released, not taken over from a dead process
+
+
+def test_a_report_added_after_a_line_a_kill_cut_short_starts_a_line_of_its_own(tmp_path):
+    from anime_gan.files import append_json_line
+
+    path = tmp_path / "evals.jsonl"
+    append_json_line(path, {"fid": 1.0})
+    with open(path, "a") as f:
+        f.write('{"fid": 2')  # killed while writing
+    append_json_line(path, {"fid": 3.0})
+    lines = path.read_text().splitlines()
+    assert [json.loads(lines[0]), lines[1], json.loads(lines[2])] == [
+        {"fid": 1.0}, '{"fid": 2', {"fid": 3.0}]

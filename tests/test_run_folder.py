@@ -136,16 +136,19 @@ def test_sample_grids_are_in_epoch_order_also_under_a_path_with_brackets(tmp_pat
                                                                     "epoch_0010.png"]
 
 
-def test_a_setting_changed_back_to_unset_is_logged_as_the_flag_gives_it(tmp_path, caplog):
+def test_a_setting_changed_to_or_from_unset_is_logged_as_unset_not_none(tmp_path, caplog):
     config = TrainConfig(cache_dir=str(tmp_path / "cache"), output_dir=str(tmp_path / "run"))
     folder = RunFolder(config.output_dir)
     folder.write_config(config)
     folder.write_config(config.replace(cache_dir=None), step=4, epoch=1)
-    assert (f"other settings from step 5: --cache_dir= (was {tmp_path / 'cache'})"
+    assert (f"other settings from step 5: --cache_dir unset (was {tmp_path / 'cache'})"
             in caplog.text)
+    folder.write_config(config.replace(cache_dir=None, steps_per_epoch=7), step=6, epoch=2)
+    assert "other settings from step 7: --steps_per_epoch=7 (was unset)" in caplog.text
     assert json.loads((tmp_path / "run" / "config.json").read_text())["changes"] == [
         {"from_step": 5, "in_epoch": 2,
-         "settings": {"cache_dir": [str(tmp_path / "cache"), None]}}]
+         "settings": {"cache_dir": [str(tmp_path / "cache"), None]}},
+        {"from_step": 7, "in_epoch": 3, "settings": {"steps_per_epoch": [None, 7]}}]
 
 
 def test_settings_left_out_are_the_runs_own_but_not_those_another_model_ignores(tmp_path,

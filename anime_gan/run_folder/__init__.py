@@ -136,7 +136,7 @@ class RunFolder:
             changes = [*changes, {"from_step": step + 1, "in_epoch": epoch + 1,
                                   "settings": changed}]
             logger.warning("Continuing %s with other settings from step %d: %s", self.path,
-                           step + 1, ", ".join(f"--{name}={_flag(new)} (was {_flag(old)})"
+                           step + 1, ", ".join(_change(name, old, new)
                                                for name, (old, new) in changed.items()))
         os.makedirs(self.path, exist_ok=True)
         save_json(self.config, {**settings, **({"changes": changes} if changes else {})})
@@ -167,9 +167,11 @@ def with_the_runs_settings(given):
     return {**own, **given}
 
 
-def _flag(value):
-    """A setting's value as a flag gives it: unset (``--cache_dir=``, memory) is empty."""
-    return "" if value is None else value
+def _change(name, old, new):
+    """``--g_lr=0.0001 (was 0.0002)``; ``--cache_dir unset (was PATH)`` for a value taken
+    away (the cache back in memory), not ``None``, which no flag gives."""
+    return (f"--{name} unset" if new is None else f"--{name}={new}") + \
+        f" (was {'unset' if old is None else old})"
 
 
 def _as_json_with_absolute_paths(config):

@@ -152,7 +152,7 @@ class TrainConfig:
                 setattr(self, name, os.path.expanduser(getattr(self, name)))
         self.validate()
         self.data_dir, self.dataset = self.data_dir or None, self.dataset or None
-        self._drop_settings_the_model_ignores()
+        self._drop_settings_that_do_not_apply()
         if self.checkpoint_every is None:
             self.checkpoint_every = CHECKPOINT_EVERY_DEFAULTS[self.model]
         if self.diffaugment is None:
@@ -239,9 +239,10 @@ class TrainConfig:
         if self.max_image_pixels < 1:
             fail("max_image_pixels", "must be at least 1")
 
-    def _drop_settings_the_model_ignores(self):
-        """Back to their defaults, with a warning: config.json (and eval.json) would record
-        them as if they had applied."""
+    def _drop_settings_that_do_not_apply(self):
+        """Settings the model, the optimizer (RMSProp's betas) or the backbone does not
+        use, back to their defaults with a warning: config.json (and eval.json) would
+        record them as if they had applied."""
         for flag, users in MODEL_SPECIFIC.items():
             value, default = getattr(self, flag), self.__dataclass_fields__[flag].default
             used = N_CRITIC_DEFAULTS[self.model] if flag == "n_critic" else default

@@ -42,8 +42,12 @@ class ProgressBar(keras.callbacks.ProgbarLogger):
         super().on_epoch_begin(epoch, logs)
         done = self.state.steps_into_epoch if self.state is not None else 0
         if done and self.verbose and self.target:
-            print(f"Resuming epoch {epoch + 1} after its step {done} of {done + self.target}: "
-                  f"the bar counts the {self.target} step(s) left", flush=True)
+            message = (f"Resuming epoch {epoch + 1} after its step {done} of "
+                       f"{done + self.target}: the bar counts the {self.target} step(s) left")
+            if keras.config.is_interactive_logging_enabled():  # where Keras prints the bar
+                print(message, flush=True)
+            else:
+                logging.getLogger(__name__).info(message)
 
     def on_train_batch_end(self, batch, logs=None):
         super().on_train_batch_end(batch, logs)

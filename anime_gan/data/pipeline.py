@@ -84,11 +84,14 @@ def decoded_images(paths, image_size, data_dir, cache_dir=None):
                .ignore_errors()
                .cache(cache))
     libjpeg = tensorflow_logs.LibjpegWarnings()
-    with tensorflow_logs.held_native_stderr(libjpeg):
-        kept, reused, seconds = file_cache.logged_fill(lambda: np.concatenate(
-            [batch.numpy() for batch in decoded.map(lambda index, image: index).batch(8192)]
-            or [[]]), cache, f"--cache_dir={cache_dir}" if cache_dir else f"--data_dir={data_dir}",
-            f"{len(paths)} images under {data_dir}")
+
+    def decode_all():  # its 'Decoding ...' line is said first, not held back with libjpeg's
+        with tensorflow_logs.held_native_stderr(libjpeg):
+            return np.concatenate([batch.numpy() for batch in decoded.map(
+                lambda index, image: index).batch(8192)] or [[]])
+    kept, reused, seconds = file_cache.logged_fill(
+        decode_all, cache, f"--cache_dir={cache_dir}" if cache_dir else f"--data_dir={data_dir}",
+        f"{len(paths)} images under {data_dir}")
     if libjpeg.dropped:
         logger.info("libjpeg's warnings while decoding: %d (e.g. '%s'); the files it "
                     "decoded are kept", len(libjpeg.dropped), libjpeg.dropped[0])

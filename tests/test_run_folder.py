@@ -169,3 +169,21 @@ def test_settings_left_out_are_the_runs_own_but_not_those_another_model_ignores(
         check_resumable(config)
     assert with_the_runs_settings({"output_dir": str(tmp_path / "none")}) == {
         "output_dir": str(tmp_path / "none")}
+
+
+def test_a_saved_setting_that_does_not_apply_is_dropped_at_each_read_without_a_word(
+        tmp_path, caplog):
+    """A config.json an older version wrote with RMSProp betas: not a warning at each of a
+    resume's reads of it, for a flag this command did not give."""
+    config = TrainConfig(model="wgan_clip", output_dir=str(tmp_path / "run"))
+    folder = RunFolder(config.output_dir)
+    folder.write_config(config)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    (tmp_path / "run" / "config.json").write_text(json.dumps({**saved, "g_beta1": 0.3}))
+    with caplog.at_level(logging.WARNING):
+        assert folder.read_config() == config and folder.read_config().g_beta1 == 0.0
+        assert caplog.text == ""
+        continued = TrainConfig.from_settings(
+            **with_the_runs_settings({"output_dir": config.output_dir}))
+    assert continued == config and caplog.text == ""
+    assert not logging.getLogger("anime_gan.config").disabled

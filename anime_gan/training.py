@@ -20,7 +20,8 @@ from anime_gan.errors import ConfigError, TrainingFault
 from anime_gan.gan_builder import build_gan
 from anime_gan.evaluation.backbones import load_backbone
 from anime_gan.evaluation.features import real_features, warn_of_fewer_real_images
-from anime_gan.run_folder import RunFolder, check_resumable, with_the_runs_settings
+from anime_gan.run_folder import (RunFolder, check_resumable, saved_config,
+                                  with_the_runs_settings)
 from anime_gan.run_folder.checkpoints import TrainingState
 from anime_gan.run_folder.lock import run_lock
 from anime_gan.sampling import fixed_latents
@@ -138,17 +139,14 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
 
 def _with_the_runs_data(config):
     """A run continued without --data_dir or --dataset trains on its own data, not on
-    the built-in faces (give --data_dir if the data moved); without --cache_dir, with its
-    own cache (data larger than memory stays out of it; ``--cache_dir=`` is memory)."""
-    folder = RunFolder(config.output_dir)
-    if not config.resume or not folder.has_run():
+    the built-in faces (give --data_dir if the data moved); without --cache_dir, with the
+    cache its data used (``--cache_dir=`` is memory; the built-in faces used none)."""
+    saved = saved_config(config.output_dir) if config.resume else None
+    if saved is None:
         return config
-    try:
-        saved = folder.read_config()
-    except ConfigError:
-        return config  # refused with its reason by check_resumable
-    config = config.replace(cache_dir=(saved.cache_dir if config.cache_dir is None
-                                       else config.cache_dir or None))
+    own_cache = saved.cache_dir if saved.data_dir or saved.dataset else None
+    config = config.replace(cache_dir=own_cache if config.cache_dir is None
+                            else config.cache_dir or None)
     if config.data_dir or config.dataset or not (saved.data_dir or saved.dataset):
         return config
     if saved.data_dir and not is_kaggle(saved.data_dir) and not os.path.isdir(saved.data_dir):

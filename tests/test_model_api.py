@@ -522,3 +522,21 @@ def test_train_shows_its_messages_in_a_script_that_set_up_no_logging(tmp_path, m
     monkeypatch.setattr(training, "_train", lambda config, *args: calls.append("train"))
     anime_gan.train(output_dir=str(tmp_path / "run"), epochs=1)
     assert calls == ["setup", "train"]  # before any message of the call
+
+
+def test_a_run_on_the_built_in_faces_continued_on_a_folder_takes_no_cache_it_never_used(
+        tmp_path, monkeypatch):
+    """An older version recorded --cache_dir beside the built-in faces, which make no cache:
+    continued on real data, the run caches in memory, not in that folder."""
+    from anime_gan import training
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "faces").mkdir()
+    RunFolder("run").write_config(TrainConfig(cache_dir="cache", output_dir="run"))
+    monkeypatch.setattr(training, "_train", lambda config, *args: config)  # no training
+    config = anime_gan.train(output_dir="run", data_dir="faces", epochs=2)
+    assert config.cache_dir is None and config.data_dir == "faces"
+    RunFolder("with_data").write_config(TrainConfig(data_dir="faces", cache_dir="cache",
+                                                    output_dir="with_data"))
+    assert anime_gan.train(output_dir="with_data", epochs=2).cache_dir == str(
+        tmp_path / "cache")  # the cache its data used goes on with it

@@ -153,11 +153,7 @@ def with_the_runs_settings(given):
     if not given.get("output_dir") or not given.get("resume", True) or \
             mode not in ("train", "evaluate"):
         return given
-    folder = RunFolder(given["output_dir"])
-    try:
-        saved = folder.read_config() if folder.has_run() else None
-    except ConfigError:
-        return given  # refused with its reason by check_resumable
+    saved = saved_config(given["output_dir"])
     if saved is None:
         return given
     # Continuing with another model is refused: not after warnings that it ignores the
@@ -186,6 +182,16 @@ def _change(name, old, new):
     away (the cache back in memory), not ``None``, which no flag gives."""
     return (f"--{name} unset" if new is None else f"--{name}={new}") + \
         f" (was {'unset' if old is None else old})"
+
+
+def saved_config(output_dir):
+    """The settings of the run in ``output_dir``, or None: no run there, or a damaged
+    config.json (``check_resumable`` refuses it, saying why)."""
+    folder = RunFolder(output_dir)
+    try:
+        return folder.read_config() if folder.has_run() else None
+    except ConfigError:
+        return None
 
 
 def _as_json_with_absolute_paths(config):

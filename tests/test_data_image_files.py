@@ -158,10 +158,14 @@ def test_folder_without_usable_images_fails_naming_it(tmp_path):
     empty.mkdir()
     with pytest.raises(DataError, match=r"empty: no usable images \(it holds no files\)"):
         image_files.scan_folder(str(empty))
-    (empty / ".faces").mkdir()  # images a user hid by renaming their folder
-    (empty / ".faces" / "a.png").write_bytes(encode(rgb_image(), "PNG"))
+    (empty / "sub" / ".faces").mkdir(parents=True)  # images hidden by renaming their folder
+    (empty / "sub" / ".faces" / "a.png").write_bytes(encode(rgb_image(), "PNG"))
     with pytest.raises(DataError, match=r"empty: no usable images \(it holds only hidden files "
-                                        r"or folders, which are ignored: \.faces\)"):
+                                        r"or folders, which are ignored: sub/\.faces\)"):
+        image_files.scan_folder(str(empty))
+    for name in (".a", ".b", ".c", ".d"):
+        (empty / name).write_text("")
+    with pytest.raises(DataError, match=r"ignored: \.a, \.b, \.c, \.\.\.\)"):
         image_files.scan_folder(str(empty))
 
 
@@ -507,7 +511,7 @@ def test_the_size_warning_samples_the_files_evenly(tmp_path, caplog):
             (tmp_path / sub / f"{i:03d}.png").write_bytes(image)
             paths.append(str(tmp_path / sub / f"{i:03d}.png"))
     caplog.set_level(logging.WARNING)
-    image_files.warn_if_mostly_smaller(paths, 64, str(tmp_path))
+    image_headers.warn_if_mostly_smaller(paths, 64, str(tmp_path))
     assert f"60% of the images under {tmp_path} (a sample of 256) are smaller" in caplog.text
 
 

@@ -17,7 +17,7 @@ import stat
 import struct
 
 from anime_gan.data.file_cache import is_cache_file
-from anime_gan.data.image_headers import HEAD_BYTES, declared_size, image_format, image_size
+from anime_gan.data.image_headers import HEAD_BYTES, image_format, image_size
 from anime_gan.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -246,14 +246,26 @@ def scan_folder(data_dir, max_pixels=DEFAULT_MAX_PIXELS):
 
 def _why_none(skipped, data_dir):
     if not skipped:
-        hidden = sorted(name for name in os.listdir(data_dir) if name.startswith("."))
-        more = f" and {len(hidden) - 3} more" if len(hidden) > 3 else ""
+        hidden = _hidden_entries(data_dir)
+        more = ", ..." if len(hidden) > 3 else ""  # the walk stops at the fourth
         return (f"it holds only hidden files or folders, which are ignored: "
                 f"{', '.join(hidden[:3])}{more}" if hidden else "it holds no files")
     kind, paths = max(skipped.items(), key=lambda item: len(item[1]))
     others = sum(len(p) for p in skipped.values()) - len(paths)
     return (f"{len(paths)} {_noun(kind)} skipped as {kind}"
             + (f", {others} for other reasons above" if others else ""))
+
+
+def _hidden_entries(data_dir):
+    """The hidden files and folders under ``data_dir`` (relative paths), a few at most."""
+    found = []
+    for root, dirs, files in os.walk(data_dir):
+        found += [os.path.relpath(os.path.join(root, name), data_dir)
+                  for name in sorted(dirs + files) if name.startswith(".")]
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if len(found) > 3:
+            break
+    return found
 
 
 def _inside_a_run(data_dir, levels=3):
@@ -282,17 +294,3 @@ def _is_a_runs_config(path):
     except (OSError, ValueError):
         return False
     return isinstance(settings, dict) and {"model", "image_size", "latent_dim"} <= set(settings)
-
-
-def warn_if_mostly_smaller(paths, side, data_dir, sample=256):
-    """Warns when most images (an even sample of the files' headers) are smaller than
-    ``side`` on their shorter side: training would learn them upscaled, blurred."""
-    count = min(sample, len(paths))
-    checked = [paths[i * len(paths) // count] for i in range(count)]
-    sizes = [size for size in map(declared_size, checked) if size]
-    small = sum(min(size) < side for size in sizes)
-    if sizes and small * 2 > len(sizes):
-        logger.warning("%d%% of the images under %s (a sample of %d) are smaller than "
-                       "--image_size=%d: they are upscaled, so what the GAN learns is "
-                       "blurred; a smaller --image_size fits them",
-                       round(100 * small / len(sizes)), data_dir, len(sizes), side)

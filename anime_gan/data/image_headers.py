@@ -1,10 +1,14 @@
 """An image file's format, width and height, read from its header without decoding it.
 
 So that a small file declaring a huge image (a 20000x20000 PNG is 1.2 GB of pixels)
-is skipped before the decoder allocates it.
+is skipped before the decoder allocates it, and a folder of images mostly smaller than
+the training size is warned of before it is decoded.
 """
 
+import logging
 import struct
+
+logger = logging.getLogger(__name__)
 
 HEAD_BYTES = 32  # enough for every format's signature and the PNG, BMP and WebP sizes
 
@@ -111,3 +115,17 @@ def declared_size(path):
             return image_size(image_format(head), head, f)
     except (OSError, struct.error, IndexError):
         return None
+
+
+def warn_if_mostly_smaller(paths, side, data_dir, sample=256):
+    """Warns when most images (an even sample of the files' headers) are smaller than
+    ``side`` on their shorter side: training would learn them upscaled, blurred."""
+    count = min(sample, len(paths))
+    checked = [paths[i * len(paths) // count] for i in range(count)]
+    sizes = [size for size in map(declared_size, checked) if size]
+    small = sum(min(size) < side for size in sizes)
+    if sizes and small * 2 > len(sizes):
+        logger.warning("%d%% of the images under %s (a sample of %d) are smaller than "
+                       "--image_size=%d: they are upscaled, so what the GAN learns is "
+                       "blurred; a smaller --image_size fits them",
+                       round(100 * small / len(sizes)), data_dir, len(sizes), side)

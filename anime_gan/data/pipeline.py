@@ -13,7 +13,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from anime_gan import tensorflow_logs
-from anime_gan.data import file_cache, image_files, synthetic
+from anime_gan.data import file_cache, image_files, image_headers, synthetic
 from anime_gan.data.kaggle import local_data_dir
 from anime_gan.errors import DataError, check_whole_numbers, first_line
 from anime_gan.images import to_float
@@ -63,7 +63,7 @@ def folder_images(data_dir, image_size, cache_dir=None,
     paths = list_image_files(data_dir, max_pixels)
     if check_count:
         check_count(len(paths))
-    image_files.warn_if_mostly_smaller(paths, image_size, data_dir)
+    image_headers.warn_if_mostly_smaller(paths, image_size, data_dir)
     return decoded_images(paths, image_size, data_dir, cache_dir)
 
 

@@ -254,9 +254,17 @@ def test_a_file_found_under_two_names_is_listed_once(tmp_path, caplog):
         "a/one.png", "a/two.png", "b/copy.png"]
     assert scan.skipped == {image_files.SAME_FILE: [str(root / "b" / "one_again.png"),
                                                     str(root / "b" / "two_again.png")]}
-    assert ("Skipped 2 file(s): a file found before under another name (through a link), "
+    assert ("Skipped 2 file(s): a link to a file read under another name, "
             "e.g.") in caplog.text
     assert len(data.list_image_files(str(root))) == 3
+    # A link that sorts before its file: the file keeps its own name, the link is skipped.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "z_real.png").write_bytes(encode(rgb_image(), "PNG"))
+    os.symlink(other / "z_real.png", other / "0_link.png")
+    scan = image_files.scan_folder(str(other))
+    assert scan.usable == [str(other / "z_real.png")]
+    assert scan.skipped == {image_files.SAME_FILE: [str(other / "0_link.png")]}
 
 
 def test_run_folders_inside_the_data_folder_are_skipped_not_trained_on(tmp_path, caplog):

@@ -30,7 +30,7 @@ import tensorflow_datasets as tfds
 from etils import epath
 from PIL import Image
 
-from anime_gan.data.image_files import classify, walk_folders
+from anime_gan.data.image_files import classify, one_name_each, walk_folders
 from anime_gan.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -256,6 +256,7 @@ def scan(folder):
 
     def relative(paths):  # walk_folders' own skips too (run folders, links)
         return sorted(pathlib.PurePath(os.path.relpath(p, folder)).as_posix() for p in paths)
+    usable = one_name_each(usable, skipped)
     return relative(usable), {kind: relative(paths) for kind, paths in skipped.items()}
 
 

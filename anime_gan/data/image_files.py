@@ -142,20 +142,19 @@ def classify(path, max_pixels=None):
 
 def walk_folders(data_dir, skipped):
     """os.walk that follows linked folders, each real folder once (no loops), and counts
-    unreadable folders as skipped instead of stopping.  Each real file comes once too: the
-    second name found for it (through a link or hard link) is skipped, not trained on twice."""
-    seen, seen_files = set(), {}
+    unreadable folders as skipped instead of stopping (``one_name_each`` then keeps one
+    name of each file)."""
+    seen = set()
 
     def unreadable(error):
         skipped["unreadable folder (permission denied)" if isinstance(error, PermissionError)
                 else f"unreadable folder ({error.strerror})"].append(error.filename)
 
     for root, dirs, files in os.walk(data_dir, onerror=unreadable, followlinks=True):
-        identity = os.stat(root)
-        if (identity.st_dev, identity.st_ino) in seen:
+        if _identity(root) in seen:
             dirs[:] = []  # a link back to a folder already read
             continue
-        seen.add((identity.st_dev, identity.st_ino))
+        seen.add(_identity(root))
         if _is_run_folder(dirs, files):
             if root == data_dir:
                 raise DataError(f"--data_dir={data_dir}: is {RUN_FOLDER}; give the folder "
@@ -164,27 +163,32 @@ def walk_folders(data_dir, skipped):
             dirs[:] = []
             continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        names = sorted(f for f in files if not (f.startswith(".") or is_cache_file(f)))
-        yield root, [name for name in names
-                     if _first_sight(os.path.join(root, name), seen_files, skipped)]
+        yield root, sorted(f for f in files if not (f.startswith(".") or is_cache_file(f)))
 
 
-def _first_sight(path, seen_files, skipped):
-    """Whether ``path`` is a file not found before under another name (a link to
-    nothing, or a pipe, is left for ``classify`` to name)."""
+def one_name_each(paths, skipped):
+    """``paths`` with each file once, not trained on twice: of the names of one file (links,
+    hard links), the first that is not a symbolic link stays; the others are skipped."""
+    names = collections.defaultdict(list)
+    for path in paths:
+        names[_identity(path)].append(path)
+    kept = {next((path for path in group if not os.path.islink(path)), group[0])
+            for group in names.values()}
+    if len(kept) < len(paths):
+        skipped[SAME_FILE] += [path for path in paths if path not in kept]
+    return [path for path in paths if path in kept]
+
+
+def _identity(path):
+    """What ``path`` names: (device, inode), or the path itself without an inode (0) or file."""
     try:
         status = os.stat(path)
     except OSError:
-        return True
-    if not stat.S_ISREG(status.st_mode) or not status.st_ino:  # 0: no file identity here
-        return True
-    first = seen_files.setdefault((status.st_dev, status.st_ino), path)
-    if first != path:
-        skipped[SAME_FILE].append(path)
-    return first == path
+        return path
+    return (status.st_dev, status.st_ino) if status.st_ino else path
 
 
-SAME_FILE = "a file found before under another name (through a link)"
+SAME_FILE = "a link to a file read under another name"
 RUN_FOLDER = "a training run's folder (its sample grids are outputs, not data)"
 ZIP_ARCHIVE = ("a zip archive (not read: if it holds images, unzip it here, or give "
                "--dataset=tfds:anime_faces)")
@@ -235,7 +239,7 @@ def scan_folder(data_dir, max_pixels=DEFAULT_MAX_PIXELS):
                 skipped[problem].append(path)
             else:
                 usable.append(path)
-    scan = FolderScan(usable, dict(skipped))
+    scan = FolderScan(one_name_each(usable, skipped), dict(skipped))
     scan.log_skipped()
     if not usable:
         raise DataError(f"--data_dir={data_dir}: no usable images "

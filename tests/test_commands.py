@@ -94,6 +94,16 @@ def test_every_evaluation_is_kept_in_evals_jsonl_the_newest_in_eval_json(
     assert json.loads((trained_run / "eval.json").read_text()) == kept[-1]
 
 
+def test_a_damaged_earlier_eval_json_is_replaced_with_a_warning(trained_run, image_folder,
+                                                                 tiny_backbone, caplog):
+    (trained_run / "eval.json").write_text('{"fid": 1')
+    report = anime_gan.evaluate_run(str(trained_run), num_samples=10,
+                                    data_dir=str(image_folder), backbone=tiny_backbone)
+    assert f"The earlier {trained_run / 'eval.json'} does not read (" in caplog.text
+    assert [json.loads(line) for line in (trained_run / "evals.jsonl").read_text().splitlines()
+            ] == [json.loads(json.dumps(report))]
+
+
 def test_eval_json_names_the_run_generator_and_data_by_absolute_paths(
         trained_run, image_folder, tiny_backbone, run_cli, monkeypatch):
     monkeypatch.chdir(trained_run.parent)

@@ -1,6 +1,5 @@
 """``evaluate_run``: FID, KID and precision/recall of a run's generator, written to eval.json."""
 
-import contextlib
 import logging
 import os
 import time
@@ -104,8 +103,11 @@ def _keep(report, folder):
     """``eval.json`` is the newest report; ``evals.jsonl`` keeps each one, oldest first (with
     an ``eval.json`` from before it existed as its first line), so none is lost."""
     if not os.path.exists(folder.eval_reports) and os.path.exists(folder.eval_report):
-        with contextlib.suppress(ValueError):  # a damaged one: nothing to keep
+        try:
             append_json_line(folder.eval_reports, read_json(folder.eval_report))
+        except ValueError as error:
+            logger.warning("The earlier %s does not read (%s): it is replaced, not kept in "
+                           "%s", folder.eval_report, error, folder.eval_reports)
     append_json_line(folder.eval_reports, report)
     save_json(folder.eval_report, report)
 

@@ -112,6 +112,16 @@ def test_scan_keeps_usable_files_and_reports_each_kind(messy_folder, caplog):
                for w in warnings)
 
 
+def test_a_scan_already_said_can_be_made_again_without_its_warnings(messy_folder, caplog):
+    """--eval_every scans the training's folder again: its skipped files are said once."""
+    caplog.set_level(logging.WARNING)
+    said = image_files.scan_folder(str(messy_folder))
+    assert "Skipped" in caplog.text
+    caplog.clear()
+    again = image_files.scan_folder(str(messy_folder), say_skipped=False)
+    assert again == said and caplog.text == ""
+
+
 def test_unusual_images_decode_to_the_right_pixels(messy_folder):
     paths = image_files.scan_folder(str(messy_folder)).usable
     images, count = data.folder_images(str(messy_folder), 64)

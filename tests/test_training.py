@@ -569,6 +569,7 @@ def test_a_stop_while_the_real_features_are_measured_records_no_settings(
     """--eval_every measures the real images' features before training (minutes for a
     large sample): a stop there leaves no config.json that a retry would be held to."""
     def stopped_while_measuring(*args, **kwargs):
+        assert kwargs["say_skipped"] is False  # the training's scan said them
         raise KeyboardInterrupt
     monkeypatch.setattr(training, "real_features", stopped_while_measuring)
     with pytest.raises(KeyboardInterrupt):

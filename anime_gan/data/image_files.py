@@ -195,15 +195,13 @@ ZIP_ARCHIVE = ("a zip archive (not read: if it holds images, unzip it here, or g
 
 
 def _is_run_folder(dirs, files):
-    """Whether a folder is an anime-gan run (its config.json beside its checkpoints,
-    samples or history): a run written inside the data folder is not trained on."""
+    """Whether a folder is a run (config.json beside checkpoints/, samples/ or history)."""
     return "config.json" in files and (
         "history.csv" in files or {"checkpoints", "samples"} & set(dirs))
 
 
 def not_a_folder(path):
-    """What to say of a --data_dir that is a file: a zip (the Kaggle download as it
-    comes) is to be unzipped."""
+    """What to say of a --data_dir that is a file (a zip, the Kaggle download, to unzip)."""
     if classify(path) == ZIP_ARCHIVE:
         return ("is a zip archive; unzip it and give the folder that holds its images, or "
                 "give --dataset=tfds:anime_faces with the zip in TFDS's manual folder (see "
@@ -211,8 +209,9 @@ def not_a_folder(path):
     return "is a file, not a folder; give the folder that holds the images"
 
 
-def scan_folder(data_dir, max_pixels=DEFAULT_MAX_PIXELS):
-    """The usable image files under ``data_dir`` (recursively, sorted) and the skipped ones.
+def scan_folder(data_dir, max_pixels=DEFAULT_MAX_PIXELS, say_skipped=True):
+    """The usable image files under ``data_dir`` (recursively, sorted) and the skipped ones,
+    logged unless ``say_skipped`` is false (a folder whose scan was logged already).
 
     Hidden files and folders (names starting with '.') are ignored; linked folders
     are followed; run folders inside ``data_dir`` are skipped.
@@ -240,7 +239,8 @@ def scan_folder(data_dir, max_pixels=DEFAULT_MAX_PIXELS):
             else:
                 usable.append(path)
     scan = FolderScan(one_name_each(usable, skipped), dict(skipped))
-    scan.log_skipped()
+    if say_skipped:
+        scan.log_skipped()
     if not usable:
         raise DataError(f"--data_dir={data_dir}: no usable images "
                         f"({_why_none(skipped, data_dir)}); "

@@ -74,13 +74,14 @@ def _cache_dir(data_dir):
 
 
 def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None, seed=0,
-                  tfds_data_dir=None, max_image_pixels=DEFAULT_MAX_PIXELS):
+                  tfds_data_dir=None, max_image_pixels=DEFAULT_MAX_PIXELS, say_skipped=True):
     """Backbone features of ``num_samples`` real images (fewer if the data set is smaller),
     computed once and cached next to the data.  A folder's files are the ones training
-    would use (those declaring more than ``max_image_pixels`` pixels skipped)."""
+    would use (those declaring more than ``max_image_pixels`` pixels skipped; the skipped
+    ones said unless ``say_skipped`` is false: training said them already)."""
     data_dir = local_data_dir(data_dir)  # kaggle:HANDLE -> kagglehub's folder
     # Scanned once, used twice.
-    paths = scan_folder(data_dir, max_image_pixels).usable if data_dir else None
+    paths = scan_folder(data_dir, max_image_pixels, say_skipped).usable if data_dir else None
     key = _data_key(paths, data_dir, dataset, image_size, backbone, num_samples, seed,
                     tfds_data_dir)
     path = os.path.join(_cache_dir(data_dir), f"real_features-{key}.npy")

@@ -158,8 +158,10 @@ def train_summary(config, prog="anime-gan", worker=None):
     folder = RunFolder(config.output_dir)
     samples = folder.sample_grids()
     epochs = int(os.path.basename(samples[-1])[len("epoch_"):-len(".png")]) if samples else 0
-    # The settings on record: a finished run given other ones kept its own.
-    generator = folder.ema_generator if _recorded(config).ema_decay else folder.generator
+    # The settings on record: a finished run given other ones kept its own, and a run
+    # continued without its data flags trained on its own data.
+    recorded = _recorded(config)
+    generator = folder.ema_generator if recorded.ema_decay else folder.generator
     run = shlex.quote(config.output_dir)
     lines = [f"Done: {epochs} epoch(s) of {config.model} in {config.output_dir}",
              f"  newest samples  {samples[-1] if samples else '(none)'}",
@@ -168,11 +170,11 @@ def train_summary(config, prog="anime-gan", worker=None):
              f"tensorboard --logdir {shlex.quote(folder.logs)}",
              "Next:",
              f"  {prog} --mode=generate --output_dir={run} --interpolate"]
-    if config.data_dir or config.dataset:  # FID/KID against the run's own real images
+    if recorded.data_dir or recorded.dataset:  # FID/KID against the run's own real images
         evaluate = f"  {prog} --mode=evaluate --output_dir={run}"
         weights = os.path.join(keras_cache_dir(), INCEPTION_WEIGHTS_FILE)
-        if config.backbone != "inception":  # the network its --eval_every KID used
-            evaluate += f" --backbone={shlex.quote(config.backbone)}"
+        if recorded.backbone != "inception":  # the network its --eval_every KID used
+            evaluate += f" --backbone={shlex.quote(recorded.backbone)}"
         elif not os.path.isfile(weights):
             evaluate += (f"  (needs InceptionV3's ImageNet weights in {weights}, or "
                          "--backbone=PATH.keras: see the README's Measuring sample quality)")

@@ -7,6 +7,7 @@ Building and installing the wheel is checked by .ci/run, not here (it takes minu
 import contextlib
 import dataclasses
 import io
+import json
 import logging
 import os
 import re
@@ -130,10 +131,15 @@ def test_a_real_start_shows_no_tensorflow_cpp_lines_and_ends_with_a_summary(sess
     assert f"--mode=evaluate --output_dir={out}" in summary  # the run had real images
 
 
-def test_train_summary_names_the_files_and_the_next_commands(shared_run):
-    config = RunFolder(shared_run).read_config()
-    lines = commands.train_summary(dataclasses.replace(config, output_dir=str(shared_run),
-                                                       data_dir=None),
+def record(run, **settings):
+    """The run's config.json with ``settings`` changed, as if it had trained with them."""
+    saved = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**saved, **settings}))
+
+
+def test_train_summary_names_the_files_and_the_next_commands(trained_run):
+    record(trained_run, data_dir=None)  # the built-in faces: no real images to compare
+    lines = commands.train_summary(RunFolder(trained_run).read_config(),
                                    prog="python -m anime_gan")
     text = "\n".join(lines)
     assert len(lines) <= 10
@@ -142,9 +148,9 @@ def test_train_summary_names_the_files_and_the_next_commands(shared_run):
 
 
 def test_the_summarys_evaluate_command_says_what_it_needs_without_inception_weights(
-        shared_run, tmp_path, monkeypatch):
-    config = dataclasses.replace(RunFolder(shared_run).read_config(),
-                                 output_dir=str(shared_run), data_dir=str(tmp_path))
+        trained_run, tmp_path, monkeypatch):
+    """Also after a run continued without its data flags: the settings on record count."""
+    config = dataclasses.replace(RunFolder(trained_run).read_config(), data_dir=None)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     evaluate = [line for line in commands.train_summary(config) if "--mode=evaluate" in line]
     weights = tmp_path / "keras" / "models" / INCEPTION_WEIGHTS_FILE
@@ -154,11 +160,11 @@ def test_the_summarys_evaluate_command_says_what_it_needs_without_inception_weig
     weights.parent.mkdir(parents=True)
     weights.write_bytes(b"weights")
     assert commands.train_summary(config)[-2].endswith(
-        f"--mode=evaluate --output_dir={shared_run}")
+        f"--mode=evaluate --output_dir={trained_run}")
     # A run that measured KID with its own network (--eval_every --backbone) is evaluated with it.
-    own = dataclasses.replace(config, backbone=str(tmp_path / "features.keras"))
-    assert commands.train_summary(own)[-2].endswith(
-        f"--mode=evaluate --output_dir={shared_run} --backbone={tmp_path / 'features.keras'}")
+    record(trained_run, backbone=str(tmp_path / "features.keras"))
+    assert commands.train_summary(config)[-2].endswith(
+        f"--mode=evaluate --output_dir={trained_run} --backbone={tmp_path / 'features.keras'}")
 
 
 def test_a_non_chief_workers_summary_names_the_run_not_files_it_did_not_write(shared_run):

@@ -475,10 +475,11 @@ def test_learning_rates_given_on_resume_take_effect(trained_run, session_data):
     assert float(gan.d_optimizer.learning_rate) == pytest.approx(7e-5)
 
 
-def test_cache_dir_that_is_a_file_is_one_line(tmp_path, run_cli):
+def test_cache_dir_that_is_a_file_is_one_line(tmp_path, image_folder, run_cli):
     (tmp_path / "afile").write_text("x")
     result = run_cli("--epochs=1", "--steps_per_epoch=1", "--batch_size=4",
-                     f"--cache_dir={tmp_path / 'afile'}", f"--output_dir={tmp_path / 'run'}")
+                     f"--data_dir={image_folder}", f"--cache_dir={tmp_path / 'afile'}",
+                     f"--output_dir={tmp_path / 'run'}")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert f"--cache_dir={tmp_path / 'afile'}: is a file, not a folder" in result.stderr
     assert not (tmp_path / "run").exists()

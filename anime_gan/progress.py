@@ -2,8 +2,7 @@
 
 Keras redraws the bar in place (``\\r``) on stdout and ends its line only when the
 epoch ends; a log record written to stderr meanwhile would be glued onto the bar.  When
-stdout is a file or a pipe, ``ProgressBar`` writes one line an epoch instead (Keras's
-``verbose=2``).
+stdout is a file, ``ProgressBar`` writes one line an epoch instead (Keras's ``verbose=2``).
 ``ProgressBar`` is Keras' ``ProgbarLogger`` that records whether its line is open,
 and ``EndProgressLine``, a filter on a logging handler, ends that line first.  The
 bar then goes on drawing on the line below the message.
@@ -12,6 +11,7 @@ bar then goes on drawing on the line below the message.
 import contextlib
 import logging
 import os
+import stat
 import sys
 
 import keras
@@ -35,7 +35,7 @@ class ProgressBar(keras.callbacks.ProgbarLogger):
         super().set_params(params)
         if self.total_epochs:
             self.epochs = max(self.epochs, self.total_epochs)
-        if self.verbose == 1 and not on_a_screen():
+        if self.verbose == 1 and into_a_file():
             self.verbose = 2  # a log file: one line an epoch, not each redraw and its colours
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -62,12 +62,13 @@ class ProgressBar(keras.callbacks.ProgbarLogger):
         end_line()  # training stopped mid-epoch (a NaN loss, Ctrl-C): what follows starts anew
 
 
-def on_a_screen():
-    """Whether stdout is shown as it is drawn (a terminal, a notebook), not kept in a file
-    or read by a pipe, where the bar's redraws would pile up in one long line."""
+def into_a_file():
+    """Whether stdout is a file (``> train.log``, nohup, a job scheduler's log), where the
+    bar's redraws would pile up in one long line.  A pipe may be a notebook's ``!anime-gan``
+    cell, which draws them in place like a terminal."""
     try:
-        return "ipykernel" in sys.modules or sys.stdout.isatty()
-    except (AttributeError, ValueError):  # no stdout, or a closed one
+        return stat.S_ISREG(os.fstat(sys.stdout.fileno()).st_mode)
+    except (AttributeError, ValueError, OSError):  # no stdout, or no file descriptor
         return False
 
 

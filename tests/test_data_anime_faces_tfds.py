@@ -20,7 +20,7 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from anime_gan import TrainConfig, cli, evaluation
-from anime_gan.data import anime_faces_tfds, image_files
+from anime_gan.data import anime_faces_tfds, folder_walk
 from anime_gan.data import pipeline as data
 from anime_gan.errors import DataError
 from anime_gan.evaluation import features
@@ -221,8 +221,8 @@ def test_scan_follows_each_linked_folder_once(tmp_path):
     (images / "run" / "config.json").write_text("{}")
     usable, skipped = anime_faces_tfds.scan(images)
     assert usable == ["a.png", "linked/c.png", "sub/b.png"]
-    assert skipped == {image_files.SAME_FILE: ["sub/b_again.png"],
-                       image_files.RUN_FOLDER: ["run"]}
+    assert skipped == {folder_walk.SAME_FILE: ["sub/b_again.png"],
+                       folder_walk.RUN_FOLDER: ["run"]}
 
 
 def test_making_and_preparing_the_builder_leaves_nothing_in_the_temporary_folder(

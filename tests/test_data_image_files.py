@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from anime_gan.data import image_files, image_headers
+from anime_gan.data import folder_walk, image_files, image_headers
 from anime_gan.data import pipeline as data
 from anime_gan.errors import DataError
 
@@ -262,7 +262,7 @@ def test_a_file_found_under_two_names_is_listed_once(tmp_path, caplog):
         scan = image_files.scan_folder(str(root))
     assert sorted(os.path.relpath(p, root) for p in scan.usable) == [
         "a/one.png", "a/two.png", "b/copy.png"]
-    assert scan.skipped == {image_files.SAME_FILE: [str(root / "b" / "one_again.png"),
+    assert scan.skipped == {folder_walk.SAME_FILE: [str(root / "b" / "one_again.png"),
                                                     str(root / "b" / "two_again.png")]}
     assert ("Skipped 2 file(s): a link to a file read under another name, "
             "e.g.") in caplog.text
@@ -274,7 +274,13 @@ def test_a_file_found_under_two_names_is_listed_once(tmp_path, caplog):
     os.symlink(other / "z_real.png", other / "0_link.png")
     scan = image_files.scan_folder(str(other))
     assert scan.usable == [str(other / "z_real.png")]
-    assert scan.skipped == {image_files.SAME_FILE: [str(other / "0_link.png")]}
+    assert scan.skipped == {folder_walk.SAME_FILE: [str(other / "0_link.png")]}
+    # A linked folder that sorts before its real one: read under the real folder's name.
+    (other / "real").mkdir()
+    (other / "real" / "face.png").write_bytes(encode(rgb_image(BLUE), "PNG"))
+    os.symlink(other / "real", other / "a_alias")
+    scan = image_files.scan_folder(str(other))
+    assert sorted(scan.usable) == [str(other / "real" / "face.png"), str(other / "z_real.png")]
 
 
 def test_run_folders_inside_the_data_folder_are_skipped_not_trained_on(tmp_path, caplog):
@@ -300,13 +306,13 @@ def test_run_folders_inside_the_data_folder_are_skipped_not_trained_on(tmp_path,
     caplog.set_level(logging.WARNING)
     scan = image_files.scan_folder(str(root))
     assert sorted(os.path.relpath(p, root) for p in scan.usable) == ["labelled/b.png", "real/a.png"]
-    assert scan.skipped == {image_files.RUN_FOLDER: [str(run), str(history_only)],
+    assert scan.skipped == {folder_walk.RUN_FOLDER: [str(run), str(history_only)],
                             "not an image (unknown content)": [str(not_a_run / "config.json")]}
-    assert f"Skipped 2 folder(s): {image_files.RUN_FOLDER}, e.g. {run}" in caplog.text
+    assert f"Skipped 2 folder(s): {folder_walk.RUN_FOLDER}, e.g. {run}" in caplog.text
     for given in (run, history_only):  # given as the data folder itself: refused
         with pytest.raises(DataError) as refused:
             image_files.scan_folder(str(given))
-        assert str(refused.value) == (f"--data_dir={given}: is {image_files.RUN_FOLDER}; "
+        assert str(refused.value) == (f"--data_dir={given}: is {folder_walk.RUN_FOLDER}; "
                                       "give the folder that holds the images")
     # A folder inside a run is refused too; the run is known by its config.json's settings.
     (run / "config.json").write_text('{"model": "dcgan", "image_size": 64, "latent_dim": 128}')

@@ -30,7 +30,8 @@ import tensorflow_datasets as tfds
 from etils import epath
 from PIL import Image
 
-from anime_gan.data.image_files import classify, one_name_each, walk_folders
+from anime_gan.data.folder_walk import one_name_each, walk_folders
+from anime_gan.data.image_files import classify
 from anime_gan.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -244,9 +245,8 @@ def find_download(manual_dir, config):
 def scan(folder):
     """The files under ``folder`` that pass the project's image check, and the others.
 
-    Returns ``[relative path]`` (recursively, sorted; hidden files and folders left
-    out, linked folders followed once each, as for ``--data_dir``) and ``{kind of
-    problem: [relative path]}``, both in POSIX form.
+    Returns ``[relative path]`` (recursively, sorted; walked as a ``--data_dir`` is, by
+    ``folder_walk``) and ``{kind of problem: [relative path]}``, both in POSIX form.
     """
     usable, skipped = [], collections.defaultdict(list)
     for root, files in walk_folders(os.fspath(folder), skipped):
@@ -256,8 +256,8 @@ def scan(folder):
 
     def relative(paths):  # walk_folders' own skips too (run folders, links)
         return sorted(pathlib.PurePath(os.path.relpath(p, folder)).as_posix() for p in paths)
-    usable = one_name_each(usable, skipped)
-    return relative(usable), {kind: relative(paths) for kind, paths in skipped.items()}
+    return (relative(one_name_each(usable, skipped)),
+            {kind: relative(paths) for kind, paths in skipped.items()})
 
 
 def _decoded_image(data):

@@ -16,7 +16,7 @@ import os
 import stat
 import struct
 
-from anime_gan.data.file_cache import is_cache_file
+from anime_gan.data.folder_walk import RUN_FOLDER, is_run_folder, one_name_each, walk_folders
 from anime_gan.data.image_headers import HEAD_BYTES, image_format, image_size
 from anime_gan.errors import DataError
 
@@ -140,64 +140,8 @@ def classify(path, max_pixels=None):
     return None
 
 
-def walk_folders(data_dir, skipped):
-    """os.walk that follows linked folders, each real folder once (no loops), and counts
-    unreadable folders as skipped instead of stopping (``one_name_each`` then keeps one
-    name of each file)."""
-    seen = set()
-
-    def unreadable(error):
-        skipped["unreadable folder (permission denied)" if isinstance(error, PermissionError)
-                else f"unreadable folder ({error.strerror})"].append(error.filename)
-
-    for root, dirs, files in os.walk(data_dir, onerror=unreadable, followlinks=True):
-        if _identity(root) in seen:
-            dirs[:] = []  # a link back to a folder already read
-            continue
-        seen.add(_identity(root))
-        if _is_run_folder(dirs, files):
-            if root == data_dir:
-                raise DataError(f"--data_dir={data_dir}: is {RUN_FOLDER}; give the folder "
-                                "that holds the images")
-            skipped[RUN_FOLDER].append(root)
-            dirs[:] = []
-            continue
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        yield root, sorted(f for f in files if not (f.startswith(".") or is_cache_file(f)))
-
-
-def one_name_each(paths, skipped):
-    """``paths`` with each file once, not trained on twice: of the names of one file (links,
-    hard links), the first that is not a symbolic link stays; the others are skipped."""
-    names = collections.defaultdict(list)
-    for path in paths:
-        names[_identity(path)].append(path)
-    kept = {next((path for path in group if not os.path.islink(path)), group[0])
-            for group in names.values()}
-    if len(kept) < len(paths):
-        skipped[SAME_FILE] += [path for path in paths if path not in kept]
-    return [path for path in paths if path in kept]
-
-
-def _identity(path):
-    """What ``path`` names: (device, inode), or the path itself without an inode (0) or file."""
-    try:
-        status = os.stat(path)
-    except OSError:
-        return path
-    return (status.st_dev, status.st_ino) if status.st_ino else path
-
-
-SAME_FILE = "a link to a file read under another name"
-RUN_FOLDER = "a training run's folder (its sample grids are outputs, not data)"
 ZIP_ARCHIVE = ("a zip archive (not read: if it holds images, unzip it here, or give "
                "--dataset=tfds:anime_faces)")
-
-
-def _is_run_folder(dirs, files):
-    """Whether a folder is a run (config.json beside checkpoints/, samples/ or history)."""
-    return "config.json" in files and (
-        "history.csv" in files or {"checkpoints", "samples"} & set(dirs))
 
 
 def not_a_folder(path):
@@ -283,7 +227,7 @@ def _inside_a_run(data_dir, levels=3):
             entries = os.listdir(folder)
         except OSError:
             return None
-        if "config.json" in entries and _is_run_folder(
+        if "config.json" in entries and is_run_folder(
                 [e for e in entries if os.path.isdir(os.path.join(folder, e))], entries) and \
                 _is_a_runs_config(os.path.join(folder, "config.json")):
             return folder

@@ -21,7 +21,7 @@ from anime_gan.evaluation import evaluate_run
 from anime_gan.evaluation.backbones import INCEPTION_WEIGHTS_FILE, keras_cache_dir
 from anime_gan.files import atomic_path, save_image
 from anime_gan.images import GRID_ROWS, image_grid, square_grid_rows
-from anime_gan.run_folder import RunFolder
+from anime_gan.run_folder import RunFolder, saved_config
 from anime_gan.run_folder.lock import run_lock
 from anime_gan.stop_signals import sigterm_interrupts
 from anime_gan.training import train
@@ -160,7 +160,7 @@ def train_summary(config, prog="anime-gan", worker=None):
     epochs = int(os.path.basename(samples[-1])[len("epoch_"):-len(".png")]) if samples else 0
     # The settings on record: a finished run given other ones kept its own, and a run
     # continued without its data flags trained on its own data.
-    recorded = _recorded(config)
+    recorded = saved_config(config.output_dir) or config
     generator = folder.ema_generator if recorded.ema_decay else folder.generator
     run = shlex.quote(config.output_dir)
     lines = [f"Done: {epochs} epoch(s) of {config.model} in {config.output_dir}",
@@ -175,7 +175,7 @@ def train_summary(config, prog="anime-gan", worker=None):
         weights = os.path.join(keras_cache_dir(), INCEPTION_WEIGHTS_FILE)
         if recorded.backbone != "inception":  # the network its --eval_every KID used
             evaluate += f" --backbone={shlex.quote(recorded.backbone)}"
-        elif not os.path.isfile(weights):
+        elif not (recorded.backbone_weights or os.path.isfile(weights)):  # its own, or Keras's
             evaluate += (f"  (needs InceptionV3's ImageNet weights in {weights}, or "
                          "--backbone=PATH.keras: see the README's Measuring sample quality)")
         lines.append(evaluate)
@@ -184,11 +184,6 @@ def train_summary(config, prog="anime-gan", worker=None):
     return lines
 
 
-def _recorded(config):
-    try:
-        return RunFolder(config.output_dir).read_config()
-    except ConfigError:
-        return config
 
 
 def run(config):

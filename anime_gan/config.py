@@ -1,5 +1,7 @@
 """The settings of a training run, one field per command-line flag."""
 
+import contextlib
+import contextvars
 import dataclasses
 import datetime
 import difflib
@@ -20,10 +22,23 @@ from anime_gan.networks import SUPPORTED_IMAGE_SIZES, UPSAMPLING
 from anime_gan.setting_types import check_types
 
 logger = logging.getLogger(__name__)
+# Inside ``quietly()``: settings that do not apply are dropped without a warning.
+_QUIET = contextvars.ContextVar("quiet", default=False)
 
 MODES = ("train", "export", "generate", "evaluate")
 OPTIMIZERS = ("adam", "rmsprop")
 MAX_LATENT_DIM = 4096  # the generator's first layer holds latent_dim x 8192 weights
+
+
+@contextlib.contextmanager
+def quietly():
+    """Configs made inside drop the settings that do not apply without a warning: a saved
+    run's config.json, read again and again, gave them before this version dropped them."""
+    token = _QUIET.set(True)
+    try:
+        yield
+    finally:
+        _QUIET.reset(token)
 
 
 def _field(default, help):
@@ -243,23 +258,24 @@ class TrainConfig:
         """Settings the model, the optimizer (RMSProp's betas) or the backbone does not
         use, back to their defaults with a warning: config.json (and eval.json) would
         record them as if they had applied."""
+        warn = logger.warning if not _QUIET.get() else lambda *args: None
         for flag, users in MODEL_SPECIFIC.items():
             value, default = getattr(self, flag), self.__dataclass_fields__[flag].default
             used = N_CRITIC_DEFAULTS[self.model] if flag == "n_critic" else default
             if self.model not in users and value not in (None, default, used):
-                logger.warning("--%s=%s: --model=%s does not use it (it is for %s); ignored",
-                               flag, value, self.model, ", ".join(users))
+                warn("--%s=%s: --model=%s does not use it (it is for %s); ignored",
+                     flag, value, self.model, ", ".join(users))
                 setattr(self, flag, default)
         defaults = OPTIMIZER_DEFAULTS[self.model]
         if (self.optimizer or defaults["optimizer"]) == "rmsprop":
             for flag in ("g_beta1", "g_beta2", "d_beta1", "d_beta2"):
                 if getattr(self, flag) not in (None, defaults[flag[2:]]):
-                    logger.warning("--%s=%s: --optimizer=rmsprop has no betas (they are for "
-                                   "adam); ignored", flag, getattr(self, flag))
+                    warn("--%s=%s: --optimizer=rmsprop has no betas (they are for adam); "
+                         "ignored", flag, getattr(self, flag))
                     setattr(self, flag, None)
         if self.backbone != "inception" and self.backbone_weights:
-            logger.warning("--backbone_weights=%s: --backbone=%s holds its own weights (it is "
-                           "for inception); ignored", self.backbone_weights, self.backbone)
+            warn("--backbone_weights=%s: --backbone=%s holds its own weights (it is for "
+                 "inception); ignored", self.backbone_weights, self.backbone)
             self.backbone_weights = None
 
     def check_paths(self):

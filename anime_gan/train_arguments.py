@@ -113,7 +113,7 @@ def without_unused_data_settings(config):
     setting, kept: it applies if the run goes on with a --data_dir)."""
     unused = {}
     if config.dataset and config.max_image_pixels != DEFAULT_MAX_PIXELS and \
-            not RunFolder(config.output_dir).has_run():  # else the run's own, not given now
+            not RunFolder(config.output_dir).has_run():  # else most likely the run's own
         unused["max_image_pixels"] = "it checks the files of a --data_dir"
     if not config.dataset and config.tfds_data_dir:
         unused["tfds_data_dir"] = "it is for --dataset=tfds:..."

@@ -194,8 +194,8 @@ def _train(config, strategy, extra_callbacks, live):
                 isinstance(c, notebook.LiveView) for c in extra):
             extra.append(notebook.LiveView(latents=state.fixed_latents.numpy()[:16]))
         stopper, callers = stop_signals.StopAtStepEnd(), callbacks.CallersCallbacks()
-        fit_callbacks = [*run_callbacks(config, state, kid_backbone, callers.around(extra)),
-                         stopper]
+        fit_callbacks = [*run_callbacks(config, state, None if finished else kid_backbone,
+                                        callers.around(extra)), stopper]  # no data read
         if finished:
             # Its config.json stays as it was: nothing is trained with these settings.
             logger.info("%s has finished its %d epoch(s): nothing to train (a higher --epochs "

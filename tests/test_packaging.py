@@ -165,6 +165,9 @@ def test_the_summarys_evaluate_command_says_what_it_needs_without_inception_weig
     record(trained_run, backbone=str(tmp_path / "features.keras"))
     assert commands.train_summary(config)[-2].endswith(
         f"--mode=evaluate --output_dir={trained_run} --backbone={tmp_path / 'features.keras'}")
+    weights.unlink()  # a run given its InceptionV3 weights file evaluates with it
+    record(trained_run, backbone="inception", backbone_weights=str(tmp_path / "w.h5"))
+    assert commands.train_summary(config)[-2].endswith(f"--output_dir={trained_run}")
 
 
 def test_a_non_chief_workers_summary_names_the_run_not_files_it_did_not_write(shared_run):

@@ -186,4 +186,6 @@ def test_a_saved_setting_that_does_not_apply_is_dropped_at_each_read_without_a_w
         continued = TrainConfig.from_settings(
             **with_the_runs_settings({"output_dir": config.output_dir}))
     assert continued == config and caplog.text == ""
-    assert not logging.getLogger("anime_gan.config").disabled
+    with caplog.at_level(logging.WARNING):  # outside a read, the warning is said
+        TrainConfig(model="wgan_clip", g_beta1=0.3)
+    assert "--g_beta1=0.3: --optimizer=rmsprop has no betas" in caplog.text

@@ -578,3 +578,14 @@ def test_a_stop_while_the_real_features_are_measured_records_no_settings(
               output_dir=tmp_path / "new")
     assert "Interrupted before training began: nothing was trained" in caplog.text
     assert not (tmp_path / "new" / "config.json").exists()
+
+
+def test_a_finished_run_given_eval_every_measures_no_real_features(trained_run, tiny_backbone,
+                                                                   monkeypatch):
+    """Nothing is trained, so no KID is measured, and its real images are not read."""
+    def measured(*args, **kwargs):
+        raise AssertionError("real features measured for a finished run")
+    monkeypatch.setattr(training, "real_features", measured)
+    train(output_dir=trained_run, epochs=2, eval_every=1, eval_samples=10,
+          backbone=tiny_backbone)
+    assert history_epochs(trained_run) == [1, 2]

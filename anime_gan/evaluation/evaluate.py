@@ -105,7 +105,7 @@ def _keep(report, folder):
     if not os.path.exists(folder.eval_reports) and os.path.exists(folder.eval_report):
         try:
             append_json_line(folder.eval_reports, read_json(folder.eval_report))
-        except ValueError as error:
+        except (OSError, ValueError) as error:
             logger.warning("The earlier %s does not read (%s): it is replaced, not kept in "
                            "%s", folder.eval_report, error, folder.eval_reports)
     append_json_line(folder.eval_reports, report)

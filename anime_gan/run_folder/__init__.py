@@ -16,13 +16,12 @@ rather than mixed into it.
     RUN/eval.json              --mode=evaluate output
 """
 
-import contextlib
 import dataclasses
 import glob
 import logging
 import os
 
-from anime_gan.config import TrainConfig
+from anime_gan.config import TrainConfig, quietly
 from anime_gan.data.kaggle import is_kaggle
 from anime_gan.errors import ConfigError
 from anime_gan.files import read_json, save_json
@@ -114,7 +113,7 @@ class RunFolder:
         for data in ("data_dir", "dataset"):  # "" from before empty ones were refused
             saved[data] = saved.get(data) or None
         try:
-            with _quiet(logging.getLogger(TrainConfig.__module__)):
+            with quietly():  # a setting an older version kept is no flag of this command
                 return TrainConfig(**{k: v for k, v in saved.items() if k in known})
         except ConfigError as error:  # a value of the wrong type, or out of range
             raise ConfigError(
@@ -163,18 +162,6 @@ def with_the_runs_settings(given):
            if name not in OF_THE_COMMAND and model in MODEL_SPECIFIC.get(name, (model,))
            and (mode == "train" or name in ("backbone", "backbone_weights"))}
     return {**own, **given}
-
-
-@contextlib.contextmanager
-def _quiet(logger):
-    """Without ``logger``'s records: a saved setting that does not apply (in a config.json
-    an older version wrote) is dropped at each read without a word, as no flag of the
-    command gave it."""
-    disabled, logger.disabled = logger.disabled, True
-    try:
-        yield
-    finally:
-        logger.disabled = disabled
 
 
 def _change(name, old, new):

@@ -275,6 +275,14 @@ def test_a_file_found_under_two_names_is_listed_once(tmp_path, caplog):
     scan = image_files.scan_folder(str(other))
     assert scan.usable == [str(other / "z_real.png")]
     assert scan.skipped == {folder_walk.SAME_FILE: [str(other / "0_link.png")]}
+    # A file skipped for what it holds is skipped once, under its own name; a second name
+    # is never why a folder has no usable image.
+    with caplog.at_level(logging.WARNING):
+        with pytest.raises(DataError, match=r"no usable images \(1 file\(s\) skipped as too "
+                                            r"large .*, 1 for other reasons above\)"):
+            image_files.scan_folder(str(other), max_pixels=100)
+    assert f"Skipped 1 file(s): too large (more than --max_image_pixels=100 pixels declared), " \
+        f"e.g. {other / 'z_real.png'}\n" in caplog.text
     # A linked folder that sorts before its real one: read under the real folder's name.
     (other / "real").mkdir()
     (other / "real" / "face.png").write_bytes(encode(rgb_image(BLUE), "PNG"))

@@ -249,15 +249,15 @@ def scan(folder):
     ``folder_walk``) and ``{kind of problem: [relative path]}``, both in POSIX form.
     """
     usable, skipped = [], collections.defaultdict(list)
-    for root, files in walk_folders(os.fspath(folder), skipped):
-        for path in (os.path.join(root, name) for name in files):
-            problem = classify(path)
-            (skipped[problem] if problem else usable).append(path)
+    found = [os.path.join(root, name) for root, files in walk_folders(os.fspath(folder), skipped)
+             for name in files]
+    for path in one_name_each(found, skipped):
+        problem = classify(path)
+        (skipped[problem] if problem else usable).append(path)
 
     def relative(paths):  # walk_folders' own skips too (run folders, links)
         return sorted(pathlib.PurePath(os.path.relpath(p, folder)).as_posix() for p in paths)
-    return (relative(one_name_each(usable, skipped)),
-            {kind: relative(paths) for kind, paths in skipped.items()})
+    return relative(usable), {kind: relative(paths) for kind, paths in skipped.items()}
 
 
 def _decoded_image(data):

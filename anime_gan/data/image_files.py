@@ -16,7 +16,8 @@ import os
 import stat
 import struct
 
-from anime_gan.data.folder_walk import RUN_FOLDER, is_run_folder, one_name_each, walk_folders
+from anime_gan.data.folder_walk import (RUN_FOLDER, SAME_FILE, is_run_folder, one_name_each,
+                                        walk_folders)
 from anime_gan.data.image_headers import HEAD_BYTES, image_format, image_size
 from anime_gan.errors import DataError
 
@@ -174,15 +175,12 @@ def scan_folder(data_dir, max_pixels=DEFAULT_MAX_PIXELS, say_skipped=True):
                         "(its sample grids are outputs, not data); give the folder that holds "
                         "the images")
     usable, skipped = [], collections.defaultdict(list)
-    for root, files in walk_folders(data_dir, skipped):
-        for name in files:
-            path = os.path.join(root, name)
-            problem = classify(path, max_pixels)
-            if problem:
-                skipped[problem].append(path)
-            else:
-                usable.append(path)
-    scan = FolderScan(one_name_each(usable, skipped), dict(skipped))
+    found = [os.path.join(root, name) for root, files in walk_folders(data_dir, skipped)
+             for name in files]
+    for path in one_name_each(found, skipped):  # one name a file, then what it holds
+        problem = classify(path, max_pixels)
+        (skipped[problem] if problem else usable).append(path)
+    scan = FolderScan(usable, dict(skipped))
     if say_skipped:
         scan.log_skipped()
     if not usable:
@@ -198,7 +196,7 @@ def _why_none(skipped, data_dir):
         more = ", ..." if len(hidden) > 3 else ""  # the walk stops at the fourth
         return (f"it holds only hidden files or folders, which are ignored: "
                 f"{', '.join(hidden[:3])}{more}" if hidden else "it holds no files")
-    kind, paths = max(skipped.items(), key=lambda item: len(item[1]))
+    kind, paths = max(skipped.items(), key=lambda item: (item[0] != SAME_FILE, len(item[1])))
     others = sum(len(p) for p in skipped.values()) - len(paths)
     return (f"{len(paths)} {_noun(kind)} skipped as {kind}"
             + (f", {others} for other reasons above" if others else ""))

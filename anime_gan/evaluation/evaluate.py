@@ -106,8 +106,8 @@ def _keep(report, folder):
         try:
             append_json_line(folder.eval_reports, read_json(folder.eval_report))
         except (OSError, ValueError) as error:
-            logger.warning("The earlier %s does not read (%s): it is replaced, not kept in "
-                           "%s", folder.eval_report, error, folder.eval_reports)
+            logger.warning("The earlier %s does not read (%s); it is not kept in %s",
+                           folder.eval_report, error, folder.eval_reports)
     append_json_line(folder.eval_reports, report)
     save_json(folder.eval_report, report)
 

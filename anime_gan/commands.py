@@ -21,6 +21,7 @@ from anime_gan.evaluation import evaluate_run
 from anime_gan.evaluation.backbones import INCEPTION_WEIGHTS_FILE, keras_cache_dir
 from anime_gan.files import atomic_path, save_image
 from anime_gan.images import GRID_ROWS, image_grid, square_grid_rows
+from anime_gan.progress import into_a_file
 from anime_gan.run_folder import RunFolder, saved_config
 from anime_gan.run_folder.lock import run_lock
 from anime_gan.stop_signals import sigterm_interrupts
@@ -60,7 +61,8 @@ def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENE
         out = _emptied_of_earlier_output(run_dir, folder.generated(seed), num_images,
                                          interpolate)
         latents = _latents(num_images, generator.input_shape[-1], seed)
-        progress = keras.utils.Progbar(num_images, unit_name="image")
+        progress = keras.utils.Progbar(num_images, unit_name="image",  # a line, into a file
+                                       verbose=2 if into_a_file() else 1)
         first = []
         try:
             for start in range(0, num_images, batch_size):
@@ -182,8 +184,6 @@ def train_summary(config, prog="anime-gan", worker=None):
     lines.append(f"  (the same command with --output_dir={run} and a higher --epochs trains "
                  "this run further)")
     return lines
-
-
 
 
 def run(config):

@@ -1,5 +1,6 @@
 """The command line's modes: export, generate and evaluate a trained run."""
 
+import contextlib
 import functools
 import glob
 import json
@@ -330,3 +331,11 @@ def test_a_report_added_after_a_line_a_kill_cut_short_starts_a_line_of_its_own(t
     lines = path.read_text().splitlines()
     assert [json.loads(lines[0]), lines[1], json.loads(lines[2])] == [
         {"fid": 1.0}, '{"fid": 2', {"fid": 3.0}]
+
+
+def test_generate_into_a_file_writes_its_progress_as_one_line(trained_run, tmp_path):
+    """``anime-gan --mode=generate ... > log``: not each redraw and its colour codes."""
+    with open(tmp_path / "log", "w+") as log, contextlib.redirect_stdout(log):
+        anime_gan.generate_run(str(trained_run), num_images=4, batch_size=2)
+    text = (tmp_path / "log").read_text()
+    assert text.startswith("4/4 - ") and text.count("\n") == 1 and "\x1b" not in text

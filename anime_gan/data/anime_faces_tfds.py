@@ -17,7 +17,6 @@ Importing this module registers the builder (``anime_gan`` imports it).  Build i
 with ``tfds build --imports anime_gan anime_faces`` or ``--dataset=tfds:anime_faces``.
 """
 
-import collections
 import dataclasses
 import io
 import logging
@@ -30,8 +29,7 @@ import tensorflow_datasets as tfds
 from etils import epath
 from PIL import Image
 
-from anime_gan.data.folder_walk import one_name_each, walk_folders
-from anime_gan.data.image_files import classify
+from anime_gan.data.image_files import sorted_out
 from anime_gan.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -248,12 +246,7 @@ def scan(folder):
     Returns ``[relative path]`` (recursively, sorted; walked as a ``--data_dir`` is, by
     ``folder_walk``) and ``{kind of problem: [relative path]}``, both in POSIX form.
     """
-    usable, skipped = [], collections.defaultdict(list)
-    found = [os.path.join(root, name) for root, files in walk_folders(os.fspath(folder), skipped)
-             for name in files]
-    for path in one_name_each(found, skipped):
-        problem = classify(path)
-        (skipped[problem] if problem else usable).append(path)
+    usable, skipped = sorted_out(os.fspath(folder))
 
     def relative(paths):  # walk_folders' own skips too (run folders, links)
         return sorted(pathlib.PurePath(os.path.relpath(p, folder)).as_posix() for p in paths)

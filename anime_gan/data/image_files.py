@@ -174,20 +174,26 @@ def scan_folder(data_dir, max_pixels=DEFAULT_MAX_PIXELS, say_skipped=True):
         raise DataError(f"--data_dir={data_dir}: is inside the training run's folder {run} "
                         "(its sample grids are outputs, not data); give the folder that holds "
                         "the images")
+    scan = FolderScan(*sorted_out(data_dir, max_pixels))
+    if say_skipped:
+        scan.log_skipped()
+    if not scan.usable:
+        raise DataError(f"--data_dir={data_dir}: no usable images "
+                        f"({_why_none(scan.skipped, data_dir)}); "
+                        "it needs JPEG, PNG, BMP, GIF or WebP files, in any subfolder")
+    return scan
+
+
+def sorted_out(data_dir, max_pixels=None):
+    """The files under ``data_dir``, walked by ``folder_walk`` (one name a file), then
+    sorted out by ``classify``: ``([usable path], {kind of problem: [path]})``."""
     usable, skipped = [], collections.defaultdict(list)
     found = [os.path.join(root, name) for root, files in walk_folders(data_dir, skipped)
              for name in files]
-    for path in one_name_each(found, skipped):  # one name a file, then what it holds
+    for path in one_name_each(found, skipped):
         problem = classify(path, max_pixels)
         (skipped[problem] if problem else usable).append(path)
-    scan = FolderScan(usable, dict(skipped))
-    if say_skipped:
-        scan.log_skipped()
-    if not usable:
-        raise DataError(f"--data_dir={data_dir}: no usable images "
-                        f"({_why_none(skipped, data_dir)}); "
-                        "it needs JPEG, PNG, BMP, GIF or WebP files, in any subfolder")
-    return scan
+    return usable, dict(skipped)
 
 
 def _why_none(skipped, data_dir):

@@ -4,7 +4,6 @@ A run folder holds everything needed to continue: running ``train`` again
 with the same ``output_dir`` resumes from the newest checkpoint.
 """
 
-import dataclasses
 import logging
 import os
 
@@ -120,16 +119,15 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
         config = TrainConfig.from_settings(**with_the_runs_settings(overrides))
     elif overrides:
         config = config.replace(**overrides)
-    config = _with_the_runs_data(config)
+    config, data_note = _with_the_runs_data(config)
     config = without_unused_data_settings(config)
     config.check_paths()
     strategy = devices.make_strategy(config.strategy)
     # Non-chief workers of a multi-worker run write (and resume from) a scratch folder.
-    config = dataclasses.replace(
-        config, output_dir=devices.worker_output_dir(config.output_dir, strategy))
+    config = config.replace(output_dir=devices.worker_output_dir(config.output_dir, strategy))
     try:
         with run_lock(config.output_dir), stop_signals.sigterm_interrupts():
-            return _train(config, strategy, callbacks, live)
+            return _train(config, strategy, callbacks, live, data_note)
     except KeyboardInterrupt as stop:
         if not notebook.in_notebook():
             raise
@@ -140,26 +138,30 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
 def _with_the_runs_data(config):
     """A run continued without --data_dir or --dataset trains on its own data, not on
     the built-in faces (give --data_dir if the data moved); without --cache_dir, with the
-    cache its data used (``--cache_dir=`` is memory; the built-in faces used none)."""
+    cache its data used (``--cache_dir=`` is memory; the built-in faces used none).
+    Returns the config and the line that says so (None: the data is as given), for
+    ``_train`` to log once the run is known to continue."""
     saved = saved_config(config.output_dir) if config.resume else None
     if saved is None:
-        return config
+        return config, None
     own_cache = saved.cache_dir if saved.data_dir or saved.dataset else None
     config = config.replace(cache_dir=own_cache if config.cache_dir is None
                             else config.cache_dir or None)
     if config.data_dir or config.dataset or not (saved.data_dir or saved.dataset):
-        return config
+        return config, None
     if saved.data_dir and not is_kaggle(saved.data_dir) and not os.path.isdir(saved.data_dir):
         raise ConfigError(f"--data_dir: the run in {config.output_dir} was trained on "
                           f"{saved.data_dir}, which is not there any more; give --data_dir="
                           "PATH where its images are now")
-    logger.info("Continuing on the run's data, %s", saved.data_dir or saved.dataset)
-    return config.replace(data_dir=saved.data_dir, dataset=saved.dataset,
-                          tfds_data_dir=config.tfds_data_dir or saved.tfds_data_dir)
+    return (config.replace(data_dir=saved.data_dir, dataset=saved.dataset,
+                           tfds_data_dir=config.tfds_data_dir or saved.tfds_data_dir),
+            f"Continuing on the run's data, {saved.data_dir or saved.dataset}")
 
 
-def _train(config, strategy, extra_callbacks, live):
+def _train(config, strategy, extra_callbacks, live, data_note=None):
     resuming = check_resumable(config)
+    if resuming and data_note:
+        logger.info(data_note)
     kid_backbone = _kid_backbone(config)  # a bad one stops before any work
     keras.utils.set_random_seed(config.seed)
     folder = RunFolder(config.output_dir)

@@ -265,13 +265,29 @@ def test_a_run_continued_without_data_flags_keeps_its_data_and_cache(tmp_path):
     folder = RunFolder(run)
     os.makedirs(run)
     folder.write_config(TrainConfig(data_dir=faces, cache_dir=cache, output_dir=run))
-    continued = training._with_the_runs_data(TrainConfig(output_dir=run))
+    continued, note = training._with_the_runs_data(TrainConfig(output_dir=run))
     assert (continued.data_dir, continued.cache_dir) == (faces, cache)
-    given = training._with_the_runs_data(TrainConfig(output_dir=run, cache_dir=faces + "2"))
-    assert given.cache_dir == faces + "2"
-    in_memory = training._with_the_runs_data(TrainConfig(output_dir=run, cache_dir=""))
+    assert note == f"Continuing on the run's data, {faces}"
+    given, note = training._with_the_runs_data(TrainConfig(output_dir=run, data_dir=faces,
+                                                           cache_dir=faces + "2"))
+    assert given.cache_dir == faces + "2" and note is None  # its data given: nothing to say
+    in_memory, _ = training._with_the_runs_data(TrainConfig(output_dir=run, cache_dir=""))
     assert in_memory.cache_dir is None  # --cache_dir= : back to memory (a cache disk gone)
-    assert training._with_the_runs_data(TrainConfig(output_dir=run, resume=False)).cache_dir is None
+    new, note = training._with_the_runs_data(TrainConfig(output_dir=run, resume=False))
+    assert new.cache_dir is None and note is None
+
+
+def test_a_continued_run_refused_for_another_model_does_not_first_say_it_continues(
+        tmp_path, caplog):
+    faces, run = str(tmp_path / "faces"), str(tmp_path / "run")
+    os.makedirs(faces)
+    os.makedirs(run)
+    RunFolder(run).write_config(TrainConfig(model="dcgan", data_dir=faces, output_dir=run))
+    caplog.set_level(logging.INFO)
+    with pytest.raises(anime_gan.ConfigError, match="--model=wgan: the run in .* was trained with "
+                                          "--model=dcgan"):
+        training.train(output_dir=run, model="wgan")
+    assert "Continuing on the run's data" not in caplog.text
 
 
 @pytest.mark.slow

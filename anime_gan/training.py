@@ -14,18 +14,16 @@ from anime_gan import (callbacks, devices, event_files, export, files, flag_file
 from anime_gan.callbacks import close_event_files, end_epoch_without_metrics
 from anime_gan.config import TrainConfig
 from anime_gan.data import make_stream
-from anime_gan.data.kaggle import is_kaggle
 from anime_gan.errors import ConfigError, TrainingFault
 from anime_gan.gan_builder import build_gan
 from anime_gan.evaluation.backbones import load_backbone
 from anime_gan.evaluation.features import real_features, warn_of_fewer_real_images
-from anime_gan.run_folder import (RunFolder, check_resumable, saved_config,
-                                  with_the_runs_settings)
+from anime_gan.run_folder import RunFolder, check_resumable, with_the_runs_settings
 from anime_gan.run_folder.checkpoints import TrainingState
 from anime_gan.run_folder.lock import run_lock
 from anime_gan.sampling import fixed_latents
 from anime_gan.train_arguments import (check_train_mode, checked_arguments,
-                                       without_unused_data_settings)
+                                       with_the_runs_data, without_unused_data_settings)
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +117,7 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
         config = TrainConfig.from_settings(**with_the_runs_settings(overrides))
     elif overrides:
         config = config.replace(**overrides)
-    config, data_note = _with_the_runs_data(config)
+    config, data_note = with_the_runs_data(config)
     config = without_unused_data_settings(config)
     config.check_paths()
     strategy = devices.make_strategy(config.strategy)
@@ -133,29 +131,6 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
             raise
         # Saved, and said so: the cell shows no traceback through Keras's fit loop.
         raise stop.with_traceback(None) from None
-
-
-def _with_the_runs_data(config):
-    """A run continued without --data_dir or --dataset trains on its own data, not on
-    the built-in faces (give --data_dir if the data moved); without --cache_dir, with the
-    cache its data used (``--cache_dir=`` is memory; the built-in faces used none).
-    Returns the config and the line that says so (None: the data is as given), for
-    ``_train`` to log once the run is known to continue."""
-    saved = saved_config(config.output_dir) if config.resume else None
-    if saved is None:
-        return config, None
-    own_cache = saved.cache_dir if saved.data_dir or saved.dataset else None
-    config = config.replace(cache_dir=own_cache if config.cache_dir is None
-                            else config.cache_dir or None)
-    if config.data_dir or config.dataset or not (saved.data_dir or saved.dataset):
-        return config, None
-    if saved.data_dir and not is_kaggle(saved.data_dir) and not os.path.isdir(saved.data_dir):
-        raise ConfigError(f"--data_dir: the run in {config.output_dir} was trained on "
-                          f"{saved.data_dir}, which is not there any more; give --data_dir="
-                          "PATH where its images are now")
-    return (config.replace(data_dir=saved.data_dir, dataset=saved.dataset,
-                           tfds_data_dir=config.tfds_data_dir or saved.tfds_data_dir),
-            f"Continuing on the run's data, {saved.data_dir or saved.dataset}")
 
 
 def _train(config, strategy, extra_callbacks, live, data_note=None):

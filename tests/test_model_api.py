@@ -381,7 +381,7 @@ def test_train_warns_of_the_other_modes_settings(tmp_path, caplog, monkeypatch):
     def stop_before_training(config, *args):
         raise anime_gan.ConfigError("stopped before training")
 
-    monkeypatch.setattr(training, "_with_the_runs_data", stop_before_training)
+    monkeypatch.setattr(training, "with_the_runs_data", stop_before_training)
     with pytest.raises(anime_gan.ConfigError, match="stopped before training"):
         anime_gan.train(output_dir=str(tmp_path / "run"), num_images=8, num_samples=100,
                         epochs=1)

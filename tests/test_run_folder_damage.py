@@ -16,6 +16,7 @@ from anime_gan import TrainConfig, history, training
 from anime_gan.run_folder import RunFolder
 from anime_gan.files import remove_leftovers
 from anime_gan.run_folder.checkpoints import checkpoint_prefixes
+from anime_gan.train_arguments import with_the_runs_data
 from conftest import history_epochs, restored_state
 
 RESUME = ("--model=dcgan", "--steps_per_epoch=1", "--batch_size=4", "--seed=3")
@@ -265,16 +266,38 @@ def test_a_run_continued_without_data_flags_keeps_its_data_and_cache(tmp_path):
     folder = RunFolder(run)
     os.makedirs(run)
     folder.write_config(TrainConfig(data_dir=faces, cache_dir=cache, output_dir=run))
-    continued, note = training._with_the_runs_data(TrainConfig(output_dir=run))
+    continued, note = with_the_runs_data(TrainConfig(output_dir=run))
     assert (continued.data_dir, continued.cache_dir) == (faces, cache)
     assert note == f"Continuing on the run's data, {faces}"
-    given, note = training._with_the_runs_data(TrainConfig(output_dir=run, data_dir=faces,
+    given, note = with_the_runs_data(TrainConfig(output_dir=run, data_dir=faces,
                                                            cache_dir=faces + "2"))
     assert given.cache_dir == faces + "2" and note is None  # its data given: nothing to say
-    in_memory, _ = training._with_the_runs_data(TrainConfig(output_dir=run, cache_dir=""))
+    in_memory, _ = with_the_runs_data(TrainConfig(output_dir=run, cache_dir=""))
     assert in_memory.cache_dir is None  # --cache_dir= : back to memory (a cache disk gone)
-    new, note = training._with_the_runs_data(TrainConfig(output_dir=run, resume=False))
+    new, note = with_the_runs_data(TrainConfig(output_dir=run, resume=False))
     assert new.cache_dir is None and note is None
+
+
+def test_a_cache_kept_inside_the_data_folder_moves_with_it(tmp_path, caplog):
+    old, new, run = (str(tmp_path / name) for name in ("faces", "moved", "run"))
+    os.makedirs(os.path.join(old, ".cache"))
+    RunFolder(run).write_config(TrainConfig(data_dir=old, cache_dir=os.path.join(old, ".cache"),
+                                            output_dir=run))
+    # Still in its place: kept, whatever data comes now.
+    assert with_the_runs_data(TrainConfig(output_dir=run, data_dir=new))[0].cache_dir == \
+        os.path.join(old, ".cache")
+    os.rename(old, new)
+    caplog.set_level(logging.INFO)
+    moved, _ = with_the_runs_data(TrainConfig(output_dir=run, data_dir=new))
+    assert moved.cache_dir == os.path.join(new, ".cache")
+    assert f"using {os.path.join(new, '.cache')}, its place in the moved data folder" in \
+        caplog.text
+    # A cache that was not inside the data folder is not looked for there.
+    elsewhere = str(tmp_path / "cache")
+    RunFolder(run).write_config(TrainConfig(data_dir=new, cache_dir=elsewhere, output_dir=run))
+    os.rename(new, old)
+    assert with_the_runs_data(TrainConfig(output_dir=run, data_dir=old))[0].cache_dir == elsewhere
+    assert not os.path.exists(elsewhere)
 
 
 def test_a_continued_run_refused_for_another_model_does_not_first_say_it_continues(

@@ -19,7 +19,7 @@ from anime_gan import export, files, notebook, sampling
 from anime_gan.errors import ConfigError
 from anime_gan.evaluation import evaluate_run
 from anime_gan.evaluation.backbones import INCEPTION_WEIGHTS_FILE, keras_cache_dir
-from anime_gan.files import atomic_path, save_image
+from anime_gan.files import atomic_path, save_image, user_path
 from anime_gan.images import GRID_ROWS, image_grid, square_grid_rows
 from anime_gan.progress import into_a_file
 from anime_gan.run_folder import RunFolder, saved_config
@@ -55,6 +55,7 @@ def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENE
     """
     sampling.check_arguments("generate_run", num_images=num_images, seed=seed,
                              batch_size=batch_size)
+    run_dir = user_path(run_dir, "generate_run")
     folder = RunFolder(run_dir)
     with run_lock(run_dir, create=False), sigterm_interrupts():
         generator = sampling.load_generator(run_dir)
@@ -125,6 +126,7 @@ def _latents(num_images, latent_dim, seed):
 
 def export_run(run_dir):
     """``--mode=export``: the run's newest generator as a SavedModel in ``RUN/export/``."""
+    run_dir = user_path(run_dir, "export_run")
     folder = RunFolder(run_dir)
     with run_lock(run_dir, create=False), sigterm_interrupts():
         export.check_run_target(folder)

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from anime_gan import stop_signals
 from anime_gan.errors import ArtifactWriteError, ConfigError, tensorflow_message
-from anime_gan.files import recover_directory, replace_directory
+from anime_gan.files import recover_directory, replace_directory, user_path
 from anime_gan.images import to_uint8
 from anime_gan.sampling import check_arguments, seeded_latents
 
@@ -65,7 +65,7 @@ def export_generator(generator, directory):
     ``directory``, replacing an earlier export there atomically.  Anything else already
     at ``directory`` is refused, never overwritten."""
     generator = check_arguments("export_generator", generator)
-    directory = os.path.normpath(os.fspath(directory))
+    directory = os.path.normpath(user_path(directory, "export_generator", "a folder"))
     check_target(directory)
     latent_dim = generator.input_shape[-1]
 

@@ -21,6 +21,14 @@ logger = logging.getLogger(__name__)
 _TEMPORARY = re.compile(r"\.tmp-(\d+)-")
 
 
+def user_path(path, who, what="a run folder"):
+    """``path`` (a str or ``os.PathLike``) with ``~`` expanded, as a shell would; anything
+    else is refused in one line, naming the function ``who`` was called."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{who} takes {what} (a path), not {type(path).__name__}")
+    return os.path.expanduser(os.fspath(path))
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; on success move it onto ``path``.

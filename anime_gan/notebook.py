@@ -16,6 +16,7 @@ from matplotlib.ticker import MaxNLocator
 
 from anime_gan import history
 from anime_gan.display import InlineFigure, bundle, in_notebook, ipython_shell, publish, show
+from anime_gan.files import user_path
 from anime_gan.images import image_grid, square_grid_rows, to_uint8
 from anime_gan.run_folder import RunFolder
 from anime_gan.sampling import fixed_latents
@@ -39,7 +40,7 @@ def the_same_call(function, output_dir=None):
 
 def history_figure(run_dir):
     """An ``InlineFigure`` of a run's ``history.csv``: each plot of ``history.PLOTS`` it has."""
-    values = history.read_history(RunFolder(run_dir).history)
+    values = history.read_history(RunFolder(user_path(run_dir, "show_history")).history)
     plots = [(title, [k for k in keys if k in values])
              for title, keys in history.PLOTS.values()]
     plots = [(title, keys) for title, keys in plots if keys]

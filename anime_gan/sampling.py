@@ -32,11 +32,15 @@ def as_generator(model):
     return getattr(model, "sampling_generator", model)
 
 
-def check_arguments(caller, generator=None, seed=0, **counts):
+_NO_GENERATOR = object()  # check_arguments without a generator to check
+
+
+def check_arguments(caller, generator=_NO_GENERATOR, seed=0, **counts):
     """A wrong argument of the sampling helpers is a one-line error naming it.  Returns
-    the generator to use (``as_generator``)."""
-    generator = as_generator(generator)
-    if generator is not None and not isinstance(generator, keras.Model):
+    the generator to use (``as_generator``), None when there is none to check."""
+    if generator is _NO_GENERATOR:
+        generator = None
+    elif not isinstance(generator := as_generator(generator), keras.Model):
         hint = (f": load_generator({generator!r}) gives a run's generator"
                 if isinstance(generator, (str, os.PathLike)) else "")
         raise TypeError(f"{caller} takes a generator (a Keras model), not "
@@ -92,7 +96,8 @@ def load_generator_and_source(run_dir):
                         f"{type(run_dir).__name__}" + (
                             " (a Keras model is a generator already)"
                             if isinstance(run_dir, keras.Model) else ""))
-    if os.path.isfile(run_dir) and os.fspath(run_dir).endswith(".keras"):
+    run_dir = os.path.expanduser(os.fspath(run_dir))
+    if os.path.isfile(run_dir) and run_dir.endswith(".keras"):
         return _load_keras_file(run_dir), os.fspath(run_dir)
     folder = RunFolder(run_dir)
     config = None

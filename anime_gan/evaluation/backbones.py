@@ -101,6 +101,8 @@ def keras_file_backbone(path):
 
 
 def load_backbone(backbone="inception", backbone_weights=None):
+    """The feature network: "inception" (with its weights file), or a Keras file's path
+    (``~`` expanded)."""
     if backbone == "inception":
-        return inception_backbone(backbone_weights)
-    return keras_file_backbone(backbone)
+        return inception_backbone(backbone_weights and os.path.expanduser(backbone_weights))
+    return keras_file_backbone(os.path.expanduser(backbone))

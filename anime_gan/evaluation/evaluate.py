@@ -10,7 +10,7 @@ from anime_gan.evaluation import metrics
 from anime_gan.evaluation.backbones import load_backbone
 from anime_gan.evaluation.features import (generated_features, real_features,
                                            warn_of_fewer_real_images)
-from anime_gan.files import append_json_line, read_json, save_json
+from anime_gan.files import append_json_line, read_json, save_json, user_path
 from anime_gan.run_folder import RunFolder
 from anime_gan.run_folder.lock import run_lock
 from anime_gan.notebook import the_same_call
@@ -49,6 +49,7 @@ def evaluate_run(run_dir, num_samples=10_000, data_dir=None, dataset=None,
     ``backbone``, the run's own (its ``--eval_every`` one), which is inception by default.
     """
     check_whole_numbers("evaluate_run", MIN_REAL_IMAGES, num_samples=num_samples)
+    run_dir = user_path(run_dir, "evaluate_run")
     with run_lock(run_dir, create=False), sigterm_interrupts():
         try:
             return _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone,
@@ -60,7 +61,9 @@ def evaluate_run(run_dir, num_samples=10_000, data_dir=None, dataset=None,
 
 
 def _absolute(data_dir):
-    return os.path.abspath(data_dir) if data_dir and not is_kaggle(data_dir) else data_dir
+    if not data_dir or is_kaggle(data_dir):
+        return data_dir
+    return os.path.abspath(os.path.expanduser(data_dir))
 
 
 def _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone, backbone_weights, seed,

@@ -57,7 +57,8 @@ class RunFolder:
     """The paths of a run folder's files, and its saved settings."""
 
     def __init__(self, path):
-        self.path = str(path)
+        self.path = os.path.expanduser(os.fspath(path) if isinstance(path, os.PathLike)
+                                       else str(path))
 
     def __repr__(self):
         return f"RunFolder({self.path!r})"

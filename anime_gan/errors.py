@@ -88,6 +88,15 @@ def check_whole_numbers(caller, low=1, high=None, **values):
             raise ValueError(f"{caller}: {name}={value!r} must be a whole number{allowed}")
 
 
+def check_real_number(caller, name, value, low, low_allowed=True):
+    """A one-line ValueError unless ``value`` is a real number (not a boolean) above
+    ``low``, or equal to it when ``low_allowed``."""
+    if (not isinstance(value, numbers.Real) or isinstance(value, bool) or value != value
+            or value < low or (value == low and not low_allowed)):
+        allowed = f"at least {low}" if low_allowed else f"above {low}"
+        raise ValueError(f"{caller}: {name}={value!r} must be a number {allowed}")
+
+
 def quiet_ctrl_c_while_the_command_starts():
     """The command line (``anime-gan``, ``main.py``, ``python -m anime_gan``) stopped by
     Ctrl-C while it imports TensorFlow, before its own handler is in place, exits with

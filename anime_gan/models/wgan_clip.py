@@ -4,6 +4,7 @@ clipping its weights."""
 from keras import ops
 
 from anime_gan import losses
+from anime_gan.errors import check_real_number
 from anime_gan.models.critic_loop import CriticLoopGAN
 
 
@@ -18,6 +19,7 @@ class WGANClip(CriticLoopGAN):
     metric_names = ("d_loss", "g_loss", "wasserstein")
 
     def __init__(self, generator, critic, n_critic=5, clip_value=0.01, **kwargs):
+        check_real_number("WGANClip", "clip_value", clip_value, 0, low_allowed=False)
         super().__init__(generator, critic, n_critic=n_critic, **kwargs)
         self.clip_value = clip_value
 

@@ -3,6 +3,7 @@
 from keras import ops
 
 from anime_gan import devices, losses
+from anime_gan.errors import check_real_number
 from anime_gan.models.critic_loop import CriticLoopGAN
 
 
@@ -19,6 +20,7 @@ class WGANGP(CriticLoopGAN):
     penalty_passes = 1  # the penalty runs the critic and its input gradient once more
 
     def __init__(self, generator, critic, n_critic=5, gp_weight=10.0, **kwargs):
+        check_real_number("WGANGP", "gp_weight", gp_weight, 0)
         super().__init__(generator, critic, n_critic=n_critic, **kwargs)
         self.gp_weight = gp_weight
 

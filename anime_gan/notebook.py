@@ -16,6 +16,7 @@ from matplotlib.ticker import MaxNLocator
 
 from anime_gan import history
 from anime_gan.display import InlineFigure, bundle, in_notebook, ipython_shell, publish, show
+from anime_gan.errors import MAX_SEED, check_whole_numbers
 from anime_gan.files import user_path
 from anime_gan.images import image_grid, square_grid_rows, to_uint8
 from anime_gan.run_folder import RunFolder
@@ -97,7 +98,14 @@ class LiveView(keras.callbacks.Callback):
     def __init__(self, latents=None, num_images=16, seed=0, every_steps=None,
                  keys=("d_loss", "g_loss")):
         super().__init__()
+        check_whole_numbers("LiveView", num_images=num_images)
+        check_whole_numbers("LiveView", 0, MAX_SEED, seed=seed)
+        if every_steps is not None:
+            check_whole_numbers("LiveView", every_steps=every_steps)
         self.latents = None if latents is None else np.asarray(latents, np.float32)
+        if self.latents is not None and (self.latents.ndim != 2 or not len(self.latents)):
+            raise ValueError(f"LiveView: latents shaped {self.latents.shape}: give "
+                             "[N, latent_dim], N >= 1")
         self.num_images, self.seed = num_images, seed
         self.every_steps, self.keys = every_steps, tuple(keys)
         self.steps, self.values = [], {key: [] for key in self.keys}
@@ -115,9 +123,12 @@ class LiveView(keras.callbacks.Callback):
         if not self.active:
             logger.info("LiveView: not in a notebook, so nothing to show")
             return
+        latent_dim = self._generator().input_shape[-1]
         if self.latents is None:
-            self.latents = fixed_latents(self._generator().input_shape[-1], self.seed,
-                                         self.num_images)
+            self.latents = fixed_latents(latent_dim, self.seed, self.num_images)
+        elif latent_dim is not None and self.latents.shape[1] != latent_dim:
+            raise ValueError(f"LiveView: its latents have {self.latents.shape[1]} values "
+                             f"each, and the generator takes {latent_dim}")
         self._step = getattr(self.model, "generator_steps", None)
         if self._step is None:
             self._step = self.steps[-1] if self.steps else 0

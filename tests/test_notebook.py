@@ -174,6 +174,28 @@ def _drive_live_view(shell, epochs, steps, view=None, losses=None):
     return view
 
 
+@pytest.mark.parametrize("arguments, message", [
+    (dict(num_images=0), "LiveView: num_images=0 must be a whole number, at least 1"),
+    (dict(num_images=2.5), "num_images=2.5 must be a whole number"),
+    (dict(seed=-1), "seed=-1 must be a whole number in"),
+    (dict(every_steps=0), "every_steps=0 must be a whole number, at least 1"),
+    (dict(latents=np.zeros(16)), r"latents shaped \(16,\): give \[N, latent_dim\]"),
+    (dict(latents=np.zeros((0, 16))), r"latents shaped \(0, 16\)"),
+])
+def test_live_view_refuses_what_it_cannot_draw_when_made(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        anime_gan.LiveView(**arguments)
+
+
+def test_live_view_refuses_latents_the_generator_does_not_take_before_training(fake_ipython):
+    view = anime_gan.LiveView(latents=np.zeros((4, 100)))
+    view.set_model(FakeGAN())
+    with pytest.raises(ValueError, match="its latents have 100 values each, and the "
+                                         "generator takes 16"):
+        view.on_train_begin()
+    assert fake_ipython.published == []
+
+
 def test_live_view_updates_one_display_in_place(fake_ipython):
     losses = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0])
     view = _drive_live_view(fake_ipython, epochs=3, steps=2, losses=losses)

@@ -97,6 +97,12 @@ def check_real_number(caller, name, value, low, low_allowed=True):
         raise ValueError(f"{caller}: {name}={value!r} must be a number {allowed}")
 
 
+def check_one_data_source(data_dir, dataset):
+    """The Python calls' twin of the flags' rule: an image folder or a TFDS data set."""
+    if data_dir and dataset:
+        raise ConfigError(f"give either data_dir or dataset, not both: {data_dir}, {dataset}")
+
+
 def quiet_ctrl_c_while_the_command_starts():
     """The command line (``anime-gan``, ``main.py``, ``python -m anime_gan``) stopped by
     Ctrl-C while it imports TensorFlow, before its own handler is in place, exits with

@@ -339,3 +339,12 @@ def test_generate_into_a_file_writes_its_progress_as_one_line(trained_run, tmp_p
         anime_gan.generate_run(str(trained_run), num_images=4, batch_size=2)
     text = (tmp_path / "log").read_text()
     assert text.startswith("4/4 - ") and text.count("\n") == 1 and "\x1b" not in text
+
+
+def test_evaluate_given_both_a_data_folder_and_a_tfds_data_set_is_refused(
+        trained_run, tiny_backbone, image_folder):
+    with pytest.raises(anime_gan.ConfigError, match="give either data_dir or dataset, not both"):
+        anime_gan.evaluate_run(str(trained_run), num_samples=20, data_dir=str(image_folder),
+                               dataset="tfds:anime_faces", backbone=tiny_backbone)
+    assert not os.path.exists(trained_run / "eval.json")
+    assert not os.path.exists(trained_run / "evals.jsonl")

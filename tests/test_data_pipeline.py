@@ -110,6 +110,13 @@ def test_make_dataset_expands_a_home_folder_as_train_does(image_folder, monkeypa
     assert count == 24
 
 
+def test_make_dataset_takes_one_source_as_train_does(image_folder):
+    from anime_gan import ConfigError
+
+    with pytest.raises(ConfigError, match="give either data_dir or dataset, not both"):
+        data.make_dataset(64, batch_size=5, data_dir=image_folder, dataset="tfds:mnist")
+
+
 def test_pipeline_groups_batches_for_wgan_steps(image_folder):
     dataset, _ = data.make_dataset(64, batch_size=4, data_dir=image_folder, batches_per_step=3)
     batches = list(dataset)

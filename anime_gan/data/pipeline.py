@@ -15,7 +15,8 @@ import tensorflow_datasets as tfds
 from anime_gan import tensorflow_logs
 from anime_gan.data import file_cache, image_files, image_headers, synthetic
 from anime_gan.data.kaggle import local_data_dir
-from anime_gan.errors import DataError, check_whole_numbers, first_line
+from anime_gan.errors import (DataError, check_one_data_source, check_whole_numbers,
+                              first_line)
 from anime_gan.images import to_float
 
 logger = logging.getLogger(__name__)
@@ -194,6 +195,7 @@ def load_images(image_size, data_dir=None, dataset=None, seed=0, cache_dir=None,
                 check_count=None):
     """The uint8 image source chosen by the flags, and its size (an image folder's files
     counted by ``check_count`` before they are decoded)."""
+    check_one_data_source(data_dir, dataset)
     if data_dir:
         return folder_images(local_data_dir(data_dir), image_size, cache_dir, max_image_pixels,
                              check_count)

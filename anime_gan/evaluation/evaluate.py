@@ -5,7 +5,7 @@ import os
 import time
 
 from anime_gan.data.kaggle import is_kaggle
-from anime_gan.errors import DataError, check_whole_numbers
+from anime_gan.errors import DataError, check_one_data_source, check_whole_numbers
 from anime_gan.evaluation import metrics
 from anime_gan.evaluation.backbones import load_backbone
 from anime_gan.evaluation.features import (generated_features, real_features,
@@ -50,6 +50,7 @@ def evaluate_run(run_dir, num_samples=10_000, data_dir=None, dataset=None,
     """
     check_whole_numbers("evaluate_run", MIN_REAL_IMAGES, num_samples=num_samples)
     run_dir = user_path(run_dir, "evaluate_run")
+    check_one_data_source(data_dir, dataset)
     with run_lock(run_dir, create=False), sigterm_interrupts():
         try:
             return _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone,

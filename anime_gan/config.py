@@ -114,7 +114,8 @@ class TrainConfig:
                    "the global batch.")
     cache_dir: Optional[str] = _field(
         None, "Cache the decoded images in files under this folder instead of in memory, "
-              "for data sets that do not fit in RAM.")
+              "for data sets that do not fit in RAM (and the real images' features of "
+              "--eval_every and evaluate, else kept in DATA_DIR/.anime_gan_cache).")
     checkpoint_every: Optional[int] = _field(
         None, "Generator steps between checkpoints (also saved at every epoch end); "
               "default 200 for dcgan and sngan, 40 for wgan and wgan_clip: a few minutes on a "

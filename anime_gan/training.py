@@ -39,7 +39,8 @@ def _kid_monitor(config, backbone):
         return []
     real = real_features(backbone, config.image_size, config.eval_samples, config.data_dir,
                          config.dataset, config.seed, config.tfds_data_dir,
-                         config.max_image_pixels, say_skipped=False)  # training said them
+                         config.max_image_pixels, say_skipped=False,  # training said them
+                         cache_dir=config.cache_dir)
     warn_of_fewer_real_images(len(real), config.eval_samples, "--eval_samples",
                               config.data_dir, config.dataset)
     return [callbacks.KIDMonitor(backbone, real, config.eval_every, config.eval_samples,

@@ -348,3 +348,17 @@ def test_evaluate_given_both_a_data_folder_and_a_tfds_data_set_is_refused(
                                dataset="tfds:anime_faces", backbone=tiny_backbone)
     assert not os.path.exists(trained_run / "eval.json")
     assert not os.path.exists(trained_run / "evals.jsonl")
+
+
+def test_evaluate_keeps_the_real_features_in_the_runs_cache_folder(trained_run, tiny_backbone,
+                                                                   image_folder, tmp_path):
+    from anime_gan.evaluation import features
+
+    settings = json.loads((trained_run / "config.json").read_text())
+    settings["cache_dir"] = str(tmp_path / "cache")
+    (trained_run / "config.json").write_text(json.dumps(settings))
+    anime_gan.evaluate_run(str(trained_run), num_samples=10, data_dir=str(image_folder),
+                           backbone=tiny_backbone)
+    assert [f[:len("real_features-")] for f in os.listdir(tmp_path / "cache")] == \
+        ["real_features-"]
+    assert not os.path.exists(os.path.join(image_folder, features.CACHE_FOLDER))

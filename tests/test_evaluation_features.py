@@ -116,6 +116,20 @@ def test_real_features_are_cached_next_to_the_data(image_folder, tiny_backbone, 
     assert len(os.listdir(os.path.join(image_folder, features.CACHE_FOLDER))) == 2
 
 
+def test_real_features_go_into_a_cache_folder_given_and_not_into_the_data(
+        image_folder, tiny_backbone, tmp_path, monkeypatch):
+    backbone = evaluation.load_backbone(tiny_backbone)
+    cache = str(tmp_path / "cache")
+    first = evaluation.real_features(backbone, 64, 20, data_dir=image_folder, cache_dir=cache)
+    assert not os.path.exists(os.path.join(image_folder, features.CACHE_FOLDER))
+    cached = os.listdir(cache)
+    assert len(cached) == 1 and cached[0].startswith("real_features-")
+    monkeypatch.setattr(features.pipeline, "decoded_images",
+                        lambda *a, **k: pytest.fail("recomputed instead of using the cache"))
+    np.testing.assert_array_equal(
+        evaluation.real_features(backbone, 64, 20, data_dir=image_folder, cache_dir=cache), first)
+
+
 def test_features_are_returned_when_the_cache_cannot_be_written(image_folder, tiny_backbone,
                                                                monkeypatch, caplog):
     def full_disk(path):

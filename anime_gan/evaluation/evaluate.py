@@ -81,7 +81,7 @@ def _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone, backbone_we
     network = load_backbone(backbone, backbone_weights)
     generator, generator_source = load_generator_and_source(run_dir)  # before decoding data
     real = real_features(network, config.image_size, num_samples, data_dir, dataset, seed,
-                         tfds_data_dir, config.max_image_pixels)
+                         tfds_data_dir, config.max_image_pixels, cache_dir=config.cache_dir)
     _check_real_count(len(real), data_dir or dataset)
     warn_of_fewer_real_images(len(real), num_samples, "--num_samples", data_dir, dataset)
     fake = generated_features(generator, network, num_samples, seed)

@@ -74,9 +74,11 @@ def _cache_dir(data_dir):
 
 
 def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None, seed=0,
-                  tfds_data_dir=None, max_image_pixels=DEFAULT_MAX_PIXELS, say_skipped=True):
+                  tfds_data_dir=None, max_image_pixels=DEFAULT_MAX_PIXELS, say_skipped=True,
+                  cache_dir=None):
     """Backbone features of ``num_samples`` real images (fewer if the data set is smaller),
-    computed once and cached next to the data.  A folder's files are the ones training
+    computed once and cached next to the data, or in ``cache_dir`` (a run's --cache_dir:
+    the data folder may be shared or read-only).  A folder's files are the ones training
     would use (those declaring more than ``max_image_pixels`` pixels skipped; the skipped
     ones said unless ``say_skipped`` is false: training said them already)."""
     data_dir = local_data_dir(data_dir)  # kaggle:HANDLE -> kagglehub's folder
@@ -84,7 +86,7 @@ def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None
     paths = scan_folder(data_dir, max_image_pixels, say_skipped).usable if data_dir else None
     key = _data_key(paths, data_dir, dataset, image_size, backbone, num_samples, seed,
                     tfds_data_dir)
-    path = os.path.join(_cache_dir(data_dir), f"real_features-{key}.npy")
+    path = os.path.join(cache_dir or _cache_dir(data_dir), f"real_features-{key}.npy")
     if os.path.isfile(path):
         logger.info("Real-image features from the cache %s", path)
         return np.load(path)

@@ -11,6 +11,7 @@ import os
 from typing import Optional
 
 from anime_gan.augment import parse_policy
+from anime_gan.data.folder_walk import enclosing_run
 from anime_gan.data.image_files import DEFAULT_MAX_PIXELS, not_a_folder
 from anime_gan.data.kaggle import handle_problem, is_kaggle
 from anime_gan.devices import PRECISIONS, STRATEGIES
@@ -294,3 +295,6 @@ class TrainConfig:
             path = getattr(self, flag)
             if path and os.path.exists(path) and not os.path.isdir(path):
                 raise ConfigError(f"--{flag}={path}: is a file, not a folder; choose a folder")
+        if run := enclosing_run(self.output_dir):
+            raise ConfigError(f"--output_dir={self.output_dir}: is inside the run folder {run}, "
+                              "whose own files it would mix with; choose a folder outside it")

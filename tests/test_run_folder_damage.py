@@ -543,3 +543,16 @@ def test_temporary_files_of_killed_processes_are_removed(tmp_path):
     finally:
         alive.kill()
         alive.wait()
+
+
+@pytest.mark.parametrize("inside", ["export", "checkpoints", "samples", "new",
+                                    os.path.join("generated", "seed_0", "more")])
+def test_a_run_is_not_written_inside_another_run(trained_run, inside):
+    before = sorted(os.path.relpath(os.path.join(d, f), trained_run)
+                    for d, _, names in os.walk(trained_run) for f in names)
+    with pytest.raises(anime_gan.ConfigError, match=f"--output_dir=.*: is inside the run "
+                                                    f"folder {trained_run}, whose own files"):
+        anime_gan.train(output_dir=str(trained_run / inside), epochs=1, steps_per_epoch=1)
+    after = sorted(os.path.relpath(os.path.join(d, f), trained_run)
+                   for d, _, names in os.walk(trained_run) for f in names)
+    assert after == before

@@ -4,6 +4,7 @@ its own name where the walk reaches it), run folders inside are skipped, and of 
 of one file (links, hard links), one is kept."""
 
 import collections
+import json
 import os
 
 from anime_gan.data.file_cache import is_cache_file
@@ -78,3 +79,32 @@ def is_run_folder(dirs, files):
     """Whether a folder is a run (config.json beside checkpoints/, samples/ or history)."""
     return "config.json" in files and (
         "history.csv" in files or {"checkpoints", "samples"} & set(dirs))
+
+
+def enclosing_run(path, levels=3):
+    """The run folder that holds ``path`` (its samples/, generated/seed_0/...), up to
+    ``levels`` folders up (``path`` itself not counted), or None."""
+    folder = os.path.realpath(path)
+    for _ in range(levels):
+        folder, child = os.path.dirname(folder), folder
+        if folder == child:
+            return None
+        try:
+            entries = os.listdir(folder)
+        except OSError:  # not there (yet): its parent may be
+            continue
+        if "config.json" in entries and is_run_folder(
+                [e for e in entries if os.path.isdir(os.path.join(folder, e))], entries) and \
+                _is_a_runs_config(os.path.join(folder, "config.json")):
+            return folder
+    return None
+
+
+def _is_a_runs_config(path):
+    """Whether ``path`` is an anime-gan run's config.json, not another project's."""
+    try:
+        with open(path) as f:
+            settings = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(settings, dict) and {"model", "image_size", "latent_dim"} <= set(settings)

@@ -10,13 +10,12 @@ finds is caught later, in the pipeline (``data.folder_images``).
 
 import collections
 import dataclasses
-import json
 import logging
 import os
 import stat
 import struct
 
-from anime_gan.data.folder_walk import (RUN_FOLDER, SAME_FILE, is_run_folder, one_name_each,
+from anime_gan.data.folder_walk import (RUN_FOLDER, SAME_FILE, enclosing_run, one_name_each,
                                         walk_folders)
 from anime_gan.data.image_headers import HEAD_BYTES, image_format, image_size
 from anime_gan.errors import DataError
@@ -169,7 +168,7 @@ def scan_folder(data_dir, max_pixels=DEFAULT_MAX_PIXELS, say_skipped=True):
     if not os.access(data_dir, os.R_OK | os.X_OK):
         raise DataError(f"--data_dir={data_dir}: cannot read the folder (permission "
                         "denied); fix its permissions or point --data_dir elsewhere")
-    run = _inside_a_run(data_dir)
+    run = enclosing_run(data_dir)
     if run:
         raise DataError(f"--data_dir={data_dir}: is inside the training run's folder {run} "
                         "(its sample grids are outputs, not data); give the folder that holds "
@@ -218,31 +217,3 @@ def _hidden_entries(data_dir):
         if len(found) > 3:
             break
     return found
-
-
-def _inside_a_run(data_dir, levels=3):
-    """The run folder that holds ``data_dir`` (its samples/, generated/seed_0/...), or None."""
-    folder = os.path.realpath(data_dir)
-    for _ in range(levels):
-        folder, child = os.path.dirname(folder), folder
-        if folder == child:
-            return None
-        try:
-            entries = os.listdir(folder)
-        except OSError:
-            return None
-        if "config.json" in entries and is_run_folder(
-                [e for e in entries if os.path.isdir(os.path.join(folder, e))], entries) and \
-                _is_a_runs_config(os.path.join(folder, "config.json")):
-            return folder
-    return None
-
-
-def _is_a_runs_config(path):
-    """Whether ``path`` is an anime-gan run's config.json, not another project's."""
-    try:
-        with open(path) as f:
-            settings = json.load(f)
-    except (OSError, ValueError):
-        return False
-    return isinstance(settings, dict) and {"model", "image_size", "latent_dim"} <= set(settings)

@@ -50,8 +50,9 @@ def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENE
 
     Writes into ``RUN/generated/seed_S/``, batch by batch with a progress bar (the
     images take the memory of one batch; their latent vectors, 512 bytes an image, are
-    drawn at once); returns that folder.  The grid shows the first 64 images.  Files of
-    an earlier call that this one does not overwrite are removed.
+    drawn at once); returns that folder.  The grid shows the first 64 images.  An
+    earlier call's files are removed first: the folder holds one call's output, even
+    when this one is stopped.
     """
     sampling.check_arguments("generate_run", num_images=num_images, seed=seed,
                              batch_size=batch_size)
@@ -59,8 +60,7 @@ def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENE
     folder = RunFolder(run_dir)
     with run_lock(run_dir, create=False), sigterm_interrupts():
         generator = sampling.load_generator(run_dir)
-        out = _emptied_of_earlier_output(run_dir, folder.generated(seed), num_images,
-                                         interpolate)
+        out = _emptied_of_earlier_output(run_dir, folder.generated(seed))
         latents = _latents(num_images, generator.input_shape[-1], seed)
         progress = keras.utils.Progbar(num_images, unit_name="image",  # a line, into a file
                                        verbose=2 if into_a_file() else 1)
@@ -93,18 +93,16 @@ def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENE
     return out
 
 
-def _emptied_of_earlier_output(run_dir, out, num_images, interpolate):
-    """``out``, made if needed and without an earlier call's files that this one will not
-    overwrite: images past ``num_images``, the interpolation and GIF when not asked for,
-    and the temporary files of a killed call.  The folder then holds this call's output
-    only, not images of an older generator."""
+def _emptied_of_earlier_output(run_dir, out):
+    """``out``, made if needed and without an earlier call's files (its images, grid,
+    interpolation and GIF, and the temporary files of a killed call): the folder then
+    holds this call's output only, never images of an older generator beside it."""
     try:
         os.makedirs(out, exist_ok=True)
         files.remove_leftovers(out)
         stale = [name for name in os.listdir(out)
-                 if (name.endswith(".png") and len(name) >= 9 and name[:-4].isdigit()
-                     and int(name[:-4]) >= num_images)
-                 or (not interpolate and name in ("interpolation.png", "samples.gif"))]
+                 if (name.endswith(".png") and len(name) >= 9 and name[:-4].isdigit())
+                 or name in ("grid.png", "interpolation.png", "samples.gif")]
         for name in stale:
             os.remove(os.path.join(out, name))
     except OSError as error:  # a read-only folder, another user's files

@@ -237,7 +237,25 @@ def test_generate_again_with_fewer_images_leaves_only_the_new_output(trained_run
     open(os.path.join(out, f".tmp-{dead.pid}-00005.png"), "w").close()  # a killed call's
     anime_gan.generate_run(str(trained_run), 2, seed=3)
     assert sorted(os.listdir(out)) == ["00000.png", "00001.png", "grid.png", "notes.txt"]
-    assert "Removed 6 file(s) of an earlier --mode=generate" in caplog.text
+    assert "Removed 9 file(s) of an earlier --mode=generate" in caplog.text
+
+
+def test_generate_stopped_holds_only_its_own_first_images(trained_run, monkeypatch, caplog):
+    out = anime_gan.generate_run(str(trained_run), 6, seed=4, interpolate=True)
+    real, batches = anime_gan.sampling.images_from_latents, []
+
+    def stopped_after_one_batch(generator, latents, *args, **kwargs):
+        if batches:
+            raise KeyboardInterrupt
+        batches.append(real(generator, latents, *args, **kwargs))
+        return batches[-1]
+
+    monkeypatch.setattr(anime_gan.sampling, "images_from_latents", stopped_after_one_batch)
+    with pytest.raises(KeyboardInterrupt):
+        anime_gan.generate_run(str(trained_run), 6, seed=4, batch_size=2)
+    assert sorted(os.listdir(out)) == ["00000.png", "00001.png"]
+    assert f"Stopped: {out} holds the first images of 6 asked for, without grid.png" in \
+        caplog.text
 
 
 def test_generate_into_a_folder_it_cannot_write_is_one_line(trained_run, run_cli, monkeypatch):

@@ -62,6 +62,16 @@ def test_generate_mode_on_a_missing_run_fails_clearly(tmp_path, run_cli):
     assert "no run here" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("mode", ["generate", "export", "evaluate"])
+def test_a_file_given_as_the_run_folder_is_said_to_be_a_file(trained_run, run_cli, mode):
+    network = next(trained_run.glob("generator*.keras"))
+    result = run_cli(f"--mode={mode}", f"--output_dir={network}")
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(
+        f"--output_dir={network}: is a file, not a run folder; give the folder of the run "
+        "that saved it")
+
+
 def test_evaluate_mode_writes_eval_json(trained_run, image_folder, tiny_backbone, run_cli):
     result = run_cli("--mode=evaluate", f"--output_dir={trained_run}", "--num_samples=20",
                       f"--backbone={tiny_backbone}", f"--data_dir={image_folder}",

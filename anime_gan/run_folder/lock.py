@@ -83,7 +83,10 @@ def run_lock(run_dir, create=True):
     process holds it.  With ``create``, a missing folder is made (and removed again
     on leaving if nothing was written into it)."""
     if not create and not os.path.isdir(run_dir):
-        raise ConfigError(f"--output_dir={run_dir}: no run here (no such folder)")
+        raise ConfigError(f"--output_dir={run_dir}: " + (
+            "is a file, not a run folder; give the folder of the run" + (
+                " that saved it" if os.fspath(run_dir).endswith(".keras") else "")
+            if os.path.exists(run_dir) else "no run here (no such folder)"))
     created = create and not os.path.isdir(run_dir)
     if created:
         try:

@@ -421,7 +421,8 @@ def test_data_smaller_than_one_batch_fails_with_advice_before_decoding(tmp_path,
         (folder / f"{i}.png").write_bytes(encode(rgb_image(), "PNG"))
     with caplog.at_level(logging.INFO, logger="anime_gan"), pytest.raises(
             DataError, match=r"few: 3 images, fewer than one training step needs "
-                             r"\(2 x --batch_size=2\); use a smaller --batch_size or --n_critic$"):
+                             r"\(2 x --batch_size=2\); give more images, or a new run a smaller "
+                             r"--batch_size or --n_critic$"):
         data.make_stream(64, batch_size=2, data_dir=str(folder), batches_per_step=2)
     assert "Decoding" not in caplog.text  # refused from the listing, at once
 

@@ -270,8 +270,8 @@ def make_stream(image_size=64, batch_size=64, data_dir=None, dataset=None, seed=
             source = f"--data_dir={data_dir}" if data_dir else dataset or "the built-in data set"
             raise DataError(
                 f"{source}: {count} images, fewer than one training step needs "
-                f"({batches_per_step} x --batch_size={batch_size}); use a smaller --batch_size"
-                + (" or --n_critic" if batches_per_step > 1 else ""))
+                f"({batches_per_step} x --batch_size={batch_size}); give more images, or a new "
+                "run a smaller --batch_size" + (" or --n_critic" if batches_per_step > 1 else ""))
 
     if not data_dir and not dataset:
         logger.info("No --data_dir or --dataset given: training on %d built-in cartoon faces. "

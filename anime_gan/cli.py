@@ -12,10 +12,8 @@ every flag, absl's and TensorFlow's too; ``--version`` prints the version.
 import dataclasses
 import logging
 import os
-import shutil
 import signal
 import sys
-import textwrap
 
 from absl import app, flags
 
@@ -26,19 +24,7 @@ from anime_gan.run_folder import with_the_runs_settings
 from anime_gan.train_arguments import OTHER_MODES_SETTINGS
 from anime_gan.flag_files import (EXPERIMENTS_DIR, define_flags,  # noqa: F401 (cli's API)
                                   experiment_names, experiment_path, warn_of_overridden_flags)
-
-# The --help groups, in the order they are listed.  A field missing here is listed as "other".
-GROUPS = {
-    "training": ["experiment", "epochs", "batch_size", "steps_per_epoch", "seed",
-                 "optimizer", "g_lr", "g_beta1", "g_beta2", "d_lr", "d_beta1", "d_beta2",
-                 "n_critic", "gp_weight", "clip_value", "diffaugment", "ema_decay", "mixed_precision", "jit_compile",
-                 "strategy", "eval_every", "eval_samples"],
-    "model": ["model", "image_size", "latent_dim", "upsampling"],
-    "data": ["data_dir", "dataset", "tfds_data_dir", "cache_dir", "max_image_pixels"],
-    "output": ["output_dir", "resume", "checkpoint_every"],
-    "modes": ["mode", "num_images", "interpolate", "num_samples", "backbone",
-              "backbone_weights"],
-}
+from anime_gan.help_text import GROUPS, help_text, print_and_exit  # noqa: F401 (cli's API)
 
 _HELP_FLAGS = ("-h", "--help", "-help", "--helpshort", "-helpshort", "-?")
 _HELPFULL_FLAGS = ("--helpfull", "-helpfull")
@@ -57,54 +43,6 @@ def prog_name(argv0):
     if base.endswith(".py"):
         return f"python {argv0}"
     return "anime-gan"
-
-
-def _flag_line(flag):
-    if flag.boolean:
-        return f"--[no]{flag.name}", "true" if flag.default else "false"
-    default = "" if flag.default is None else flag.default
-    return f"--{flag.name}", "none" if default == "" else str(default)
-
-
-def help_text(flag_values, prog="anime-gan", width=None):
-    """``--help``: the project's flags by group, with their defaults."""
-    width = width or min(100, shutil.get_terminal_size((100, 24)).columns)
-    ours = [field.name for field in dataclasses.fields(TrainConfig)] + ["experiment"]
-    by_group = {group: [name for name in names if name in ours]
-                for group, names in GROUPS.items()}
-    grouped = {name for names in GROUPS.values() for name in names}
-    by_group["other"] = [name for name in ours if name not in grouped]
-    lines = [f"usage: {prog} [--flag=value ...]", "",
-             "Train a GAN (DCGAN, WGAN-GP, WGAN, SNGAN) on anime faces into a run folder, "
-             "or use a trained run.",
-             "",
-             f"  {prog} --epochs=5 --output_dir=runs/quickstart",
-             f"  {prog} --experiment=wgan_gp_64 --data_dir=~/data/anime-faces",
-             f"  {prog} --mode=generate --output_dir=runs/quickstart --interpolate"]
-    indent = 26
-    for group, names in by_group.items():
-        if not names:
-            continue
-        lines += ["", f"{group}:"]
-        for name in names:
-            flag = flag_values[name]
-            label, default = _flag_line(flag)
-            text = flag.help
-            if flag.default is not None or "default" not in flag.help.lower():
-                text += f" (default: {default})"
-            wrapped = textwrap.wrap(text, max(30, width - indent))
-            first = f"  {label}".ljust(indent)
-            if len(first) > indent:  # a long flag name: its help starts on the next line
-                lines.append(first.rstrip())
-                first = " " * indent
-            lines.append(first + wrapped[0])
-            lines += [" " * indent + rest for rest in wrapped[1:]]
-    lines += ["", "--helpfull lists every flag, absl's and TensorFlow's too; --version prints "
-              "the version. Exit status: 0 done, 1 training fault, 2 bad flag or data, 130 "
-              "stopped by Ctrl-C, 143 stopped by SIGTERM, 129 stopped by SIGHUP (each saves a "
-              "checkpoint: run the same command to resume)."]
-    return "\n".join(textwrap.fill(line, width) if line.startswith("--helpfull") else line
-                     for line in lines) + "\n"
 
 
 def _fail(message):
@@ -140,21 +78,21 @@ def parse_flags(argv, flag_values=flags.FLAGS):
     """absl's flag parsing, plus ``--experiment=NAME`` and a grouped ``--help`` (exit 0);
     a malformed flag exits with status 2 in one line, like a bad value."""
     if any(arg in _HELP_FLAGS for arg in argv[1:]):
-        sys.stdout.write(help_text(flag_values, prog_name(argv[0])))
-        sys.exit(0)
+        print_and_exit(help_text(flag_values, prog_name(argv[0])))
     if any(arg in _HELPFULL_FLAGS for arg in argv[1:]):
-        print(f"usage: {prog_name(argv[0])} [--flag=value ...]\n")
-        print(flag_values.get_help())
-        sys.exit(0)
+        print_and_exit(f"usage: {prog_name(argv[0])} [--flag=value ...]\n\n"
+                        f"{flag_values.get_help()}\n")
     if any(arg in _VERSION_FLAGS for arg in argv[1:]):
-        print(f"anime-gan {__version__}")
-        sys.exit(0)
+        print_and_exit(f"anime-gan {__version__}\n")
     argv, expanded = _expand_experiments(argv)
     try:
         remaining = flag_values(argv)
     except flags.Error as error:  # absl's own prefix would follow ours
         _fail(str(error).removeprefix("ERROR:: ").removeprefix("ERROR: ")
               + _where_in_flagfiles(getattr(error, "flagvalue", None), argv))
+    except ValueError as error:  # absl's --logger_levels sets the levels as it parses
+        _fail(f"--logger_levels: {error}; the levels are DEBUG, INFO, WARNING, ERROR "
+              "and CRITICAL" if "level" in str(error) else error)
     if "experiment" in flag_values and flag_values["experiment"].present and not expanded:
         _fail("--experiment: give it on the command line, not in a flagfile")
     return remaining

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import subprocess
 import sys
 import types
 
@@ -91,6 +92,29 @@ def test_helpfull_lists_every_flag(capsys):
     assert run_help("--helpfull") == 0
     out = capsys.readouterr().out
     assert "--epochs" in out and "--image_size" in out
+
+
+@pytest.mark.parametrize("flag", ["--helpfull", "--help"])
+def test_help_read_only_in_part_exits_0_without_a_traceback(flag, tmp_path):
+    # As `anime-gan --helpfull | head -1`: the reader closes the pipe after its first line.
+    reader_gone = subprocess.Popen(
+        [sys.executable, "-c", "import sys, runpy; sys.argv = ['anime-gan', sys.argv[1]]; "
+         "runpy.run_module('anime_gan', run_name='__main__')", flag],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(), cwd=tmp_path)
+    reader_gone.stdout.readline()
+    reader_gone.stdout.close()
+    assert reader_gone.wait(timeout=120) == 0
+    stderr = reader_gone.stderr.read().decode()
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+
+
+def test_a_lower_case_log_level_is_one_line_exit_2(tmp_path):
+    result = run_python(["-m", "anime_gan", "--logger_levels=absl:info"], cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: --logger_levels: Unknown level: 'info'; the levels are DEBUG, INFO, WARNING, "
+        "ERROR and CRITICAL")
+    assert "Traceback" not in result.stderr
 
 
 def test_tf_cpp_min_log_level_defaults_to_3_but_a_user_value_is_kept(tmp_path):

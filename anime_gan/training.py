@@ -174,6 +174,7 @@ def _train(config, strategy, extra_callbacks, live, data_note=None):
         stopper, callers = stop_signals.StopAtStepEnd(), callbacks.CallersCallbacks()
         fit_callbacks = [*run_callbacks(config, state, None if finished else kid_backbone,
                                         callers.around(extra)), stopper]  # no data read
+        undo_the_settings = folder.undo_of_a_config_change()
         if finished:
             # Its config.json stays as it was: nothing is trained with these settings.
             logger.info("%s has finished its %d epoch(s): nothing to train (a higher --epochs "
@@ -201,6 +202,7 @@ def _train(config, strategy, extra_callbacks, live, data_note=None):
             _redraw_live_views(fit_callbacks)
             logger.warning("A callback raised %s at step %d: %s. Run the same %s again to "
                            "resume.", type(error).__name__, state.step, saved, again)
+        undo_the_settings()  # unless a checkpoint kept steps trained with them
         raise
     finally:
         close_event_files(fit_callbacks)

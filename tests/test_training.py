@@ -589,3 +589,26 @@ def test_a_finished_run_given_eval_every_measures_no_real_features(trained_run, 
     train(output_dir=trained_run, epochs=2, eval_every=1, eval_samples=10,
           backbone=tiny_backbone)
     assert history_epochs(trained_run) == [1, 2]
+
+
+def test_settings_that_trained_no_kept_step_are_not_the_runs(trained_run, caplog):
+    before = (trained_run / "config.json").read_bytes()
+    with pytest.raises(anime_gan.TrainingFault):  # NaN, or weights too large to save
+        train(output_dir=str(trained_run), epochs=5, g_lr=1e308, d_lr=1e308, live=False)
+    assert (trained_run / "config.json").read_bytes() == before
+    assert "config.json keeps the settings it had: no step trained with the new ones" in \
+        caplog.text
+    assert anime_gan.RunFolder(trained_run).read_config().g_lr == 2e-4  # the resume's own
+
+
+def test_settings_that_trained_a_kept_step_stay_after_a_later_failure(trained_run):
+    class FailsInTheFourthEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 3:
+                raise RuntimeError("a callback's own failure")
+
+    with pytest.raises(RuntimeError, match="a callback's own failure"):
+        train(output_dir=str(trained_run), epochs=5, g_lr=1e-5, live=False,
+              callbacks=[FailsInTheFourthEpoch()])
+    kept = anime_gan.RunFolder(trained_run).read_config()
+    assert kept.g_lr == 1e-5 and kept.epochs == 5

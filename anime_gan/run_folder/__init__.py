@@ -23,8 +23,8 @@ import os
 
 from anime_gan.config import TrainConfig, quietly
 from anime_gan.data.kaggle import is_kaggle
-from anime_gan.errors import ConfigError
-from anime_gan.files import read_json, save_json
+from anime_gan.errors import ArtifactWriteError, ConfigError
+from anime_gan.files import atomic_path, read_json, save_json
 from anime_gan.model_defaults import MODEL_SPECIFIC
 
 logger = logging.getLogger(__name__)
@@ -120,6 +120,34 @@ class RunFolder:
             raise ConfigError(
                 f"--output_dir={self.path}: config.json is damaged ({error}); restore it "
                 "from a copy, or train into a new --output_dir") from None
+
+    def undo_of_a_config_change(self):
+        """A function that puts config.json back as it is now, unless a checkpoint was
+        written in between: settings that trained no step that was kept (a learning rate
+        that made a NaN at once) do not become the run's, to be taken up by the next
+        resume."""
+        def text(path):
+            try:
+                with open(path, "rb") as f:
+                    return f.read()
+            except OSError:
+                return None
+
+        earlier, index = text(self.config), text(self.join("checkpoints", "checkpoint"))
+
+        def undo():
+            if earlier is None or text(self.join("checkpoints", "checkpoint")) != index or \
+                    text(self.config) == earlier:
+                return
+            try:
+                with atomic_path(self.config) as tmp, open(tmp, "wb") as f:
+                    f.write(earlier)
+            except (OSError, ArtifactWriteError) as error:  # the failure's own error first
+                logger.warning("%s keeps the new settings: %s", self.config, error)
+                return
+            logger.warning("%s keeps the settings it had: no step trained with the new ones "
+                           "was kept", self.config)
+        return undo
 
     def write_config(self, config, step=0, epoch=0):
         """Saves ``config``, its data and cache folders as absolute paths: the run is

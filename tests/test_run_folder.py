@@ -72,16 +72,29 @@ def test_a_folder_without_a_run_is_refused_for_reading(tmp_path):
         RunFolder(tmp_path).read_config()
 
 
-def test_check_resumable(tmp_path):
+def kept_an_epoch(config):
+    """A run folder with config.json and a history row: a run that kept something."""
+    RunFolder(config.output_dir).write_config(config)
+    with open(RunFolder(config.output_dir).history, "w") as f:
+        f.write("epoch,d_loss\n1,0.5\n")
+
+
+def test_check_resumable(tmp_path, caplog):
     config = TrainConfig(output_dir=str(tmp_path / "run"))
     assert check_resumable(config) is False  # nothing there yet
     RunFolder(config.output_dir).write_config(config)
+    # config.json alone: stopped while its first step compiled; other settings may start.
+    caplog.set_level(logging.INFO)
+    assert check_resumable(config.replace(latent_dim=64)) is False
+    assert not RunFolder(config.output_dir).has_run()
+    assert "its run stopped before it kept anything; a new run starts there" in caplog.text
+    kept_an_epoch(config)
     assert check_resumable(config) is True
     with pytest.raises(ConfigError, match="--latent_dim=64: the run in .* --latent_dim=128"):
         check_resumable(TrainConfig(output_dir=config.output_dir, latent_dim=64))
     # Every setting that does not fit, in one message (a resume that left them all out).
     wgan = TrainConfig(output_dir=str(tmp_path / "wgan"), model="wgan", batch_size=4, n_critic=2)
-    RunFolder(wgan.output_dir).write_config(wgan)
+    kept_an_epoch(wgan)
     with pytest.raises(ConfigError) as refused:
         check_resumable(TrainConfig(output_dir=wgan.output_dir))
     assert str(refused.value) == (
@@ -155,7 +168,7 @@ def test_settings_left_out_are_the_runs_own_but_not_those_another_model_ignores(
                                                                                  caplog):
     wgan = TrainConfig(output_dir=str(tmp_path / "wgan"), model="wgan", batch_size=4,
                        n_critic=3, gp_weight=5.0, g_lr=3e-4)
-    RunFolder(wgan.output_dir).write_config(wgan)
+    kept_an_epoch(wgan)
     own = with_the_runs_settings({"output_dir": wgan.output_dir, "epochs": 9})
     assert (own["model"], own["batch_size"], own["n_critic"], own["gp_weight"], own["g_lr"],
             own["epochs"]) == ("wgan", 4, 3, 5.0, 3e-4, 9)

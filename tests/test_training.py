@@ -612,3 +612,15 @@ def test_settings_that_trained_a_kept_step_stay_after_a_later_failure(trained_ru
               callbacks=[FailsInTheFourthEpoch()])
     kept = anime_gan.RunFolder(trained_run).read_config()
     assert kept.g_lr == 1e-5 and kept.epochs == 5
+
+
+def test_a_run_killed_before_it_kept_anything_gives_way_to_other_settings(tmp_path):
+    run = tmp_path / "run"
+    anime_gan.RunFolder(run).write_config(anime_gan.TrainConfig(output_dir=str(run)))
+    (run / "logs" / "train").mkdir(parents=True)  # as TensorBoard leaves it at a kill
+    train(output_dir=str(run), model="wgan", n_critic=1, batch_size=4, epochs=1,
+          steps_per_epoch=1, live=False)
+    settings = anime_gan.RunFolder(run).read_config()
+    assert (settings.model, settings.batch_size) == ("wgan", 4)
+    assert "changes" not in (run / "config.json").read_text()
+    assert history_epochs(run) == [1]

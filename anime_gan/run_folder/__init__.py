@@ -91,6 +91,14 @@ class RunFolder:
     def has_run(self):
         return os.path.isfile(self.config)
 
+    def kept_nothing(self):
+        """Whether its run stopped before it kept anything (a kill while the first step
+        compiled): no checkpoint, history, sample grid or saved network, only config.json
+        and the logs' first lines."""
+        return not (os.path.isdir(self.checkpoints) and os.listdir(self.checkpoints)) and \
+            not os.path.exists(self.history) and not self.sample_grids() and \
+            not glob.glob(self.join("*.keras"))
+
     def read_config(self):
         """The ``TrainConfig`` saved in the folder."""
         if not self.has_run():
@@ -227,6 +235,11 @@ def check_resumable(config):
                 f"--output_dir={config.output_dir}: holds a run's checkpoints or history but "
                 "no config.json, so it cannot be continued safely; restore config.json, or "
                 "use another --output_dir")
+        return False
+    if folder.kept_nothing():  # nothing to continue, nothing to lose
+        logger.info("%s: its run stopped before it kept anything; a new run starts there",
+                    config.output_dir)
+        os.remove(folder.config)
         return False
     if not config.resume:
         raise ConfigError(

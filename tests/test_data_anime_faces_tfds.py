@@ -11,6 +11,7 @@ import logging
 import os
 import pathlib
 import shutil
+import socket
 import tempfile
 import zipfile
 
@@ -20,7 +21,7 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from anime_gan import TrainConfig, cli, evaluation
-from anime_gan.data import anime_faces_tfds, folder_walk
+from anime_gan.data import anime_faces_tfds, folder_walk, network
 from anime_gan.data import pipeline as data
 from anime_gan.errors import DataError
 from anime_gan.evaluation import features
@@ -364,9 +365,10 @@ def test_a_tfds_cache_in_cache_dir_is_filled_up_front_and_repaired(tmp_path, cap
 
 
 def test_a_tfds_data_set_to_download_says_so_before_trying(tmp_path, monkeypatch, caplog):
-    """Without a network TFDS retries for minutes: the user knows what is going on."""
+    """A download that fails after TFDS's retries: the user knew what was going on."""
     def offline(self, *args, **kwargs):
         raise ConnectionError("Max retries exceeded with url")
+    monkeypatch.setattr(network, "check_online", lambda what: None)  # the host answers
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", offline)
     caplog.set_level(logging.INFO, logger="anime_gan.data")
     with pytest.raises(DataError, match=r"^--dataset=tfds:mnist: could not download or prepare "
@@ -379,6 +381,28 @@ def test_a_tfds_data_set_to_download_says_so_before_trying(tmp_path, monkeypatch
     monkeypatch.undo()
     data.tfds_images("anime_faces/64px", 64, data_dir=str(tmp_path))
     assert "downloads it now" not in caplog.text
+
+
+def test_a_tfds_data_set_to_download_without_a_network_is_refused_at_once(tmp_path,
+                                                                         monkeypatch):
+    """TFDS would retry for minutes; a host that cannot be reached is said at once."""
+    def unreachable(address, timeout=None):
+        raise socket.gaierror(-2, "Name or service not known")
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare",
+                        lambda *a, **k: pytest.fail("tried to download"))
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(DataError, match=r"^--dataset=tfds:mnist: is not prepared, and it cannot "
+                                        r"be downloaded: storage.googleapis.com cannot be "
+                                        r"reached \(Name or service not known\)"):
+        data.tfds_images("mnist", 64, data_dir=str(tmp_path))
+    # Behind a proxy the download is left to try.
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare",
+                        lambda *a, **k: (_ for _ in ()).throw(ConnectionError("via the proxy")))
+    with pytest.raises(DataError, match=r"could not download or prepare it \(via the proxy\)"):
+        data.tfds_images("mnist", 64, data_dir=str(tmp_path))
 
 
 @pytest.mark.parametrize("name, message", [

@@ -146,8 +146,11 @@ def test_empty_and_missing_folders_are_refused(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["mnist", "cifar10"])
-def test_tfds_image_feature_found_and_converted_to_rgb(name):
+def test_tfds_image_feature_found_and_converted_to_rgb(name, monkeypatch):
     tfds = pytest.importorskip("tensorflow_datasets")
+    from anime_gan.data import network
+
+    monkeypatch.setattr(network, "check_online", lambda what: None)  # mock_data downloads none
     with tfds.testing.mock_data(num_examples=6):
         images, count = data.tfds_images(name, 64)
         batch = list(images)

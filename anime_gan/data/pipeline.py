@@ -13,7 +13,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from anime_gan import tensorflow_logs
-from anime_gan.data import file_cache, image_files, image_headers, synthetic
+from anime_gan.data import file_cache, image_files, image_headers, network, synthetic
 from anime_gan.data.kaggle import local_data_dir
 from anime_gan.errors import (DataError, check_one_data_source, check_whole_numbers,
                               first_line)
@@ -146,9 +146,9 @@ def tfds_images(name, image_size, split="train", cache_dir=None, data_dir=None):
         raise DataError(f"--dataset=tfds:{name}: the data set has no image feature")
     key = image_keys[0]
     if not builder.is_prepared() and not getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None):
+        network.check_online(f"--dataset=tfds:{name}")
         logger.info("--dataset=tfds:%s is not prepared in %s: TensorFlow Datasets downloads "
-                    "it now (without a network it gives up after minutes of retries)", name,
-                    builder.data_dir_root)
+                    "it now", name, builder.data_dir_root)
     try:
         builder.download_and_prepare()
     except DataError as error:  # a builder of this project: says what to do

@@ -12,6 +12,7 @@ every flag, absl's and TensorFlow's too; ``--version`` prints the version.
 import dataclasses
 import logging
 import os
+import re
 import signal
 import sys
 
@@ -88,7 +89,8 @@ def parse_flags(argv, flag_values=flags.FLAGS):
     try:
         remaining = flag_values(argv)
     except flags.Error as error:  # absl's own prefix would follow ours
-        _fail(str(error).removeprefix("ERROR:: ").removeprefix("ERROR: ")
+        _fail(_in_our_words(str(error).removeprefix("ERROR:: ").removeprefix("ERROR: "),
+                            flag_values)
               + _where_in_flagfiles(getattr(error, "flagvalue", None), argv))
     except ValueError as error:  # absl's --logger_levels sets the levels as it parses
         _fail(f"--logger_levels: {error}; the levels are DEBUG, INFO, WARNING, ERROR "
@@ -96,6 +98,19 @@ def parse_flags(argv, flag_values=flags.FLAGS):
     if "experiment" in flag_values and flag_values["experiment"].present and not expanded:
         _fail("--experiment: give it on the command line, not in a flagfile")
     return remaining
+
+
+# What a value absl cannot parse must be, by the flag's type (absl says it in Python's words).
+_VALUE_KINDS = {"bool": "true or false", "int": "a whole number", "float": "a number"}
+
+
+def _in_our_words(message, flag_values):
+    """absl's "flag --epochs=abc: invalid literal for int() with base 10: 'abc'" as
+    "--epochs=abc: must be a whole number"; other messages as they are."""
+    parsed = re.match(r"flag --(\w+)=(.*?): ", message)
+    name = parsed and parsed.group(1)
+    kind = name in flag_values and _VALUE_KINDS.get(flag_values[name].flag_type())
+    return f"--{name}={parsed.group(2)}: must be {kind}" if kind else message
 
 
 def _where_in_flagfiles(flag, argv):

@@ -111,7 +111,10 @@ def test_main_defaults_to_builtin_faces(tmp_path):
     ("--d_beta1=1.5", "--d_beta1=1.5: must be in [0, 1)"),
     ("--data_dir=/no/such/folder", "--data_dir=/no/such/folder: no such folder"),
     ("--dataset=mnist", "--dataset=mnist: must look like tfds:NAME"),
-    ("--epochs=abc", "flag --epochs=abc: invalid literal for int()"),
+    ("--epochs=abc", "--epochs=abc: must be a whole number"),
+    ("--image_size=64.5", "--image_size=64.5: must be a whole number"),
+    ("--g_lr=fast", "--g_lr=fast: must be a number"),
+    ("--resume=maybe", "--resume=maybe: must be true or false"),
     ("--nosuchflag=1", "Unknown command line flag 'nosuchflag'"),
     ("--mode=train2", "--mode=train2: must be one of train, export, generate"),
     ("--checkpoint_every=-1", "--checkpoint_every=-1: must be 0 (epoch ends only) or more"),
@@ -128,7 +131,7 @@ def test_invalid_flags_exit_2_from_main(tmp_path):
     """The same, through a real process: a malformed flag, then a bad value."""
     result = run_main("--epochs=abc", f"--output_dir={tmp_path / 'run'}")
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "flag --epochs=abc: invalid literal for int()" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "error: --epochs=abc: must be a whole number"
     assert not (tmp_path / "run").exists()
 
 

@@ -60,8 +60,8 @@ def generate_run(run_dir, num_images, seed=0, interpolate=False, batch_size=GENE
     folder = RunFolder(run_dir)
     with run_lock(run_dir, create=False), sigterm_interrupts():
         generator = sampling.load_generator(run_dir)
+        latents = _latents(num_images, generator.input_shape[-1], seed)  # may refuse: first
         out = _emptied_of_earlier_output(run_dir, folder.generated(seed))
-        latents = _latents(num_images, generator.input_shape[-1], seed)
         progress = keras.utils.Progbar(num_images, unit_name="image",  # a line, into a file
                                        verbose=2 if into_a_file() else 1)
         first = []

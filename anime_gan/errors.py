@@ -12,6 +12,7 @@
 """
 
 
+import math
 import numbers
 import os
 import re
@@ -89,12 +90,12 @@ def check_whole_numbers(caller, low=1, high=None, **values):
 
 
 def check_real_number(caller, name, value, low, low_allowed=True):
-    """A one-line ValueError unless ``value`` is a real number (not a boolean) above
-    ``low``, or equal to it when ``low_allowed``."""
-    if (not isinstance(value, numbers.Real) or isinstance(value, bool) or value != value
-            or value < low or (value == low and not low_allowed)):
+    """A one-line ValueError unless ``value`` is a finite real number (not a boolean)
+    above ``low``, or equal to it when ``low_allowed``."""
+    if (not isinstance(value, numbers.Real) or isinstance(value, bool)
+            or not math.isfinite(value) or value < low or (value == low and not low_allowed)):
         allowed = f"at least {low}" if low_allowed else f"above {low}"
-        raise ValueError(f"{caller}: {name}={value!r} must be a number {allowed}")
+        raise ValueError(f"{caller}: {name}={value!r} must be a finite number {allowed}")
 
 
 def check_one_data_source(data_dir, dataset):

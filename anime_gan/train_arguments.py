@@ -15,7 +15,7 @@ from anime_gan.config import TrainConfig
 from anime_gan.data.image_files import DEFAULT_MAX_PIXELS
 from anime_gan.data.kaggle import is_kaggle
 from anime_gan.errors import ConfigError
-from anime_gan.run_folder import RunFolder, saved_config
+from anime_gan.run_folder import RunFolder, runs_cache_dir, saved_config
 
 logger = logging.getLogger(__name__)
 
@@ -111,42 +111,26 @@ def with_the_runs_data(config):
     """A run continued without --data_dir or --dataset trains on its own data, not on
     the built-in faces (give --data_dir if the data moved); without --cache_dir, with the
     cache its data used (``--cache_dir=`` is memory; the built-in faces used none).
-    Returns the config and the line that says so (None: the data is as given), for
-    ``train`` to log once the run is known to continue."""
+    Returns the config and the lines that say so, for ``train`` to log once the run is
+    known to continue."""
     saved = saved_config(config.output_dir) if config.resume else None
     if saved is None:
-        return config, None
-    own_cache = _own_cache(saved, config.data_dir) if saved.data_dir or saved.dataset else None
-    config = config.replace(cache_dir=own_cache if config.cache_dir is None
-                            else config.cache_dir or None)
+        return config, []
+    notes = []
+    if config.cache_dir is None:
+        cache, moved = runs_cache_dir(saved, config.data_dir or saved.data_dir)
+        config, notes = config.replace(cache_dir=cache), [moved] if moved else []
+    else:
+        config = config.replace(cache_dir=config.cache_dir or None)
     if config.data_dir or config.dataset or not (saved.data_dir or saved.dataset):
-        return config, None
+        return config, notes
     if saved.data_dir and not is_kaggle(saved.data_dir) and not os.path.isdir(saved.data_dir):
         raise ConfigError(f"--data_dir: the run in {config.output_dir} was trained on "
                           f"{saved.data_dir}, which is not there any more; give --data_dir="
                           "PATH where its images are now")
     return (config.replace(data_dir=saved.data_dir, dataset=saved.dataset,
                            tfds_data_dir=config.tfds_data_dir or saved.tfds_data_dir),
-            f"Continuing on the run's data, {saved.data_dir or saved.dataset}")
-
-
-def _own_cache(saved, data_dir):
-    """The run's recorded cache folder; one kept inside its data folder moves with that
-    folder: it is looked for inside ``data_dir`` once it is gone from the old place
-    (its files are keyed by paths relative to the data folder, so they still apply)."""
-    cache, old_data = saved.cache_dir, saved.data_dir
-    if not (cache and old_data and data_dir) or os.path.isdir(cache):
-        return cache
-    try:
-        inside = os.path.relpath(cache, old_data)
-    except ValueError:  # another drive
-        return cache
-    moved = os.path.join(os.path.abspath(data_dir), inside)
-    if inside == os.pardir or inside.startswith(os.pardir + os.sep) or moved == cache:
-        return cache
-    logger.info("The run's cache folder %s is gone; using %s, its place in the moved "
-                "data folder", cache, moved)
-    return moved
+            [f"Continuing on the run's data, {saved.data_dir or saved.dataset}", *notes])
 
 
 def without_unused_data_settings(config):

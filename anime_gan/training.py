@@ -118,7 +118,7 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
         config = TrainConfig.from_settings(**with_the_runs_settings(overrides))
     elif overrides:
         config = config.replace(**overrides)
-    config, data_note = with_the_runs_data(config)
+    config, data_notes = with_the_runs_data(config)
     config = without_unused_data_settings(config)
     config.check_paths()
     strategy = devices.make_strategy(config.strategy)
@@ -126,7 +126,7 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
     config = config.replace(output_dir=devices.worker_output_dir(config.output_dir, strategy))
     try:
         with run_lock(config.output_dir), stop_signals.sigterm_interrupts():
-            return _train(config, strategy, callbacks, live, data_note)
+            return _train(config, strategy, callbacks, live, data_notes)
     except KeyboardInterrupt as stop:
         if not notebook.in_notebook():
             raise
@@ -134,10 +134,10 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
         raise stop.with_traceback(None) from None
 
 
-def _train(config, strategy, extra_callbacks, live, data_note=None):
+def _train(config, strategy, extra_callbacks, live, data_notes=()):
     resuming = check_resumable(config)
-    if resuming and data_note:
-        logger.info(data_note)
+    for note in data_notes if resuming else ():
+        logger.info(note)
     kid_backbone = _kid_backbone(config)  # a bad one stops before any work
     keras.utils.set_random_seed(config.seed)
     folder = RunFolder(config.output_dir)

@@ -12,10 +12,12 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 import anime_gan
 from anime_gan.errors import Terminated
+
 
 def test_export_mode_rewrites_the_export(trained_run, run_cli):
     shutil.rmtree(trained_run / "export")
@@ -250,6 +252,20 @@ def test_generate_again_with_fewer_images_leaves_only_the_new_output(trained_run
     assert "Removed 9 file(s) of an earlier --mode=generate" in caplog.text
 
 
+def test_generate_refused_for_too_many_images_keeps_the_earlier_output(trained_run,
+                                                                      monkeypatch):
+    out = anime_gan.generate_run(str(trained_run), 3, seed=5)
+    before = sorted(os.listdir(out))
+
+    def out_of_memory(*args):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM")
+    monkeypatch.setattr(anime_gan.sampling, "seeded_latents", out_of_memory)
+    with pytest.raises(anime_gan.ConfigError, match="too many for this machine's memory"):
+        anime_gan.generate_run(str(trained_run), 10**9, seed=5)
+    assert sorted(os.listdir(out)) == before == ["00000.png", "00001.png", "00002.png",
+                                                 "grid.png"]
+
+
 def test_generate_stopped_holds_only_its_own_first_images(trained_run, monkeypatch, caplog):
     out = anime_gan.generate_run(str(trained_run), 6, seed=4, interpolate=True)
     real, batches = anime_gan.sampling.images_from_latents, []
@@ -384,6 +400,7 @@ def test_evaluate_keeps_the_real_features_in_the_runs_cache_folder(trained_run, 
 
     settings = json.loads((trained_run / "config.json").read_text())
     settings["cache_dir"] = str(tmp_path / "cache")
+    os.makedirs(settings["cache_dir"])  # as training left it
     (trained_run / "config.json").write_text(json.dumps(settings))
     anime_gan.evaluate_run(str(trained_run), num_samples=10, data_dir=str(image_folder),
                            backbone=tiny_backbone)

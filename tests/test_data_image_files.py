@@ -563,3 +563,18 @@ def test_a_folder_of_mostly_smaller_images_than_the_image_size_is_warned_of(tmp_
     caplog.clear()
     data.folder_images(str(folder), 32)  # 64x100 is 64 on its shorter side, and so on
     assert "smaller than" not in caplog.text
+
+
+def test_a_cache_folder_kept_inside_the_data_folder_is_not_reported_as_bad_data(tmp_path):
+    (tmp_path / "face.png").write_bytes(encode(rgb_image(), "PNG"))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for name in ("images-64px-0123456789abcdef.index",
+                 "images-64px-0123456789abcdef.data-00000-of-00001",
+                 "real_features-0123456789abcdef0123.npy"):
+        (cache / name).write_bytes(b"not an image")
+    (cache / "real_features-notes.npy").write_bytes(b"not an image")  # not ours: reported
+    scan = image_files.scan_folder(str(tmp_path))
+    assert [os.path.basename(p) for p in scan.usable] == ["face.png"]
+    assert [os.path.basename(p) for paths in scan.skipped.values() for p in paths] == [
+        "real_features-notes.npy"]

@@ -65,12 +65,14 @@ def test_each_class_defaults_to_its_papers_critic_updates(generator):
      "WGANGP: n_critic=0 must be a whole number, at least 1"),
     (lambda g: WGANGP(g, build_critic(), n_critic=2.0), ValueError, "n_critic=2.0 must be"),
     (lambda g: WGANGP(g, build_critic(), gp_weight=-10.0), ValueError,
-     "WGANGP: gp_weight=-10.0 must be a number at least 0"),
+     "WGANGP: gp_weight=-10.0 must be a finite number at least 0"),
     (lambda g: WGANGP(g, build_critic(), gp_weight="10"), ValueError, "gp_weight='10' must"),
     (lambda g: WGANClip(g, build_discriminator(), clip_value=-1.0), ValueError,
-     "WGANClip: clip_value=-1.0 must be a number above 0"),
+     "WGANClip: clip_value=-1.0 must be a finite number above 0"),
     (lambda g: WGANClip(g, build_discriminator(), clip_value=0), ValueError,
-     "clip_value=0 must be a number above 0"),
+     "clip_value=0 must be a finite number above 0"),
+    (lambda g: WGANGP(g, build_critic(), gp_weight=float("inf")), ValueError,
+     "gp_weight=inf must be a finite number"),
     (lambda g: WGANClip(g, build_discriminator(), clip_value=float("nan")), ValueError,
      "clip_value=nan must"),
     (lambda g: DCGAN("generator.keras", build_discriminator()), TypeError,
@@ -517,6 +519,7 @@ def test_a_continued_run_is_not_warned_of_its_own_max_image_pixels_on_a_tfds_dat
     (tmp_path / "faces").mkdir()
     RunFolder("run").write_config(TrainConfig(data_dir="faces", max_image_pixels=1000,
                                               output_dir="run"))
+    open(RunFolder("run").history, "w").close()  # it kept an epoch: a run to continue
     monkeypatch.setattr(training, "_train", lambda config, *args: config)  # no training
     config = anime_gan.train(output_dir="run", dataset="tfds:anime_faces", epochs=2)
     assert config.max_image_pixels == 1000 and config.dataset == "tfds:anime_faces"
@@ -542,10 +545,12 @@ def test_a_run_on_the_built_in_faces_continued_on_a_folder_takes_no_cache_it_nev
     monkeypatch.chdir(tmp_path)
     (tmp_path / "faces").mkdir()
     RunFolder("run").write_config(TrainConfig(cache_dir="cache", output_dir="run"))
+    open(RunFolder("run").history, "w").close()  # it kept an epoch: a run to continue
     monkeypatch.setattr(training, "_train", lambda config, *args: config)  # no training
     config = anime_gan.train(output_dir="run", data_dir="faces", epochs=2)
     assert config.cache_dir is None and config.data_dir == "faces"
     RunFolder("with_data").write_config(TrainConfig(data_dir="faces", cache_dir="cache",
                                                     output_dir="with_data"))
+    open(RunFolder("with_data").history, "w").close()
     assert anime_gan.train(output_dir="with_data", epochs=2).cache_dir == str(
         tmp_path / "cache")  # the cache its data used goes on with it

@@ -94,12 +94,12 @@ def test_helpfull_lists_every_flag(capsys):
     assert "--epochs" in out and "--image_size" in out
 
 
-@pytest.mark.parametrize("flag", ["--helpfull", "--help"])
-def test_help_read_only_in_part_exits_0_without_a_traceback(flag, tmp_path):
-    # As `anime-gan --helpfull | head -1`: the reader closes the pipe after its first line.
+def test_helpfull_read_only_in_part_exits_0_without_a_traceback(tmp_path):
+    # As `anime-gan --helpfull | head -1`: the reader closes the pipe after its first line
+    # (--help's text is shorter: the pipe's buffer takes it whole).
     reader_gone = subprocess.Popen(
-        [sys.executable, "-c", "import sys, runpy; sys.argv = ['anime-gan', sys.argv[1]]; "
-         "runpy.run_module('anime_gan', run_name='__main__')", flag],
+        [sys.executable, "-c", "import sys, runpy; sys.argv = ['anime-gan', '--helpfull']; "
+         "runpy.run_module('anime_gan', run_name='__main__')"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(), cwd=tmp_path)
     reader_gone.stdout.readline()
     reader_gone.stdout.close()

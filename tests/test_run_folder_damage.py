@@ -260,41 +260,54 @@ def test_config_json_without_the_settings_that_shape_the_run_is_damaged_in_one_l
         assert len(lines) == 1 and f"config.json is damaged (no {missing})" in lines[0]
 
 
+def run_that_kept_an_epoch(config):
+    """config.json and a history row: a run to continue (config.json alone kept nothing)."""
+    RunFolder(config.output_dir).write_config(config)
+    with open(RunFolder(config.output_dir).history, "w") as f:
+        f.write("epoch,d_loss\n1,0.5\n")
+
+
 def test_a_run_continued_without_data_flags_keeps_its_data_and_cache(tmp_path):
     faces, cache, run = (str(tmp_path / name) for name in ("faces", "cache", "run"))
     os.makedirs(faces)
-    folder = RunFolder(run)
-    os.makedirs(run)
-    folder.write_config(TrainConfig(data_dir=faces, cache_dir=cache, output_dir=run))
-    continued, note = with_the_runs_data(TrainConfig(output_dir=run))
+    run_that_kept_an_epoch(TrainConfig(data_dir=faces, cache_dir=cache, output_dir=run))
+    continued, notes = with_the_runs_data(TrainConfig(output_dir=run))
     assert (continued.data_dir, continued.cache_dir) == (faces, cache)
-    assert note == f"Continuing on the run's data, {faces}"
-    given, note = with_the_runs_data(TrainConfig(output_dir=run, data_dir=faces,
-                                                           cache_dir=faces + "2"))
-    assert given.cache_dir == faces + "2" and note is None  # its data given: nothing to say
+    assert notes == [f"Continuing on the run's data, {faces}"]
+    given, notes = with_the_runs_data(TrainConfig(output_dir=run, data_dir=faces,
+                                                  cache_dir=faces + "2"))
+    assert given.cache_dir == faces + "2" and notes == []  # its data given: nothing to say
     in_memory, _ = with_the_runs_data(TrainConfig(output_dir=run, cache_dir=""))
     assert in_memory.cache_dir is None  # --cache_dir= : back to memory (a cache disk gone)
-    new, note = with_the_runs_data(TrainConfig(output_dir=run, resume=False))
-    assert new.cache_dir is None and note is None
+    new, notes = with_the_runs_data(TrainConfig(output_dir=run, resume=False))
+    assert new.cache_dir is None and notes == []
 
 
-def test_a_cache_kept_inside_the_data_folder_moves_with_it(tmp_path, caplog):
+def test_a_cache_kept_inside_the_data_folder_moves_with_it(tmp_path):
     old, new, run = (str(tmp_path / name) for name in ("faces", "moved", "run"))
     os.makedirs(os.path.join(old, ".cache"))
-    RunFolder(run).write_config(TrainConfig(data_dir=old, cache_dir=os.path.join(old, ".cache"),
-                                            output_dir=run))
+    run_that_kept_an_epoch(TrainConfig(data_dir=old, cache_dir=os.path.join(old, ".cache"),
+                                       output_dir=run))
     # Still in its place: kept, whatever data comes now.
-    assert with_the_runs_data(TrainConfig(output_dir=run, data_dir=new))[0].cache_dir == \
-        os.path.join(old, ".cache")
+    assert with_the_runs_data(TrainConfig(output_dir=run, data_dir=new)) == (
+        TrainConfig(output_dir=run, data_dir=new, cache_dir=os.path.join(old, ".cache")), [])
     os.rename(old, new)
-    caplog.set_level(logging.INFO)
-    moved, _ = with_the_runs_data(TrainConfig(output_dir=run, data_dir=new))
+    moved, notes = with_the_runs_data(TrainConfig(output_dir=run, data_dir=new))
     assert moved.cache_dir == os.path.join(new, ".cache")
-    assert f"using {os.path.join(new, '.cache')}, its place in the moved data folder" in \
-        caplog.text
+    assert notes == [f"The run's cache folder {os.path.join(old, '.cache')} is gone; using "
+                     f"{os.path.join(new, '.cache')}, its place in the moved data folder"]
+    # Given, a cache folder is taken as it is, without a word.
+    assert with_the_runs_data(TrainConfig(output_dir=run, data_dir=new, cache_dir=run + "c")) \
+        == (TrainConfig(output_dir=run, data_dir=new, cache_dir=run + "c"), [])
+    # Other data without that cache inside: the run's recorded folder, no new one inside it.
+    other = str(tmp_path / "other")
+    os.makedirs(other)
+    assert with_the_runs_data(TrainConfig(output_dir=run, data_dir=other))[0].cache_dir == \
+        os.path.join(old, ".cache")
+    assert os.listdir(other) == []
     # A cache that was not inside the data folder is not looked for there.
     elsewhere = str(tmp_path / "cache")
-    RunFolder(run).write_config(TrainConfig(data_dir=new, cache_dir=elsewhere, output_dir=run))
+    run_that_kept_an_epoch(TrainConfig(data_dir=new, cache_dir=elsewhere, output_dir=run))
     os.rename(new, old)
     assert with_the_runs_data(TrainConfig(output_dir=run, data_dir=old))[0].cache_dir == elsewhere
     assert not os.path.exists(elsewhere)
@@ -305,8 +318,7 @@ def test_a_continued_run_refused_for_another_model_does_not_first_say_it_continu
     faces, run = str(tmp_path / "faces"), str(tmp_path / "run")
     os.makedirs(faces)
     os.makedirs(run)
-    RunFolder(run).write_config(TrainConfig(model="dcgan", data_dir=faces, output_dir=run))
-    open(RunFolder(run).history, "w").close()  # it kept something
+    run_that_kept_an_epoch(TrainConfig(model="dcgan", data_dir=faces, output_dir=run))
     caplog.set_level(logging.INFO)
     with pytest.raises(anime_gan.ConfigError, match="--model=wgan: the run in .* was trained with "
                                           "--model=dcgan"):

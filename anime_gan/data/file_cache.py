@@ -56,9 +56,11 @@ def listing_digest(paths, data_dir):
     return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
 
 
-# The files of a cache named by cache_path: tf.data's, and the lock files (TensorFlow's, ours).
+# The files of a cache named by cache_path: tf.data's, and the lock files (TensorFlow's, ours);
+# and the real images' features that evaluation keeps beside them.
 _CACHE_FILE = re.compile(r"(images|tfds)-.*px(-[0-9a-f]{16})?"
-                         r"(\.index|\.data-\d+-of-\d+|_\d+\.lockfile|\.anime_gan-lock)$")
+                         r"(\.index|\.data-\d+-of-\d+|_\d+\.lockfile|\.anime_gan-lock)$"
+                         r"|real_features-[0-9a-f]{20}\.npy$")
 
 
 def is_cache_file(name):

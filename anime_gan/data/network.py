@@ -1,21 +1,21 @@
 """Whether a download can start: without a network, TensorFlow Datasets retries for minutes
 before it gives up; a host that cannot be reached says so at once."""
 
-import os
 import socket
+import urllib.request
 
 from anime_gan.errors import DataError
 
 # Where TensorFlow Datasets looks first for a data set it downloads.
 TFDS_HOST = "storage.googleapis.com"
-_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
 
 
 def check_online(what, host=TFDS_HOST, timeout=5.0):
     """Raises ``DataError`` naming ``what`` when ``host`` cannot be reached (no network,
-    no name server, a firewall): the download could not start.  Behind a proxy (which
-    reaches hosts this machine cannot) the download is left to try."""
-    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
+    no name server, a firewall): the download could most likely not start.  Behind a
+    proxy (which reaches hosts this machine cannot) the download is left to try."""
+    proxies = urllib.request.getproxies()  # the environment's, or the system's settings
+    if proxies.get("https") or proxies.get("all"):
         return
     try:
         socket.create_connection((host, 443), timeout=timeout).close()

@@ -11,7 +11,7 @@ from anime_gan.evaluation.backbones import load_backbone
 from anime_gan.evaluation.features import (generated_features, real_features,
                                            warn_of_fewer_real_images)
 from anime_gan.files import append_json_line, read_json, save_json, user_path
-from anime_gan.run_folder import RunFolder
+from anime_gan.run_folder import RunFolder, runs_cache_dir
 from anime_gan.run_folder.lock import run_lock
 from anime_gan.notebook import the_same_call
 from anime_gan.sampling import load_generator_and_source
@@ -80,8 +80,10 @@ def _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone, backbone_we
         backbone, backbone_weights = config.backbone, backbone_weights or config.backbone_weights
     network = load_backbone(backbone, backbone_weights)
     generator, generator_source = load_generator_and_source(run_dir)  # before decoding data
+    cache_dir = runs_cache_dir(config, data_dir)[0]  # where it is: none is made elsewhere
     real = real_features(network, config.image_size, num_samples, data_dir, dataset, seed,
-                         tfds_data_dir, config.max_image_pixels, cache_dir=config.cache_dir)
+                         tfds_data_dir, config.max_image_pixels,
+                         cache_dir=cache_dir if cache_dir and os.path.isdir(cache_dir) else None)
     _check_real_count(len(real), data_dir or dataset)
     warn_of_fewer_real_images(len(real), num_samples, "--num_samples", data_dir, dataset)
     fake = generated_features(generator, network, num_samples, seed)

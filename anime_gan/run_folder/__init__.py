@@ -93,11 +93,11 @@ class RunFolder:
 
     def kept_nothing(self):
         """Whether its run stopped before it kept anything (a kill while the first step
-        compiled): no checkpoint, history, sample grid or saved network, only config.json
-        and the logs' first lines."""
+        compiled): no checkpoint, history, sample grid, saved network or export, only
+        config.json and the logs' first lines."""
         return not (os.path.isdir(self.checkpoints) and os.listdir(self.checkpoints)) and \
             not os.path.exists(self.history) and not self.sample_grids() and \
-            not glob.glob(self.join("*.keras"))
+            not glob.glob(self.join("*.keras")) and not os.path.exists(self.export)
 
     def read_config(self):
         """The ``TrainConfig`` saved in the folder."""
@@ -209,13 +209,34 @@ def _change(name, old, new):
 
 
 def saved_config(output_dir):
-    """The settings of the run in ``output_dir``, or None: no run there, or a damaged
-    config.json (``check_resumable`` refuses it, saying why)."""
+    """The settings of the run in ``output_dir``, or None: no run there (or one that kept
+    nothing: a new run starts there), or a damaged config.json (``check_resumable``
+    refuses it, saying why)."""
     folder = RunFolder(output_dir)
     try:
-        return folder.read_config() if folder.has_run() else None
+        return folder.read_config() if folder.has_run() and not folder.kept_nothing() else None
     except ConfigError:
         return None
+
+
+def runs_cache_dir(saved, data_dir):
+    """The cache folder of the run whose settings are ``saved``, for ``data_dir`` (None for
+    the built-in faces), and a line to log when it was found elsewhere.  One kept inside
+    the run's data folder moves with it: gone from its place, it is looked for at the same
+    place inside ``data_dir`` (its files are keyed by paths relative to the data folder)."""
+    cache, old_data = (saved.cache_dir, saved.data_dir) if saved.data_dir or saved.dataset \
+        else (None, None)
+    if not (cache and old_data and data_dir) or os.path.isdir(cache) or is_kaggle(old_data):
+        return cache, None
+    try:
+        inside = os.path.relpath(cache, old_data)
+    except ValueError:  # on another drive
+        return cache, None
+    moved = os.path.join(os.path.abspath(data_dir), inside)
+    if inside.split(os.sep)[0] == os.pardir or not os.path.isdir(moved):
+        return cache, None
+    return moved, (f"The run's cache folder {cache} is gone; using {moved}, its place in the "
+                   "moved data folder")
 
 
 def _as_json_with_absolute_paths(config):
@@ -237,9 +258,13 @@ def check_resumable(config):
                 "use another --output_dir")
         return False
     if folder.kept_nothing():  # nothing to continue, nothing to lose
+        try:
+            os.remove(folder.config)
+        except OSError as error:
+            raise ConfigError(f"--output_dir={config.output_dir}: cannot replace the config.json "
+                              f"of a run that kept nothing ({error.strerror or error})") from None
         logger.info("%s: its run stopped before it kept anything; a new run starts there",
                     config.output_dir)
-        os.remove(folder.config)
         return False
     if not config.resume:
         raise ConfigError(

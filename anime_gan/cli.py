@@ -100,8 +100,10 @@ def parse_flags(argv, flag_values=flags.FLAGS):
     return remaining
 
 
-# What a value absl cannot parse must be, by the flag's type (absl says it in Python's words).
-_VALUE_KINDS = {"bool": "true or false", "int": "a whole number", "float": "a number"}
+# What a value absl cannot parse must be, by the flag's type or name (absl says it in Python's
+# words).
+_VALUE_KINDS = {"bool": "true or false", "int": "a whole number", "float": "a number",
+                "logger_levels": "NAME:LEVEL pairs, e.g. absl:INFO,anime_gan:DEBUG"}
 
 
 def _in_our_words(message, flag_values):
@@ -109,7 +111,8 @@ def _in_our_words(message, flag_values):
     "--epochs=abc: must be a whole number"; other messages as they are."""
     parsed = re.match(r"flag --(\w+)=(.*?): ", message)
     name = parsed and parsed.group(1)
-    kind = name in flag_values and _VALUE_KINDS.get(flag_values[name].flag_type())
+    kind = name in flag_values and (_VALUE_KINDS.get(name)
+                                     or _VALUE_KINDS.get(flag_values[name].flag_type()))
     return f"--{name}={parsed.group(2)}: must be {kind}" if kind else message
 
 

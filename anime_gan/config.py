@@ -11,7 +11,6 @@ import os
 from typing import Optional
 
 from anime_gan.augment import parse_policy
-from anime_gan.data.folder_walk import enclosing_run
 from anime_gan.data.image_files import DEFAULT_MAX_PIXELS, not_a_folder
 from anime_gan.data.kaggle import handle_problem, is_kaggle
 from anime_gan.devices import PRECISIONS, STRATEGIES
@@ -164,7 +163,8 @@ class TrainConfig:
 
     def __post_init__(self):
         check_types(self)
-        for name in ("data_dir", "output_dir", "cache_dir", "tfds_data_dir"):
+        for name in ("data_dir", "output_dir", "cache_dir", "tfds_data_dir", "backbone",
+                     "backbone_weights"):
             if getattr(self, name):
                 setattr(self, name, os.path.expanduser(getattr(self, name)))
         self.validate()
@@ -295,6 +295,4 @@ class TrainConfig:
             path = getattr(self, flag)
             if path and os.path.exists(path) and not os.path.isdir(path):
                 raise ConfigError(f"--{flag}={path}: is a file, not a folder; choose a folder")
-        if run := enclosing_run(self.output_dir):
-            raise ConfigError(f"--output_dir={self.output_dir}: is inside the run folder {run}, "
-                              "whose own files it would mix with; choose a folder outside it")
+

@@ -99,7 +99,12 @@ def check_real_number(caller, name, value, low, low_allowed=True):
 
 
 def check_one_data_source(data_dir, dataset):
-    """The Python calls' twin of the flags' rule: an image folder or a TFDS data set."""
+    """The Python calls' twin of the flags' rules: an image folder or a TFDS data set,
+    not both, and neither given as "" (an unset variable?) for the built-in faces."""
+    for name, value in (("data_dir", data_dir), ("dataset", dataset)):
+        if isinstance(value, str) and not value.strip():
+            raise ConfigError(f"{name}={value!r} is empty (an unset variable?); give the "
+                              "data, or leave it out for the built-in faces")
     if data_dir and dataset:
         raise ConfigError(f"give either data_dir or dataset, not both: {data_dir}, {dataset}")
 

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from anime_gan.config import TrainConfig
+from anime_gan.data.folder_walk import enclosing_run, run_inside
 from anime_gan.data.image_files import DEFAULT_MAX_PIXELS
 from anime_gan.data.kaggle import is_kaggle
 from anime_gan.errors import ConfigError
@@ -131,6 +132,17 @@ def with_the_runs_data(config):
     return (config.replace(data_dir=saved.data_dir, dataset=saved.dataset,
                            tfds_data_dir=config.tfds_data_dir or saved.tfds_data_dir),
             [f"Continuing on the run's data, {saved.data_dir or saved.dataset}", *notes])
+
+
+def check_run_folder_apart(config):
+    """Refuses an --output_dir inside another run (that run's next export would replace
+    it), or around runs that a new run would mix with (and then hold inside it)."""
+    if run := enclosing_run(config.output_dir):
+        raise ConfigError(f"--output_dir={config.output_dir}: is inside the run folder {run}, "
+                          "whose own files it would mix with; choose a folder outside it")
+    if not RunFolder(config.output_dir).has_run() and (inner := run_inside(config.output_dir)):
+        raise ConfigError(f"--output_dir={config.output_dir}: holds the run {inner}; a new run "
+                          "there would mix with it; choose a folder of its own")
 
 
 def without_unused_data_settings(config):

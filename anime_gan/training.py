@@ -22,8 +22,9 @@ from anime_gan.run_folder import RunFolder, check_resumable, with_the_runs_setti
 from anime_gan.run_folder.checkpoints import TrainingState
 from anime_gan.run_folder.lock import run_lock
 from anime_gan.sampling import fixed_latents
-from anime_gan.train_arguments import (check_train_mode, checked_arguments,
-                                       with_the_runs_data, without_unused_data_settings)
+from anime_gan.train_arguments import (check_run_folder_apart, check_train_mode,
+                                       checked_arguments, with_the_runs_data,
+                                       without_unused_data_settings)
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +122,7 @@ def train(config=None, callbacks=(), live=None, experiment=None, **overrides):
     config, data_notes = with_the_runs_data(config)
     config = without_unused_data_settings(config)
     config.check_paths()
+    check_run_folder_apart(config)
     strategy = devices.make_strategy(config.strategy)
     # Non-chief workers of a multi-worker run write (and resume from) a scratch folder.
     config = config.replace(output_dir=devices.worker_output_dir(config.output_dir, strategy))
@@ -195,8 +197,9 @@ def _train(config, strategy, extra_callbacks, live, data_notes=()):
     except Exception as error:
         if callers.inside:  # between two steps: they are saved, as on a stop
             progress.end_line()
-            try:
-                saved = f"saved {_save_the_steps_taken(state, gan, folder)}"
+            try:  # a new run's step 0 is no training: its folder keeps nothing, as a kill's
+                saved = (f"saved {_save_the_steps_taken(state, gan, folder)}" if state.step
+                         else "nothing to save (no step taken)")
             except TrainingFault as fault:  # NaN weights, a full disk: the error stays theirs
                 saved = f"not saved ({fault})"
             _redraw_live_views(fit_callbacks)

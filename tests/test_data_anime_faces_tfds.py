@@ -368,7 +368,7 @@ def test_a_tfds_data_set_to_download_says_so_before_trying(tmp_path, monkeypatch
     """A download that fails after TFDS's retries: the user knew what was going on."""
     def offline(self, *args, **kwargs):
         raise ConnectionError("Max retries exceeded with url")
-    monkeypatch.setattr(network, "check_online", lambda what: None)  # the host answers
+    monkeypatch.setattr(network, "check_online", lambda name: None)  # the host answers
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", offline)
     caplog.set_level(logging.INFO, logger="anime_gan.data")
     with pytest.raises(DataError, match=r"^--dataset=tfds:mnist: could not download or prepare "

@@ -115,6 +115,9 @@ def test_make_dataset_takes_one_source_as_train_does(image_folder):
 
     with pytest.raises(ConfigError, match="give either data_dir or dataset, not both"):
         data.make_dataset(64, batch_size=5, data_dir=image_folder, dataset="tfds:mnist")
+    for empty in (dict(data_dir=""), dict(dataset=" ")):
+        with pytest.raises(ConfigError, match=r"=' ?' is empty \(an unset variable\?\)"):
+            data.make_dataset(64, batch_size=5, **empty)
 
 
 def test_pipeline_groups_batches_for_wgan_steps(image_folder):
@@ -150,7 +153,7 @@ def test_tfds_image_feature_found_and_converted_to_rgb(name, monkeypatch):
     tfds = pytest.importorskip("tensorflow_datasets")
     from anime_gan.data import network
 
-    monkeypatch.setattr(network, "check_online", lambda what: None)  # mock_data downloads none
+    monkeypatch.setattr(network, "check_online", lambda name: None)  # mock_data downloads none
     with tfds.testing.mock_data(num_examples=6):
         images, count = data.tfds_images(name, 64)
         batch = list(images)

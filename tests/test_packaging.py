@@ -108,12 +108,15 @@ def test_helpfull_read_only_in_part_exits_0_without_a_traceback(tmp_path):
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
 
 
-def test_a_lower_case_log_level_is_one_line_exit_2(tmp_path):
-    result = run_python(["-m", "anime_gan", "--logger_levels=absl:info"], cwd=tmp_path)
+@pytest.mark.parametrize("levels, message", [
+    ("absl:info", "--logger_levels: Unknown level: 'info'; the levels are DEBUG, INFO, "
+                  "WARNING, ERROR and CRITICAL"),
+    ("absl", "--logger_levels=absl: must be NAME:LEVEL pairs, e.g. absl:INFO,anime_gan:DEBUG"),
+])
+def test_a_malformed_log_level_is_one_line_exit_2(levels, message, tmp_path):
+    result = run_python(["-m", "anime_gan", f"--logger_levels={levels}"], cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == (
-        "error: --logger_levels: Unknown level: 'info'; the levels are DEBUG, INFO, WARNING, "
-        "ERROR and CRITICAL")
+    assert result.stderr.strip().splitlines()[-1] == f"error: {message}"
     assert "Traceback" not in result.stderr
 
 

@@ -559,7 +559,8 @@ def test_temporary_files_of_killed_processes_are_removed(tmp_path):
 
 
 @pytest.mark.parametrize("inside", ["export", "checkpoints", "samples", "new",
-                                    os.path.join("generated", "seed_0", "more")])
+                                    os.path.join("generated", "seed_0", "more"),
+                                    os.path.join("export", "p", "q", "r", "s")])
 def test_a_run_is_not_written_inside_another_run(trained_run, inside):
     before = sorted(os.path.relpath(os.path.join(d, f), trained_run)
                     for d, _, names in os.walk(trained_run) for f in names)
@@ -569,3 +570,16 @@ def test_a_run_is_not_written_inside_another_run(trained_run, inside):
     after = sorted(os.path.relpath(os.path.join(d, f), trained_run)
                    for d, _, names in os.walk(trained_run) for f in names)
     assert after == before
+
+
+def test_a_new_run_is_not_written_around_other_runs(trained_run, tmp_path):
+    """--output_dir=runs, the parent of the runs: a run there would hold them."""
+    outer = tmp_path  # holds trained_run, tmp_path/"run"
+    with pytest.raises(anime_gan.ConfigError, match=f"--output_dir={outer}: holds the run "
+                                                    f"{trained_run}; a new run there would"):
+        anime_gan.train(output_dir=str(outer), epochs=1, steps_per_epoch=1)
+    assert not os.path.exists(outer / "config.json")
+    deeper = outer / "runs"
+    shutil.move(trained_run, deeper / "2026" / "run")
+    with pytest.raises(anime_gan.ConfigError, match="holds the run"):
+        anime_gan.train(output_dir=str(deeper), epochs=1, steps_per_epoch=1)

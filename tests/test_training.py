@@ -624,3 +624,21 @@ def test_a_run_killed_before_it_kept_anything_gives_way_to_other_settings(tmp_pa
     assert (settings.model, settings.batch_size) == ("wgan", 4)
     assert "changes" not in (run / "config.json").read_text()
     assert history_epochs(run) == [1]
+
+
+def test_a_callback_failing_before_the_first_step_leaves_a_run_that_kept_nothing(
+        tmp_path, caplog):
+    class FailsAtTheStart(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            raise ValueError("refused at the start")
+
+    run = tmp_path / "run"
+    with pytest.raises(ValueError, match="refused at the start"):
+        train(output_dir=str(run), batch_size=4, epochs=1, steps_per_epoch=1, live=False,
+              callbacks=[FailsAtTheStart()])
+    assert "A callback raised ValueError at step 0: nothing to save (no step taken)" in \
+        caplog.text
+    assert anime_gan.RunFolder(run).kept_nothing()
+    train(output_dir=str(run), model="wgan", n_critic=1, batch_size=4, epochs=1,
+          steps_per_epoch=1, live=False)  # another model: nothing was trained there
+    assert anime_gan.RunFolder(run).read_config().model == "wgan"

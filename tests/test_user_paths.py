@@ -87,3 +87,11 @@ def test_a_backbone_file_given_with_a_tilde_is_read_from_the_home_folder(home):
     with pytest.raises(anime_gan.ConfigError,
                        match=f"weights are not at {re.escape(str(home))}/nothing.h5"):
         load_backbone("inception", "~/nothing.h5")
+
+
+def test_a_backbone_given_with_a_tilde_is_recorded_as_the_file_it_names(home):
+    config = anime_gan.TrainConfig(output_dir="~/run", backbone="~/features.keras")
+    assert config.backbone == str(home / "features.keras")
+    inception = anime_gan.TrainConfig(backbone="inception", backbone_weights="~/weights.h5")
+    assert (inception.backbone, inception.backbone_weights) == (
+        "inception", str(home / "weights.h5"))

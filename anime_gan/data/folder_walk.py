@@ -81,23 +81,42 @@ def is_run_folder(dirs, files):
         "history.csv" in files or {"checkpoints", "samples"} & set(dirs))
 
 
-def enclosing_run(path, levels=3):
-    """The run folder that holds ``path`` (its samples/, generated/seed_0/...), up to
-    ``levels`` folders up (``path`` itself not counted), or None."""
+def enclosing_run(path):
+    """The run folder that holds ``path`` at any depth (its samples/, export/...), or None."""
     folder = os.path.realpath(path)
-    for _ in range(levels):
-        folder, child = os.path.dirname(folder), folder
-        if folder == child:
-            return None
-        try:
-            entries = os.listdir(folder)
-        except OSError:  # not there (yet): its parent may be
-            continue
-        if "config.json" in entries and is_run_folder(
-                [e for e in entries if os.path.isdir(os.path.join(folder, e))], entries) and \
-                _is_a_runs_config(os.path.join(folder, "config.json")):
+    while (parent := os.path.dirname(folder)) != folder:
+        folder = parent
+        if _is_a_run(folder):
             return folder
     return None
+
+
+def run_inside(path, levels=2):
+    """A run folder up to ``levels`` folders below ``path`` (hidden ones and ``path``
+    itself not counted), or None."""
+    try:
+        entries = sorted(os.scandir(path), key=lambda entry: entry.name)
+    except OSError:  # not there (yet), or not a folder
+        return None
+    for entry in entries:
+        if not entry.is_dir(follow_symlinks=False) or entry.name.startswith("."):
+            continue
+        if _is_a_run(entry.path):
+            return entry.path
+        found = levels > 1 and run_inside(entry.path, levels - 1)
+        if found:
+            return found
+    return None
+
+
+def _is_a_run(folder):
+    try:
+        entries = os.listdir(folder)
+    except OSError:  # not there (yet), or unreadable
+        return False
+    return "config.json" in entries and is_run_folder(
+        [e for e in entries if os.path.isdir(os.path.join(folder, e))], entries) and \
+        _is_a_runs_config(os.path.join(folder, "config.json"))
 
 
 def _is_a_runs_config(path):

@@ -146,7 +146,7 @@ def tfds_images(name, image_size, split="train", cache_dir=None, data_dir=None):
         raise DataError(f"--dataset=tfds:{name}: the data set has no image feature")
     key = image_keys[0]
     if not builder.is_prepared() and not getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None):
-        network.check_online(f"--dataset=tfds:{name}")
+        network.check_online(name)
         logger.info("--dataset=tfds:%s is not prepared in %s: TensorFlow Datasets downloads "
                     "it now", name, builder.data_dir_root)
     try:

@@ -78,6 +78,8 @@ def _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone, backbone_we
     tfds_data_dir = tfds_data_dir or config.tfds_data_dir
     if backbone is None:
         backbone, backbone_weights = config.backbone, backbone_weights or config.backbone_weights
+    backbone, backbone_weights = (path and os.path.expanduser(path)  # as eval.json names them
+                                  for path in (backbone, backbone_weights))
     network = load_backbone(backbone, backbone_weights)
     generator, generator_source = load_generator_and_source(run_dir)  # before decoding data
     cache_dir = runs_cache_dir(config, data_dir)[0]  # where it is: none is made elsewhere

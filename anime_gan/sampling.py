@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from anime_gan import devices, display, networks
 from anime_gan.errors import MAX_SEED, ConfigError, check_whole_numbers, keras_load_problem
+from anime_gan.files import user_path
 from anime_gan.images import GRID_ROWS, image_grid, to_uint8
 from anime_gan.run_folder import RunFolder
 from anime_gan.run_folder.checkpoints import read_newest, saved_objects
@@ -96,7 +97,7 @@ def load_generator_and_source(run_dir):
                         f"{type(run_dir).__name__}" + (
                             " (a Keras model is a generator already)"
                             if isinstance(run_dir, keras.Model) else ""))
-    run_dir = os.path.expanduser(os.fspath(run_dir))
+    run_dir = user_path(run_dir, "load_generator", "a run folder or a .keras file")
     if os.path.isfile(run_dir) and run_dir.endswith(".keras"):
         return _load_keras_file(run_dir), os.fspath(run_dir)
     folder = RunFolder(run_dir)

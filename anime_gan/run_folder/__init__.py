@@ -24,7 +24,7 @@ import os
 from anime_gan.config import TrainConfig, quietly
 from anime_gan.data.kaggle import is_kaggle
 from anime_gan.errors import ArtifactWriteError, ConfigError
-from anime_gan.files import atomic_path, read_json, save_json
+from anime_gan.files import atomic_path, read_json, save_json, user_path
 from anime_gan.model_defaults import MODEL_SPECIFIC
 
 logger = logging.getLogger(__name__)
@@ -57,8 +57,7 @@ class RunFolder:
     """The paths of a run folder's files, and its saved settings."""
 
     def __init__(self, path):
-        self.path = os.path.expanduser(os.fspath(path) if isinstance(path, os.PathLike)
-                                       else str(path))
+        self.path = user_path(path, "RunFolder")
 
     def __repr__(self):
         return f"RunFolder({self.path!r})"

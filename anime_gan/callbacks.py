@@ -26,6 +26,7 @@ from anime_gan.evaluation.features import generated_features
 from anime_gan.evaluation.metrics import kernel_inception_distance
 from anime_gan.files import atomic_path, save_image
 from anime_gan.images import image_grid, to_uint8
+from anime_gan.run_folder.checkpoints import checkpoint_prefixes
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +47,18 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         bad = {k: float(v) for k, v in (logs or {}).items() if not math.isfinite(float(v))}
         if bad:
             step = self.model.generator_steps
-            raise NonFiniteLossError(
-                f"training stopped at step {step}: {', '.join(f'{k}={v}' for k, v in bad.items())}. "
-                "The newest checkpoint and the run's files are from before this step; "
-                f"try a lower learning rate, then run the same "
-                f"{notebook.the_same_call('train', self.run_dir)} to resume.")
+            again = notebook.the_same_call("train", self.run_dir)
+            kept = ("The newest checkpoint and the run's files are from before this step; "
+                    f"try a lower learning rate, then run the same {again} to resume."
+                    if self._has_a_checkpoint() else
+                    "No checkpoint was saved before it, so no step of this run is kept; try "
+                    f"a lower learning rate, then run the same {again} to start it again.")
+            raise NonFiniteLossError(f"training stopped at step {step}: "
+                                     f"{', '.join(f'{k}={v}' for k, v in bad.items())}. {kept}")
+
+    def _has_a_checkpoint(self):
+        return self.run_dir is None or bool(
+            checkpoint_prefixes(os.path.join(self.run_dir, "checkpoints")))
 
 
 class KIDMonitor(keras.callbacks.Callback):

@@ -90,3 +90,31 @@ def test_a_kept_history_rows_missing_epoch_metrics_are_logged_once(tmp_path):
             for value in event.summary.value:
                 values[value.tag, event.step] = float(tf.make_ndarray(value.tensor))
     assert values["epoch_d_loss", 2] == 0.25 and values["epoch_g_loss", 2] == 2.5
+
+
+class _AtStep:
+    generator_steps = 3
+
+
+@pytest.mark.parametrize("checkpoint, says", [
+    (None, "No checkpoint was saved before it, so no step of this run is kept; try a lower "
+           "learning rate, then run the same command (with --output_dir={run}) to start it "
+           "again."),
+    ("ckpt-1.index", "The newest checkpoint and the run's files are from before this step; "
+                     "try a lower learning rate, then run the same command (with "
+                     "--output_dir={run}) to resume."),
+])
+def test_a_nan_stop_says_whether_a_checkpoint_keeps_earlier_steps(tmp_path, checkpoint, says):
+    from anime_gan.callbacks import StopOnNonFiniteLoss
+    from anime_gan.errors import NonFiniteLossError
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    if checkpoint:
+        (run / "checkpoints" / checkpoint).write_bytes(b"")
+    stop = StopOnNonFiniteLoss(str(run))
+    stop.set_model(_AtStep())
+    stop.on_train_batch_end(0, {"d_loss": 0.5, "g_loss": 1.0})  # finite: no stop
+    with pytest.raises(NonFiniteLossError) as error:
+        stop.on_train_batch_end(0, {"d_loss": float("nan"), "g_loss": 1.0})
+    assert str(error.value) == f"training stopped at step 3: d_loss=nan. {says.format(run=run)}"

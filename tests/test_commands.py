@@ -206,6 +206,23 @@ def test_evaluate_a_run_without_a_generator_stops_before_decoding_data(trained_r
         anime_gan.evaluate_run(str(trained_run), num_samples=20, backbone=tiny_backbone)
 
 
+@pytest.mark.parametrize("name", ["eval.json", "evals.jsonl"])
+def test_evaluate_refuses_a_report_path_that_is_a_folder_before_any_work(
+        trained_run, tiny_backbone, image_folder, run_cli, monkeypatch, name):
+    from anime_gan.evaluation import evaluate
+
+    (trained_run / name).mkdir()
+    monkeypatch.setattr(evaluate, "real_features",
+                        lambda *a, **k: pytest.fail("measured the real images first"))
+    result = run_cli("--mode=evaluate", f"--output_dir={trained_run}", "--num_samples=10",
+                     f"--backbone={tiny_backbone}", f"--data_dir={image_folder}")
+    assert result.returncode == 2
+    assert f"{trained_run / name} is not a file: the evaluation is written there; move it " \
+        "away, then evaluate again" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in trained_run.glob("eval*")) == [name]
+
+
 def test_evaluate_stopped_by_sigterm_says_so_and_exits_143(trained_run, tiny_backbone,
                                                           image_folder, run_cli, monkeypatch,
                                                           caplog):

@@ -5,7 +5,7 @@ import os
 import time
 
 from anime_gan.data.kaggle import is_kaggle
-from anime_gan.errors import DataError, check_one_data_source, check_whole_numbers
+from anime_gan.errors import ConfigError, DataError, check_one_data_source, check_whole_numbers
 from anime_gan.evaluation import metrics
 from anime_gan.evaluation.backbones import load_backbone
 from anime_gan.evaluation.features import (generated_features, real_features,
@@ -73,6 +73,7 @@ def _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone, backbone_we
     run_dir = os.path.abspath(run_dir)  # eval.json names the run, its generator and data fully
     folder = RunFolder(run_dir)
     config = folder.read_config()
+    _check_reports_are_files(folder)  # before minutes of work that could not be written
     if not data_dir and not dataset:
         data_dir, dataset = config.data_dir, config.dataset
     tfds_data_dir = tfds_data_dir or config.tfds_data_dir
@@ -118,6 +119,13 @@ def _keep(report, folder):
                            folder.eval_report, error, folder.eval_reports)
     append_json_line(folder.eval_reports, report)
     save_json(folder.eval_report, report)
+
+
+def _check_reports_are_files(folder):
+    for path in (folder.eval_report, folder.eval_reports):
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise ConfigError(f"{path} is not a file: the evaluation is written there; "
+                              "move it away, then evaluate again")
 
 
 def _check_real_count(count, source):

@@ -16,6 +16,7 @@ import tensorflow as tf
 from PIL import Image
 
 from anime_gan import export, files, notebook, sampling
+from anime_gan.data.kaggle import is_kaggle
 from anime_gan.errors import ConfigError
 from anime_gan.evaluation import evaluate_run
 from anime_gan.evaluation.backbones import INCEPTION_WEIGHTS_FILE, keras_cache_dir
@@ -174,6 +175,8 @@ def train_summary(config, prog="anime-gan", worker=None):
              f"  {prog} --mode=generate --output_dir={run} --interpolate"]
     if recorded.data_dir or recorded.dataset:  # FID/KID against the run's own real images
         evaluate = f"  {prog} --mode=evaluate --output_dir={run}"
+        if _moved(recorded.data_dir) and config.data_dir and os.path.isdir(config.data_dir):
+            evaluate += f" --data_dir={shlex.quote(config.data_dir)}"  # where it is now
         weights = os.path.join(keras_cache_dir(), INCEPTION_WEIGHTS_FILE)
         if recorded.backbone != "inception":  # the network its --eval_every KID used
             evaluate += f" --backbone={shlex.quote(recorded.backbone)}"
@@ -184,6 +187,10 @@ def train_summary(config, prog="anime-gan", worker=None):
     lines.append(f"  (the same command with --output_dir={run} and a higher --epochs trains "
                  "this run further)")
     return lines
+
+
+def _moved(data_dir):
+    return bool(data_dir) and not is_kaggle(data_dir) and not os.path.isdir(data_dir)
 
 
 def run(config):

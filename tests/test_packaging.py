@@ -197,6 +197,24 @@ def test_the_summarys_evaluate_command_says_what_it_needs_without_inception_weig
     assert commands.train_summary(config)[-2].endswith(f"--output_dir={trained_run}")
 
 
+def test_the_summarys_evaluate_command_names_the_data_where_it_is_now(trained_run, tmp_path,
+                                                                       monkeypatch):
+    """A finished run run again with --data_dir after its data moved: evaluate, which
+    defaults to the recorded folder, is given the one that is there."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    weights = tmp_path / "keras" / "models" / INCEPTION_WEIGHTS_FILE
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"weights")
+    now = tmp_path / "faces now"
+    now.mkdir()
+    record(trained_run, data_dir=str(tmp_path / "faces before"))
+    config = dataclasses.replace(RunFolder(trained_run).read_config(), data_dir=str(now))
+    assert commands.train_summary(config)[-2] == (
+        f"  anime-gan --mode=evaluate --output_dir={trained_run} --data_dir='{now}'")
+    record(trained_run, data_dir=str(now))  # where it was recorded: evaluate finds it
+    assert commands.train_summary(config)[-2].endswith(f"--output_dir={trained_run}")
+
+
 def test_a_non_chief_workers_summary_names_the_run_not_files_it_did_not_write(shared_run):
     config = RunFolder(shared_run).read_config()
     lines = commands.train_summary(dataclasses.replace(config, output_dir="runs/x"),

@@ -275,3 +275,16 @@ def end_epoch_without_metrics(gan, epoch, fit_callbacks):
         if isinstance(callback, (HistoryPlots, SampleGrid, SaveNetworks, Checkpointer)):
             callback.set_model(gan)
             callback.on_epoch_end(epoch)
+
+
+def keep_the_row_of_an_ended_epoch(gan, epoch, fit_callbacks):
+    """After a stop between an epoch's last step and its end (a caller's callback raised
+    there): the epoch's history row and plots, unless written, from the running means its
+    end would have logged.  The resume then ends the epoch with that row, as after Ctrl-C."""
+    for callback in fit_callbacks:
+        if isinstance(callback, HistoryCSV) and any(
+                int(row["epoch"]) == epoch + 1 for row in history.read_rows(callback.csv_path)):
+            return
+        if isinstance(callback, (HistoryCSV, HistoryPlots)):
+            callback.on_epoch_end(epoch, {name: tracker.result()
+                                          for name, tracker in gan.trackers.items()})

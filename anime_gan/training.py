@@ -202,6 +202,8 @@ def _train(config, strategy, extra_callbacks, live, data_notes=()):
                          else "nothing to save (no step taken)")
             except TrainingFault as fault:  # NaN weights, a full disk: the error stays theirs
                 saved = f"not saved ({fault})"
+            if state.step and state.steps_into_epoch >= steps_per_epoch:
+                _keep_the_row_of_the_ended_epoch(gan, state, fit_callbacks)
             _redraw_live_views(fit_callbacks)
             logger.warning("A callback raised %s at step %d: %s. Run the same %s again to "
                            "resume.", type(error).__name__, state.step, saved, again)
@@ -231,6 +233,13 @@ def _redraw_live_views(fit_callbacks):
             view.on_train_end()
         except Exception as error:  # noqa: BLE001
             logger.warning("Could not draw the live view's last picture: %s", error)
+
+
+def _keep_the_row_of_the_ended_epoch(gan, state, fit_callbacks):
+    try:
+        callbacks.keep_the_row_of_an_ended_epoch(gan, int(state.epoch), fit_callbacks)
+    except TrainingFault as fault:  # a full disk: the callback's error stays the one raised
+        logger.warning("Epoch %d's history row is not written: %s", int(state.epoch) + 1, fault)
 
 
 def _save_the_steps_taken(state, gan, folder):

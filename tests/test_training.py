@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 import anime_gan
-from anime_gan import stop_signals, train, training
+from anime_gan import history, stop_signals, train, training
 from anime_gan.errors import ArtifactWriteError, NonFiniteLossError, Terminated
 from anime_gan.images import to_uint8
 from conftest import history_epochs, restored_state, run_on_one_thread, tensorboard_steps
@@ -492,6 +492,57 @@ def test_a_callback_that_raises_at_an_epochs_end_keeps_that_epochs_steps_and_row
     train(**settings(image_folder, tmp_path, checkpoint_every=0))
     assert history_epochs(run) == [1, 2, 3] and restored_state(run).step == 6
     assert (run / "history.csv").read_text().startswith(first_rows)
+
+
+@pytest.mark.slow  # the default suite's time budget
+def test_a_callback_that_raises_after_an_epochs_last_step_keeps_that_epochs_row(image_folder,
+                                                                              tmp_path):
+    """Its metrics are the running means the step gave, as the epoch's end would have
+    logged them; the resume ends the epoch with that row, as after Ctrl-C."""
+    seen = {}
+
+    class FailAfterStep4(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.model.generator_steps == 4:
+                seen.update({k: float(v) for k, v in logs.items()})
+                raise CallbackBug("step 4")
+
+    run = tmp_path / "run"
+    with pytest.raises(CallbackBug):
+        train(**settings(image_folder, tmp_path, checkpoint_every=0),
+              callbacks=[FailAfterStep4()])
+    assert restored_state(run).step == 4 and history_epochs(run) == [1, 2]
+    row = history.read_rows(run / "history.csv")[1]
+    assert {k: float(v) for k, v in row.items() if k != "epoch"} == pytest.approx(seen)
+    first_rows = (run / "history.csv").read_text()
+    train(**settings(image_folder, tmp_path, checkpoint_every=0))
+    assert history_epochs(run) == [1, 2, 3] and restored_state(run).step == 6
+    assert (run / "history.csv").read_text().startswith(first_rows)
+
+
+def test_the_row_of_an_epoch_ended_by_a_callbacks_failure_is_written_once(tmp_path):
+    from anime_gan import callbacks
+
+    class Means:
+        def __init__(self, value):
+            self.value = value
+
+        def result(self):
+            return self.value
+
+    class Gan:
+        trackers = {"d_loss": Means(0.5), "g_loss": Means(2.0)}
+
+    csv_path = tmp_path / "history.csv"
+    history.append_epoch(csv_path, 1, {"d_loss": 0.25, "g_loss": 1.0})
+    listed = [callbacks.HistoryCSV(csv_path), callbacks.HistoryPlots(csv_path, tmp_path)]
+    callbacks.keep_the_row_of_an_ended_epoch(Gan(), 1, listed)
+    assert history.read_history(csv_path) == {"epoch": [1, 2], "d_loss": [0.25, 0.5],
+                                              "g_loss": [1.0, 2.0]}
+    assert (tmp_path / "losses.png").is_file()
+    Gan.trackers = {"d_loss": Means(9.0), "g_loss": Means(9.0)}  # written already: kept
+    callbacks.keep_the_row_of_an_ended_epoch(Gan(), 1, listed)
+    assert history.read_history(csv_path)["d_loss"] == [0.25, 0.5]
 
 
 def test_the_marks_around_the_callers_callbacks_tell_when_one_of_them_runs():

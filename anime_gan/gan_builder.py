@@ -1,15 +1,27 @@
-"""``build_gan(config)``: the compiled, untrained GAN that a ``TrainConfig`` describes."""
+"""``build_gan(config)``: the compiled, untrained GAN that a ``TrainConfig`` (or settings by
+name) describes."""
 
 import keras
 
 from anime_gan import augment, devices, networks
+from anime_gan.config import TrainConfig
 from anime_gan.errors import ConfigError
 from anime_gan.models import MODELS
 
 
-def build_gan(config, strategy=None):
+def build_gan(config=None, strategy=None, **settings):
     """The compiled, untrained GAN that ``config`` describes, its variables placed by
-    ``strategy`` (a ``tf.distribute.Strategy``; default: the current one)."""
+    ``strategy`` (a ``tf.distribute.Strategy``; default: the current one).
+
+    ``config``: a ``TrainConfig``; ``settings``, by the flags' names, start from it or
+    from the defaults: ``build_gan(model="wgan", image_size=128)``."""
+    if config is None:
+        config = TrainConfig.from_settings(**settings)
+    elif not isinstance(config, TrainConfig):
+        raise TypeError(f"build_gan takes a TrainConfig or settings by name, not "
+                        f"{type(config).__name__}: build_gan(model=..., image_size=...)")
+    elif settings:
+        config = config.replace(**settings)
     strategy = strategy or devices.make_strategy("default")
     if config.batch_size % strategy.num_replicas_in_sync:
         raise ConfigError(

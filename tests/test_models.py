@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import anime_gan
 from anime_gan import TrainConfig, build_gan
 
 BATCH = 4
@@ -267,3 +268,16 @@ def test_variant_defaults_follow_their_papers():
         assert isinstance(opt, keras.optimizers.Adam)
         assert (float(opt.learning_rate), opt.beta_1, opt.beta_2) == pytest.approx((2e-4, 0.5, 0.999))
     assert sn.n_critic == 1
+
+
+def test_build_gan_takes_settings_by_name_as_train_does():
+    gan = build_gan(model="wgan", latent_dim=16, gp_weight=5.0)
+    assert type(gan).__name__ == "WGANGP" and gan.latent_dim == 16 and gan.gp_weight == 5.0
+    from_config = build_gan(TrainConfig(model="wgan"), latent_dim=8)  # settings over a config
+    assert type(from_config).__name__ == "WGANGP" and from_config.latent_dim == 8
+    for wrong in ({"model": "wgan"}, "dcgan"):
+        with pytest.raises(TypeError, match=f"^build_gan takes a TrainConfig or settings by "
+                                            f"name, not {type(wrong).__name__}"):
+            build_gan(wrong)
+    with pytest.raises(anime_gan.ConfigError, match="modle: no such setting"):
+        build_gan(modle="wgan")

@@ -59,6 +59,9 @@ def test_each_class_defaults_to_its_papers_critic_updates(generator):
     (lambda g: DCGAN(g, build_discriminator(128)), ValueError,
      r"the generator makes images of shape \(64, 64, 3\), but the discriminator takes "
      r"\(128, 128, 3\)"),
+    (lambda g: DCGAN(build_discriminator(), g), ValueError,
+     "^the generator given takes images and the discriminator makes them: they are swapped; "
+     "give the generator first, then the discriminator$"),
     (lambda g: DCGAN(g, build_discriminator(), ema_decay=1.5), ValueError,
      r"ema_decay=1.5: must be in \[0, 1\)"),
     (lambda g: WGANGP(g, build_critic(), n_critic=0), ValueError,

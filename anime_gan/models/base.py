@@ -28,6 +28,10 @@ def _check_networks(generator, discriminator):
     except (AttributeError, ValueError):  # a subclassed model not yet called: no shapes
         return
     if len(made) != len(taken) or any(m != t for m, t in zip(made, taken) if None not in (m, t)):
+        if len(generator.input_shape[1:]) == 3 and len(discriminator.output_shape[1:]) == 3:
+            raise ValueError("the generator given takes images and the discriminator makes "
+                             "them: they are swapped; give the generator first, then the "
+                             "discriminator")
         raise ValueError(f"the generator makes images of shape {made}, but the discriminator "
                          f"takes {taken}: build both for the same image_size")
 

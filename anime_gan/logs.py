@@ -92,13 +92,24 @@ def setup(force=False):
 
 def setup_for_a_script():
     """``setup()`` where no one set up logging: a plain ``python`` script, whose root logger
-    has no handler and whose library logger has no level or handler of its own.  ``train``
-    calls it, so a script shows which data trains and where the run goes, as the command
-    line does; an application that configures logging before it decides for itself."""
+    has no handler, or only the one a bare ``basicConfig()`` makes (absl's first log call
+    makes it when the root has none: an ``export_generator`` before ``train``), and whose
+    library logger has no level or handler of its own.  ``train`` calls it, so a script
+    shows which data trains and where the run goes, as the command line does; an
+    application that configures logging before it decides for itself."""
     logger = logging.getLogger(LOGGER_NAME)
-    if logging.getLogger().handlers or logger.handlers or logger.level != logging.NOTSET:
+    if _root_set_up() or logger.handlers or logger.level != logging.NOTSET:
         return False
     return setup(force=True)
+
+
+def _root_set_up():
+    root = logging.getLogger()
+    bare = (len(root.handlers) == 1 and root.level == logging.WARNING
+            and type(root.handlers[0]) is logging.StreamHandler
+            and root.handlers[0].stream is sys.stderr and root.handlers[0].level == logging.NOTSET
+            and getattr(root.handlers[0].formatter, "_fmt", None) == logging.BASIC_FORMAT)
+    return bool(root.handlers) and not bare
 
 
 class _TensorFlowsRoutineInfo(logging.Filter):

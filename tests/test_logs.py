@@ -95,6 +95,34 @@ def test_a_script_that_set_up_logging_keeps_it(bare_logging, monkeypatch, config
     assert bare_logging.getvalue() == ""
 
 
+def test_a_script_whose_root_handler_absl_made_shows_the_messages_of_train_once(
+        bare_logging, monkeypatch):
+    """absl's first log call (TensorFlow's, while ``export_generator`` saves) runs a bare
+    ``basicConfig()`` when the root has no handler: that is no set-up of the script's."""
+    import absl.logging
+
+    drop_pytest_handlers()
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    monkeypatch.setattr(logging.root, "level", logging.WARNING)
+    absl.logging.info("Function `serving_default` contains input name(s) ...")
+    assert len(logging.root.handlers) == 1  # made by absl
+    assert logs.setup_for_a_script()
+    logging.getLogger("anime_gan.training").info("Training dcgan")
+    assert bare_logging.getvalue() == "INFO:anime_gan.training:Training dcgan\n"
+
+
+@pytest.mark.parametrize("settings", [dict(level=logging.INFO), dict(format="%(message)s"),
+                                      dict(stream=io.StringIO())])
+def test_a_script_that_called_basic_config_with_settings_keeps_it(bare_logging, monkeypatch,
+                                                                  settings):
+    drop_pytest_handlers()
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    monkeypatch.setattr(logging.root, "level", logging.WARNING)
+    logging.basicConfig(**settings)
+    assert not logs.setup_for_a_script()
+    assert logging.getLogger("anime_gan").handlers == []
+
+
 def test_a_level_the_user_set_is_kept(bare_logging):
     drop_pytest_handlers()
     logging.getLogger("anime_gan").setLevel(logging.WARNING)

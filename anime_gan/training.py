@@ -179,8 +179,9 @@ def _train(config, strategy, extra_callbacks, live, data_notes=()):
         undo_the_settings = folder.undo_of_a_config_change()
         if finished:
             # Its config.json stays as it was: nothing is trained with these settings.
-            logger.info("%s has finished its %d epoch(s): nothing to train (a higher --epochs "
-                        "trains it further)", config.output_dir, int(state.epoch))
+            logger.info("%s has finished its %d epoch(s): nothing to train (a higher %s "
+                        "trains it further)", config.output_dir, int(state.epoch),
+                        "epochs=" if notebook.in_notebook() else "--epochs")
         else:  # last before fit: a stop while the run is prepared records no settings
             folder.write_config(config, state.step, int(state.epoch))
             logger.info("Training %s; writing the run to %s", config.model, config.output_dir)

@@ -88,6 +88,16 @@ def test_what_to_run_again_names_the_run_folder_a_default_one_would_not_find(fak
     assert notebook.the_same_call("train", "runs/x") == "command (with --output_dir=runs/x)"
 
 
+def test_a_finished_run_in_a_notebook_names_the_keyword_that_trains_it_further(
+        fake_ipython, trained_run, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="anime_gan"):
+        anime_gan.train(output_dir=str(trained_run), live=False)
+    assert "has finished its 2 epoch(s): nothing to train (a higher epochs= trains it " \
+        "further)" in caplog.text
+
+
 def test_show_grid_displays_once_per_cell(fake_ipython):
     figure = anime_gan.show_grid(faces(8), rows=2)
     assert [kind for kind, _, _ in fake_ipython.published] == ["display"]

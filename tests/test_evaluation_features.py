@@ -1,5 +1,6 @@
 """Evaluation backbones and the real-feature cache. Nothing is downloaded."""
 
+import logging
 import os
 import re
 
@@ -117,13 +118,19 @@ def test_real_features_are_cached_next_to_the_data(image_folder, tiny_backbone, 
 
 
 def test_real_features_go_into_a_cache_folder_given_and_not_into_the_data(
-        image_folder, tiny_backbone, tmp_path, monkeypatch):
+        image_folder, tiny_backbone, tmp_path, monkeypatch, caplog):
     backbone = evaluation.load_backbone(tiny_backbone)
     cache = str(tmp_path / "cache")
-    first = evaluation.real_features(backbone, 64, 20, data_dir=image_folder, cache_dir=cache)
+    with caplog.at_level(logging.INFO, logger="anime_gan"):
+        first = evaluation.real_features(backbone, 64, 20, data_dir=image_folder,
+                                         cache_dir=cache)
     assert not os.path.exists(os.path.join(image_folder, features.CACHE_FOLDER))
     cached = os.listdir(cache)
     assert len(cached) == 1 and cached[0].startswith("real_features-")
+    # Said before the decoding, which would read like the training data's again.
+    said = caplog.text[caplog.text.index("Measuring the features of up to 20 real images"):]
+    assert f"to compare with (once: then kept in {os.path.join(cache, cached[0])})" in said
+    assert "Decoding" in said
     monkeypatch.setattr(features.pipeline, "decoded_images",
                         lambda *a, **k: pytest.fail("recomputed instead of using the cache"))
     np.testing.assert_array_equal(

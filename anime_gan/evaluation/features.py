@@ -90,6 +90,8 @@ def real_features(backbone, image_size, num_samples, data_dir=None, dataset=None
     if os.path.isfile(path):
         logger.info("Real-image features from the cache %s", path)
         return np.load(path)
+    logger.info("Measuring the features of up to %d real images to compare with (once: "
+                "then kept in %s)", num_samples, path)
     if data_dir:
         chosen = _seeded_choice(paths, num_samples, seed)
         images, count = pipeline.decoded_images(chosen, image_size, data_dir)

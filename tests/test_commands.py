@@ -223,6 +223,19 @@ def test_evaluate_refuses_a_report_path_that_is_a_folder_before_any_work(
     assert sorted(p.name for p in trained_run.glob("eval*")) == [name]
 
 
+def test_evaluate_of_a_run_whose_data_moved_asks_for_the_data_where_it_is_now(
+        trained_run, tiny_backbone, tmp_path, run_cli):
+    saved = json.loads((trained_run / "config.json").read_text())
+    gone = str(tmp_path / "faces that moved")
+    (trained_run / "config.json").write_text(json.dumps({**saved, "data_dir": gone}))
+    result = run_cli("--mode=evaluate", f"--output_dir={trained_run}", "--num_samples=10",
+                     f"--backbone={tiny_backbone}")
+    assert result.returncode == 2
+    assert f"the run in {trained_run} was trained on {gone}, which is not there any more; " \
+        "give --data_dir=PATH where its images are now" in result.stderr
+    assert "Traceback" not in result.stderr and not (trained_run / "eval.json").exists()
+
+
 def test_evaluate_stopped_by_sigterm_says_so_and_exits_143(trained_run, tiny_backbone,
                                                           image_folder, run_cli, monkeypatch,
                                                           caplog):

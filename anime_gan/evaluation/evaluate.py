@@ -13,7 +13,7 @@ from anime_gan.evaluation.features import (generated_features, real_features,
 from anime_gan.files import append_json_line, read_json, save_json, user_path
 from anime_gan.run_folder import RunFolder, runs_cache_dir
 from anime_gan.run_folder.lock import run_lock
-from anime_gan.notebook import the_same_call
+from anime_gan.notebook import in_notebook, the_same_call
 from anime_gan.sampling import load_generator_and_source
 from anime_gan.stop_signals import sigterm_interrupts
 
@@ -75,7 +75,7 @@ def _evaluate_run(run_dir, num_samples, data_dir, dataset, backbone, backbone_we
     config = folder.read_config()
     _check_reports_are_files(folder)  # before minutes of work that could not be written
     if not data_dir and not dataset:
-        data_dir, dataset = config.data_dir, config.dataset
+        data_dir, dataset = _the_runs_data(config, run_dir)
     tfds_data_dir = tfds_data_dir or config.tfds_data_dir
     if backbone is None:
         backbone, backbone_weights = config.backbone, backbone_weights or config.backbone_weights
@@ -119,6 +119,14 @@ def _keep(report, folder):
                            folder.eval_report, error, folder.eval_reports)
     append_json_line(folder.eval_reports, report)
     save_json(folder.eval_report, report)
+
+
+def _the_runs_data(config, run_dir):
+    if config.data_dir and not is_kaggle(config.data_dir) and not os.path.isdir(config.data_dir):
+        given = "data_dir=PATH" if in_notebook() else "--data_dir=PATH"
+        raise DataError(f"the run in {run_dir} was trained on {config.data_dir}, which is not "
+                        f"there any more; give {given} where its images are now")
+    return config.data_dir, config.dataset
 
 
 def _check_reports_are_files(folder):

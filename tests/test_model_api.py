@@ -49,6 +49,21 @@ def test_diffaugment_takes_the_flags_string_or_a_sequence_of_names(generator):
         augment.diff_augment(tf.zeros((1, 8, 8, 3)), ("colour",), keras.random.SeedGenerator(0))
 
 
+def test_a_critic_unlike_its_papers_is_named_in_a_warning(generator, caplog):
+    with caplog.at_level(logging.WARNING, logger="anime_gan"):
+        WGANGP(generator, build_critic())
+        SNGAN(generator, build_sn_discriminator())
+        WGANClip(generator, build_discriminator())  # the original WGAN kept batch norm
+        assert caplog.text == ""
+        WGANGP(generator, build_discriminator())
+        SNGAN(generator, build_discriminator())
+    assert [record.getMessage().split(",")[0] for record in caplog.records] == [
+        "WGANGP: the critic has batch normalization (down2_bn",
+        "SNGAN: the discriminator has no spectral normalization"]
+    assert "anime_gan.build_critic() has none" in caplog.records[0].getMessage()
+    assert "anime_gan.build_sn_discriminator() has it" in caplog.records[1].getMessage()
+
+
 def test_each_class_defaults_to_its_papers_critic_updates(generator):
     assert SNGAN(generator, build_sn_discriminator()).n_critic == 1
     assert WGANGP(generator, build_critic()).n_critic == 5

@@ -18,6 +18,15 @@ from anime_gan import augment, devices
 MAX_REAL_PIXEL = 1.25
 
 
+def layers_within(model):
+    """Every layer of ``model``, through nested models and wrappers (spectral norm's)."""
+    for layer in getattr(model, "layers", ()):
+        yield layer
+        yield from layers_within(layer)
+        if isinstance(getattr(layer, "layer", None), keras.layers.Layer):
+            yield layer.layer
+
+
 def _check_networks(generator, discriminator):
     for role, network in (("generator", generator), ("discriminator", discriminator)):
         if not isinstance(network, keras.layers.Layer):

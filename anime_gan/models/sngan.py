@@ -1,10 +1,16 @@
 """SNGAN (Miyato et al., 2018): a spectrally normalised discriminator, trained with the
 hinge loss."""
 
+import logging
+
+import keras
 from keras import ops
 
 from anime_gan import losses
+from anime_gan.models.base import layers_within
 from anime_gan.models.critic_loop import CriticLoopGAN
+
+logger = logging.getLogger(__name__)
 
 
 class SNGAN(CriticLoopGAN):
@@ -20,6 +26,11 @@ class SNGAN(CriticLoopGAN):
 
     def __init__(self, generator, discriminator, n_critic=1, **kwargs):
         super().__init__(generator, discriminator, n_critic=n_critic, **kwargs)
+        if not any(isinstance(layer, keras.layers.SpectralNormalization)
+                   for layer in layers_within(discriminator)):
+            logger.warning("SNGAN: the discriminator has no spectral normalization, which the "
+                           "hinge loss relies on to bound it; "
+                           "anime_gan.build_sn_discriminator() has it")
 
     def critic_loss(self, real_scores, fake_scores, real_images, fake_images):
         return (losses.discriminator_hinge_loss(real_scores, fake_scores),

@@ -1,10 +1,16 @@
 """WGAN-GP (Gulrajani et al., 2017): a Wasserstein critic with a gradient penalty."""
 
+import logging
+
+import keras
 from keras import ops
 
 from anime_gan import devices, losses
 from anime_gan.errors import check_real_number
+from anime_gan.models.base import layers_within
 from anime_gan.models.critic_loop import CriticLoopGAN
+
+logger = logging.getLogger(__name__)
 
 
 class WGANGP(CriticLoopGAN):
@@ -23,6 +29,12 @@ class WGANGP(CriticLoopGAN):
         check_real_number("WGANGP", "gp_weight", gp_weight, 0)
         super().__init__(generator, critic, n_critic=n_critic, **kwargs)
         self.gp_weight = gp_weight
+        if normalized := [layer.name for layer in layers_within(critic)
+                          if isinstance(layer, keras.layers.BatchNormalization)]:
+            logger.warning("WGANGP: the critic has batch normalization (%s), which makes each "
+                           "image's score depend on the batch, against the gradient penalty "
+                           "taken per image; anime_gan.build_critic() has none",
+                           ", ".join(normalized))
 
     def critic_loss(self, real_scores, fake_scores, real_images, fake_images):
         critic_loss = losses.critic_wasserstein_loss(real_scores, fake_scores)

@@ -14,7 +14,10 @@ def build_gan(config=None, strategy=None, **settings):
     ``strategy`` (a ``tf.distribute.Strategy``; default: the current one).
 
     ``config``: a ``TrainConfig``; ``settings``, by the flags' names, start from it or
-    from the defaults: ``build_gan(model="wgan", image_size=128)``."""
+    from the defaults: ``build_gan(model="wgan", image_size=128)``.  A ``strategy`` given
+    by its flag's name (``strategy="mirrored"``) is that setting, and makes the strategy."""
+    if isinstance(strategy, str):
+        settings["strategy"], strategy = strategy, None
     if config is None:
         config = TrainConfig.from_settings(**settings)
     elif not isinstance(config, TrainConfig):
@@ -22,7 +25,8 @@ def build_gan(config=None, strategy=None, **settings):
                         f"{type(config).__name__}: build_gan(model=..., image_size=...)")
     elif settings:
         config = config.replace(**settings)
-    strategy = strategy or devices.make_strategy("default")
+    strategy = strategy or devices.make_strategy(
+        settings["strategy"] if "strategy" in settings else "default")
     if config.batch_size % strategy.num_replicas_in_sync:
         raise ConfigError(
             f"--batch_size={config.batch_size}: must divide evenly between the "

@@ -63,6 +63,24 @@ def test_a_critic_unlike_its_papers_is_named_in_a_warning(generator, caplog):
     assert "anime_gan.build_critic() has none" in caplog.records[0].getMessage()
     assert "anime_gan.build_sn_discriminator() has it" in caplog.records[1].getMessage()
 
+    class Block(keras.layers.Layer):  # a layer of the user's own holding both
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.conv = keras.layers.SpectralNormalization(keras.layers.Conv2D(8, 4, 2))
+            self.norm = keras.layers.BatchNormalization(name="block_bn")
+
+        def call(self, images):
+            return self.norm(self.conv(images))
+
+    images = keras.Input((64, 64, 3))
+    blocks = keras.Model(images, keras.layers.Dense(1)(keras.layers.Flatten()(Block()(images))))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="anime_gan"):
+        SNGAN(generator, blocks)
+        WGANGP(generator, blocks)
+    assert [record.getMessage()[:53] for record in caplog.records] == [
+        "WGANGP: the critic has batch normalization (block_bn)"]
+
 
 def test_each_class_defaults_to_its_papers_critic_updates(generator):
     assert SNGAN(generator, build_sn_discriminator()).n_critic == 1

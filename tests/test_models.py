@@ -281,3 +281,7 @@ def test_build_gan_takes_settings_by_name_as_train_does():
             build_gan(wrong)
     with pytest.raises(anime_gan.ConfigError, match="modle: no such setting"):
         build_gan(modle="wgan")
+    mirrored = build_gan(model="dcgan", latent_dim=8, strategy="mirrored")  # the setting
+    assert type(mirrored.distribute_strategy).__name__ == "MirroredStrategy"
+    with pytest.raises(anime_gan.ConfigError, match="--strategy=bogus: must be one of"):
+        build_gan(strategy="bogus")

@@ -19,12 +19,9 @@ MAX_REAL_PIXEL = 1.25
 
 
 def layers_within(model):
-    """Every layer of ``model``, through nested models and wrappers (spectral norm's)."""
-    for layer in getattr(model, "layers", ()):
-        yield layer
-        yield from layers_within(layer)
-        if isinstance(getattr(layer, "layer", None), keras.layers.Layer):
-            yield layer.layer
+    """Every layer of ``model``: in nested models, in layers of the user's own that hold
+    layers, in wrappers (spectral norm's)."""
+    return model._flatten_layers(include_self=False, recursive=True)  # Keras's own walk
 
 
 def _check_networks(generator, discriminator):

@@ -280,7 +280,8 @@ def end_epoch_without_metrics(gan, epoch, fit_callbacks):
 def keep_the_row_of_an_ended_epoch(gan, epoch, fit_callbacks):
     """After a stop between an epoch's last step and its end (a caller's callback raised
     there): the epoch's history row and plots, unless written, from the running means its
-    end would have logged.  The resume then ends the epoch with that row, as after Ctrl-C."""
+    end would have logged (not an ``--eval_every`` KID: none is measured).  The resume then
+    ends the epoch with that row, as after Ctrl-C."""
     for callback in fit_callbacks:
         if isinstance(callback, HistoryCSV) and any(
                 int(row["epoch"]) == epoch + 1 for row in history.read_rows(callback.csv_path)):

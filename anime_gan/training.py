@@ -199,11 +199,11 @@ def _train(config, strategy, extra_callbacks, live, data_notes=()):
         if callers.inside:  # between two steps: they are saved, as on a stop
             progress.end_line()
             try:  # a new run's step 0 is no training: its folder keeps nothing, as a kill's
-                saved = (f"saved {_save_the_steps_taken(state, gan, folder)}" if state.step
-                         else "nothing to save (no step taken)")
+                path = _save_the_steps_taken(state, gan, folder) if state.step else None
+                saved = f"saved {path}" if path else "nothing to save (no step taken)"
             except TrainingFault as fault:  # NaN weights, a full disk: the error stays theirs
-                saved = f"not saved ({fault})"
-            if state.step and state.steps_into_epoch >= steps_per_epoch:
+                path, saved = None, f"not saved ({fault})"
+            if path and state.steps_into_epoch >= steps_per_epoch:  # the row goes with it
                 _keep_the_row_of_the_ended_epoch(gan, state, fit_callbacks)
             _redraw_live_views(fit_callbacks)
             logger.warning("A callback raised %s at step %d: %s. Run the same %s again to "
@@ -238,9 +238,11 @@ def _redraw_live_views(fit_callbacks):
 
 def _keep_the_row_of_the_ended_epoch(gan, state, fit_callbacks):
     try:
-        callbacks.keep_the_row_of_an_ended_epoch(gan, int(state.epoch), fit_callbacks)
-    except TrainingFault as fault:  # a full disk: the callback's error stays the one raised
-        logger.warning("Epoch %d's history row is not written: %s", int(state.epoch) + 1, fault)
+        with stop_signals.held():
+            callbacks.keep_the_row_of_an_ended_epoch(gan, int(state.epoch), fit_callbacks)
+    except Exception as error:  # noqa: BLE001 -- the callback's error stays the one raised
+        logger.warning("Epoch %d's history row is not written: %s", int(state.epoch) + 1,
+                       error)
 
 
 def _save_the_steps_taken(state, gan, folder):

@@ -464,8 +464,9 @@ def test_a_callback_that_raises_between_steps_has_the_steps_taken_saved(image_fo
 
 
 @pytest.mark.slow  # the default suite's time budget
+@pytest.mark.parametrize("step", [3, 4])  # mid-epoch 2, and after its last step
 def test_a_callback_that_raises_over_nan_weights_keeps_its_exception_and_the_good_checkpoint(
-        image_folder, tmp_path, caplog):
+        image_folder, tmp_path, caplog, step):
     def poison_then_fail(model):
         kernel = model.generator.get_layer("project").kernel
         kernel.assign(np.full(kernel.shape, np.nan, np.float32))
@@ -473,9 +474,11 @@ def test_a_callback_that_raises_over_nan_weights_keeps_its_exception_and_the_goo
 
     with pytest.raises(CallbackBug, match="after NaN"):
         train(**settings(image_folder, tmp_path, checkpoint_every=0),
-              callbacks=[AtStep(3, poison_then_fail)])
-    assert "A callback raised CallbackBug at step 3: not saved (the weights are NaN" in caplog.text
+              callbacks=[AtStep(step, poison_then_fail)])
+    assert f"A callback raised CallbackBug at step {step}: not saved (the weights are NaN" \
+        in caplog.text
     assert restored_state(tmp_path / "run").step == 2  # the end of epoch 1, as it was
+    assert history_epochs(tmp_path / "run") == [1]  # no row for an epoch the run does not keep
 
 
 @pytest.mark.slow  # the default suite's time budget

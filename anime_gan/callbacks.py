@@ -26,6 +26,7 @@ from anime_gan.evaluation.features import generated_features
 from anime_gan.evaluation.metrics import kernel_inception_distance
 from anime_gan.files import atomic_path, save_image
 from anime_gan.images import image_grid, to_uint8
+from anime_gan.run_folder import RunFolder
 from anime_gan.run_folder.checkpoints import checkpoint_prefixes
 
 logger = logging.getLogger(__name__)
@@ -57,8 +58,9 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
                                      f"{', '.join(f'{k}={v}' for k, v in bad.items())}. {kept}")
 
     def _has_a_checkpoint(self):
-        return self.run_dir is None or bool(
-            checkpoint_prefixes(os.path.join(self.run_dir, "checkpoints")))
+        return self.run_dir is None or any(
+            os.path.exists(f"{prefix}.index")  # an index may list one whose files are gone
+            for prefix in checkpoint_prefixes(RunFolder(self.run_dir).checkpoints))
 
 
 class KIDMonitor(keras.callbacks.Callback):

@@ -16,14 +16,13 @@ import tensorflow as tf
 from PIL import Image
 
 from anime_gan import export, files, notebook, sampling
-from anime_gan.data.kaggle import is_kaggle
 from anime_gan.errors import ConfigError
 from anime_gan.evaluation import evaluate_run
 from anime_gan.evaluation.backbones import INCEPTION_WEIGHTS_FILE, keras_cache_dir
 from anime_gan.files import atomic_path, save_image, user_path
 from anime_gan.images import GRID_ROWS, image_grid, square_grid_rows
 from anime_gan.progress import into_a_file
-from anime_gan.run_folder import RunFolder, saved_config
+from anime_gan.run_folder import RunFolder, data_gone, saved_config
 from anime_gan.run_folder.lock import run_lock
 from anime_gan.stop_signals import sigterm_interrupts
 from anime_gan.training import train
@@ -175,7 +174,7 @@ def train_summary(config, prog="anime-gan", worker=None):
              f"  {prog} --mode=generate --output_dir={run} --interpolate"]
     if recorded.data_dir or recorded.dataset:  # FID/KID against the run's own real images
         evaluate = f"  {prog} --mode=evaluate --output_dir={run}"
-        if _moved(recorded.data_dir) and config.data_dir and os.path.isdir(config.data_dir):
+        if data_gone(recorded, run) and config.data_dir and os.path.isdir(config.data_dir):
             evaluate += f" --data_dir={shlex.quote(config.data_dir)}"  # where it is now
         weights = os.path.join(keras_cache_dir(), INCEPTION_WEIGHTS_FILE)
         if recorded.backbone != "inception":  # the network its --eval_every KID used
@@ -187,10 +186,6 @@ def train_summary(config, prog="anime-gan", worker=None):
     lines.append(f"  (the same command with --output_dir={run} and a higher --epochs trains "
                  "this run further)")
     return lines
-
-
-def _moved(data_dir):
-    return bool(data_dir) and not is_kaggle(data_dir) and not os.path.isdir(data_dir)
 
 
 def run(config):

@@ -14,9 +14,8 @@ import numpy as np
 from anime_gan.config import TrainConfig
 from anime_gan.data.folder_walk import enclosing_run, run_inside
 from anime_gan.data.image_files import DEFAULT_MAX_PIXELS
-from anime_gan.data.kaggle import is_kaggle
 from anime_gan.errors import ConfigError
-from anime_gan.run_folder import RunFolder, runs_cache_dir, saved_config
+from anime_gan.run_folder import RunFolder, data_gone, runs_cache_dir, saved_config
 
 logger = logging.getLogger(__name__)
 
@@ -125,10 +124,8 @@ def with_the_runs_data(config):
         config = config.replace(cache_dir=config.cache_dir or None)
     if config.data_dir or config.dataset or not (saved.data_dir or saved.dataset):
         return config, notes
-    if saved.data_dir and not is_kaggle(saved.data_dir) and not os.path.isdir(saved.data_dir):
-        raise ConfigError(f"--data_dir: the run in {config.output_dir} was trained on "
-                          f"{saved.data_dir}, which is not there any more; give --data_dir="
-                          "PATH where its images are now")
+    if gone := data_gone(saved, config.output_dir):
+        raise ConfigError(f"--data_dir: {gone}")
     return (config.replace(data_dir=saved.data_dir, dataset=saved.dataset,
                            tfds_data_dir=config.tfds_data_dir or saved.tfds_data_dir),
             [f"Continuing on the run's data, {saved.data_dir or saved.dataset}", *notes])

@@ -96,10 +96,14 @@ class _AtStep:
     generator_steps = 3
 
 
+NOTHING_KEPT = ("No checkpoint was saved before it, so no step of this run is kept; try a "
+                "lower learning rate, then run the same command (with --output_dir={run}) to "
+                "start it again.")
+
+
 @pytest.mark.parametrize("checkpoint, says", [
-    (None, "No checkpoint was saved before it, so no step of this run is kept; try a lower "
-           "learning rate, then run the same command (with --output_dir={run}) to start it "
-           "again."),
+    (None, NOTHING_KEPT),
+    ("checkpoint", NOTHING_KEPT),  # an index listing a checkpoint whose files are gone
     ("ckpt-1.index", "The newest checkpoint and the run's files are from before this step; "
                      "try a lower learning rate, then run the same command (with "
                      "--output_dir={run}) to resume."),
@@ -110,7 +114,10 @@ def test_a_nan_stop_says_whether_a_checkpoint_keeps_earlier_steps(tmp_path, chec
 
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    if checkpoint:
+    if checkpoint == "checkpoint":
+        (run / "checkpoints" / checkpoint).write_text(
+            'model_checkpoint_path: "ckpt-1"\nall_model_checkpoint_paths: "ckpt-1"\n')
+    elif checkpoint:
         (run / "checkpoints" / checkpoint).write_bytes(b"")
     stop = StopOnNonFiniteLoss(str(run))
     stop.set_model(_AtStep())

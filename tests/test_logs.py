@@ -105,7 +105,8 @@ def test_a_script_whose_root_handler_absl_made_shows_the_messages_of_train_once(
     monkeypatch.delitem(sys.modules, "IPython", raising=False)
     monkeypatch.setattr(logging.root, "level", logging.WARNING)
     absl.logging.info("Function `serving_default` contains input name(s) ...")
-    assert len(logging.root.handlers) == 1  # made by absl
+    assert len(logging.root.handlers) == 1  # made by absl, as a bare basicConfig() does:
+    # the two are alike, so a script's own bare basicConfig() shows the messages too
     assert logs.setup_for_a_script()
     logging.getLogger("anime_gan.training").info("Training dcgan")
     assert bare_logging.getvalue() == "INFO:anime_gan.training:Training dcgan\n"

@@ -11,9 +11,9 @@ from anime_gan.evaluation.backbones import load_backbone
 from anime_gan.evaluation.features import (generated_features, real_features,
                                            warn_of_fewer_real_images)
 from anime_gan.files import append_json_line, read_json, save_json, user_path
-from anime_gan.run_folder import RunFolder, runs_cache_dir
+from anime_gan.run_folder import RunFolder, data_gone, runs_cache_dir
 from anime_gan.run_folder.lock import run_lock
-from anime_gan.notebook import in_notebook, the_same_call
+from anime_gan.notebook import the_same_call
 from anime_gan.sampling import load_generator_and_source
 from anime_gan.stop_signals import sigterm_interrupts
 
@@ -122,10 +122,8 @@ def _keep(report, folder):
 
 
 def _the_runs_data(config, run_dir):
-    if config.data_dir and not is_kaggle(config.data_dir) and not os.path.isdir(config.data_dir):
-        given = "data_dir=PATH" if in_notebook() else "--data_dir=PATH"
-        raise DataError(f"the run in {run_dir} was trained on {config.data_dir}, which is not "
-                        f"there any more; give {given} where its images are now")
+    if gone := data_gone(config, run_dir):
+        raise DataError(gone)
     return config.data_dir, config.dataset
 
 

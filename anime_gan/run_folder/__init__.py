@@ -218,6 +218,16 @@ def saved_config(output_dir):
         return None
 
 
+def data_gone(saved, run_dir):
+    """Why the run's recorded data folder cannot be used, when it is no longer there (a
+    ``kaggle:`` handle is looked up, never gone), or None."""
+    data_dir = saved.data_dir
+    if not data_dir or is_kaggle(data_dir) or os.path.isdir(data_dir):
+        return None
+    return (f"the run in {run_dir} was trained on {data_dir}, which is not there any more; "
+            "give --data_dir=PATH where its images are now")
+
+
 def runs_cache_dir(saved, data_dir):
     """The cache folder of the run whose settings are ``saved``, for ``data_dir`` (None for
     the built-in faces), and a line to log when it was found elsewhere.  One kept inside

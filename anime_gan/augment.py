@@ -9,6 +9,8 @@ discriminator from memorising a small data set.  Images are in [-1, 1].
 import keras
 from keras import ops
 
+from anime_gan.errors import ArgumentTypeError
+
 POLICIES = ("color", "translation", "cutout")
 CUTOUT_RATIO = 0.5  # of the image side
 
@@ -29,8 +31,8 @@ def as_policy(policy):
     if policy is None or isinstance(policy, str):
         return parse_policy(policy)
     if not (isinstance(policy, (list, tuple)) and all(isinstance(p, str) for p in policy)):
-        raise TypeError(f"diffaugment={policy!r}: give the policy's names as a string, "
-                        f"'color,translation,cutout', or a sequence of them")
+        raise ArgumentTypeError(f"diffaugment={policy!r}: give the policy's names as a string, "
+                                f"'color,translation,cutout', or a sequence of them")
     return parse_policy(",".join(policy))
 
 

@@ -25,7 +25,7 @@ import weakref
 import numpy as np
 from matplotlib.figure import Figure
 
-from anime_gan.errors import check_whole_numbers
+from anime_gan.errors import ArgumentTypeError, check_whole_numbers
 from anime_gan.images import image_grid, square_grid_rows, to_uint8
 
 logger = logging.getLogger(__name__)
@@ -107,12 +107,12 @@ def grid_pixels(images):
     (a generator's output, tensors too) read on the networks' [-1, 1] scale, grey
     ([..., 1]) repeated into RGB."""
     if isinstance(images, (str, os.PathLike)) or hasattr(images, "layers"):
-        raise TypeError(f"show_grid takes images, not {type(images).__name__}: "
-                        "anime_gan.sample(load_generator(RUN), 16) gives a run's")
+        raise ArgumentTypeError(f"show_grid takes images, not {type(images).__name__}: "
+                                "anime_gan.sample(load_generator(RUN), 16) gives a run's")
     images = np.asarray(images)
     if images.dtype.kind in "OUS":  # say, a list of models or of file names
-        raise TypeError("show_grid takes images (arrays of numbers), not "
-                        f"{'strings' if images.dtype.kind in 'US' else 'Python objects'}")
+        raise ArgumentTypeError("show_grid takes images (arrays of numbers), not "
+                                f"{'strings' if images.dtype.kind in 'US' else 'Python objects'}")
     if images.ndim not in (3, 4) or images.shape[-1] not in (1, 3):
         raise ValueError("expected images [N, H, W, 3] or one image [H, W, 3] (or grey, "
                          f"[..., 1]); got an array of shape {images.shape}")

@@ -27,7 +27,7 @@ class _OneLineInIPython:
     library's code (IPython's ``_render_traceback_`` hook; ``%debug`` still works)."""
 
     def _render_traceback_(self):
-        return [f"{type(self).__name__}: {self}"]
+        return [f"{getattr(self, 'shown_as', type(self).__name__)}: {self}"]
 
 
 class ConfigError(_OneLineInIPython, ValueError):
@@ -36,6 +36,12 @@ class ConfigError(_OneLineInIPython, ValueError):
 
 class DataError(ConfigError):
     """The data the user pointed at cannot be used; the message says why and what to do."""
+
+
+class ArgumentTypeError(_OneLineInIPython, TypeError):
+    """A Python call was given the wrong kind of argument; the message says what to give."""
+
+    shown_as = "TypeError"
 
 
 class TrainingFault(_OneLineInIPython, RuntimeError):

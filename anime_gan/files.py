@@ -14,7 +14,7 @@ import shutil
 
 import keras
 
-from anime_gan.errors import ArtifactWriteError
+from anime_gan.errors import ArgumentTypeError, ArtifactWriteError
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def user_path(path, who, what="a run folder"):
     """``path`` (a str or ``os.PathLike``) with ``~`` expanded, as a shell would; anything
     else is refused in one line, naming the function ``who`` was called."""
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{who} takes {what} (a path), not {type(path).__name__}")
+        raise ArgumentTypeError(f"{who} takes {what} (a path), not {type(path).__name__}")
     return os.path.expanduser(os.fspath(path))
 
 

@@ -5,7 +5,7 @@ import keras
 
 from anime_gan import augment, devices, networks
 from anime_gan.config import TrainConfig
-from anime_gan.errors import ConfigError
+from anime_gan.errors import ArgumentTypeError, ConfigError
 from anime_gan.models import MODELS
 
 
@@ -21,8 +21,8 @@ def build_gan(config=None, strategy=None, **settings):
     if config is None:
         config = TrainConfig.from_settings(**settings)
     elif not isinstance(config, TrainConfig):
-        raise TypeError(f"build_gan takes a TrainConfig or settings by name, not "
-                        f"{type(config).__name__}: build_gan(model=..., image_size=...)")
+        raise ArgumentTypeError(f"build_gan takes a TrainConfig or settings by name, not "
+                                f"{type(config).__name__}: build_gan(model=..., image_size=...)")
     elif settings:
         config = config.replace(**settings)
     strategy = strategy or devices.make_strategy(

@@ -16,7 +16,7 @@ from matplotlib.ticker import MaxNLocator
 
 from anime_gan import history
 from anime_gan.display import InlineFigure, bundle, in_notebook, ipython_shell, publish, show
-from anime_gan.errors import MAX_SEED, check_whole_numbers
+from anime_gan.errors import MAX_SEED, ArgumentTypeError, check_whole_numbers
 from anime_gan.files import user_path
 from anime_gan.images import image_grid, square_grid_rows, to_uint8
 from anime_gan.run_folder import RunFolder
@@ -179,8 +179,8 @@ class LiveView(keras.callbacks.Callback):
     def _generator(self):
         generator = getattr(self.model, "sampling_generator", None)
         if generator is None and not hasattr(self.model, "generator"):
-            raise TypeError(f"LiveView shows a GAN's samples; {type(self.model).__name__} "
-                            "has no generator (fit one of anime_gan's GANs with it)")
+            raise ArgumentTypeError(f"LiveView shows a GAN's samples; {type(self.model).__name__} "
+                                    "has no generator (fit one of anime_gan's GANs with it)")
         return self.model.generator if generator is None else generator
 
     def figure(self):

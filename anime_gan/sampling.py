@@ -17,7 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 from anime_gan import devices, display, networks
-from anime_gan.errors import MAX_SEED, ConfigError, check_whole_numbers, keras_load_problem
+from anime_gan.errors import (MAX_SEED, ArgumentTypeError, ConfigError, check_whole_numbers,
+                              keras_load_problem)
 from anime_gan.files import user_path
 from anime_gan.images import GRID_ROWS, image_grid, to_uint8
 from anime_gan.run_folder import RunFolder
@@ -44,11 +45,11 @@ def check_arguments(caller, generator=_NO_GENERATOR, seed=0, **counts):
     elif not isinstance(generator := as_generator(generator), keras.Model):
         hint = (f": load_generator({generator!r}) gives a run's generator"
                 if isinstance(generator, (str, os.PathLike)) else "")
-        raise TypeError(f"{caller} takes a generator (a Keras model), not "
-                        f"{type(generator).__name__}{hint}")
+        raise ArgumentTypeError(f"{caller} takes a generator (a Keras model), not "
+                                f"{type(generator).__name__}{hint}")
     problem = generator is not None and not_a_generator(generator)
     if problem:
-        raise TypeError(f"{caller} takes a generator: {problem}")
+        raise ArgumentTypeError(f"{caller} takes a generator: {problem}")
     check_whole_numbers(caller, **counts)
     check_whole_numbers(caller, 0, MAX_SEED, seed=seed)
     return generator
@@ -93,10 +94,10 @@ def load_generator_and_source(run_dir):
     """``load_generator``, and where it came from: a checkpoint and the network read from
     it (``ckpt-9: ema_generator``), or a ``.keras`` file."""
     if not isinstance(run_dir, (str, os.PathLike)):
-        raise TypeError(f"load_generator takes a run folder or a .keras file, not "
-                        f"{type(run_dir).__name__}" + (
-                            " (a Keras model is a generator already)"
-                            if isinstance(run_dir, keras.Model) else ""))
+        raise ArgumentTypeError(f"load_generator takes a run folder or a .keras file, not "
+                                f"{type(run_dir).__name__}" + (
+                                    " (a Keras model is a generator already)"
+                                    if isinstance(run_dir, keras.Model) else ""))
     run_dir = user_path(run_dir, "load_generator", "a run folder or a .keras file")
     if os.path.isfile(run_dir) and run_dir.endswith(".keras"):
         return _load_keras_file(run_dir), os.fspath(run_dir)

@@ -14,7 +14,7 @@ import numpy as np
 from anime_gan.config import TrainConfig
 from anime_gan.data.folder_walk import enclosing_run, run_inside
 from anime_gan.data.image_files import DEFAULT_MAX_PIXELS
-from anime_gan.errors import ConfigError
+from anime_gan.errors import ArgumentTypeError, ConfigError
 from anime_gan.run_folder import RunFolder, data_gone, runs_cache_dir, saved_config
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def checked_arguments(config, callbacks, live):
     """``train``'s config and callbacks (as a list), each refused in one line when it is
     something else."""
     if live is not None and not isinstance(live, (bool, np.bool_)):
-        raise TypeError(f"train: live={live!r} must be True, False or None (in a notebook)")
+        raise ArgumentTypeError(f"train: live={live!r} must be True, False or None (in a notebook)")
     return checked_config(config), checked_callbacks(callbacks)
 
 
@@ -44,8 +44,8 @@ def checked_config(config):
         hint = (f"; to continue the run there: train(RunFolder({os.fspath(config)!r})"
                 ".read_config(), epochs=...)"
                 if isinstance(config, (str, os.PathLike)) else "")
-        raise TypeError(f"train takes a TrainConfig or settings by name, not "
-                        f"{type(config).__name__}{hint}")
+        raise ArgumentTypeError(f"train takes a TrainConfig or settings by name, not "
+                                f"{type(config).__name__}{hint}")
     return config
 
 
@@ -60,8 +60,9 @@ def checked_callbacks(callbacks):
     callbacks = list(callbacks)  # a generator of them is read once
     for callback in callbacks:
         if not isinstance(callback, keras.callbacks.Callback):
-            raise TypeError(f"train: callbacks are Keras callbacks, not {callback!r}; wrap a "
-                            "function in keras.callbacks.LambdaCallback(on_epoch_end=...)")
+            raise ArgumentTypeError(
+                f"train: callbacks are Keras callbacks, not {callback!r}; wrap a function in "
+                "keras.callbacks.LambdaCallback(on_epoch_end=...)")
         for wrapped in _wrapped(callback):
             _refuse_one_optimizer_callback(wrapped)
     return callbacks
@@ -76,7 +77,7 @@ def _wrapped(callback):
 
 def _refuse_one_optimizer_callback(callback):
     if isinstance(callback, _ONE_OPTIMIZER_CALLBACKS):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"train: keras.callbacks.{type(callback).__name__} steers a model's one "
             "optimizer, and a GAN has two: set the learning rates in a callback of your "
             "own (self.model.g_optimizer.learning_rate = ..., and d_optimizer), or give "

@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 from anime_gan import augment, devices
+from anime_gan.errors import ArgumentTypeError
 
 
 # The largest absolute value of a real pixel a step takes (see checked_real_images).
@@ -27,8 +28,8 @@ def layers_within(model):
 def _check_networks(generator, discriminator):
     for role, network in (("generator", generator), ("discriminator", discriminator)):
         if not isinstance(network, keras.layers.Layer):
-            raise TypeError(f"{role}: a Keras model (anime_gan.build_{role}()), "
-                            f"not {type(network).__name__}")
+            raise ArgumentTypeError(f"{role}: a Keras model (anime_gan.build_{role}()), "
+                                    f"not {type(network).__name__}")
     try:
         made, taken = tuple(generator.output_shape[1:]), tuple(discriminator.input_shape[1:])
     except (AttributeError, ValueError):  # a subclassed model not yet called: no shapes
@@ -88,9 +89,10 @@ class GAN(keras.Model):
         GPU): it was slower on our CPUs, and under XLA the step's checks of the real
         images (``checked_real_images``) are skipped."""
         if d_optimizer is None or g_optimizer is None or "optimizer" in kwargs or "loss" in kwargs:
-            raise TypeError(f"{type(self).__name__}.compile takes d_optimizer= and g_optimizer=, "
-                            "the discriminator's and the generator's; its train step gives the "
-                            "losses (no optimizer= or loss=)")
+            raise ArgumentTypeError(
+                f"{type(self).__name__}.compile takes d_optimizer= and g_optimizer=, the "
+                "discriminator's and the generator's; its train step gives the losses (no "
+                "optimizer= or loss=)")
         d_optimizer, g_optimizer = map(keras.optimizers.get, (d_optimizer, g_optimizer))
         if d_optimizer is g_optimizer:
             raise ValueError(f"{type(self).__name__}.compile: d_optimizer and g_optimizer are "

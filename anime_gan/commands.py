@@ -174,7 +174,7 @@ def train_summary(config, prog="anime-gan", worker=None):
              f"  {prog} --mode=generate --output_dir={run} --interpolate"]
     if recorded.data_dir or recorded.dataset:  # FID/KID against the run's own real images
         evaluate = f"  {prog} --mode=evaluate --output_dir={run}"
-        if data_gone(recorded, run) and config.data_dir and os.path.isdir(config.data_dir):
+        if data_gone(recorded, config.output_dir) and config.data_dir and os.path.isdir(config.data_dir):
             evaluate += f" --data_dir={shlex.quote(config.data_dir)}"  # where it is now
         weights = os.path.join(keras_cache_dir(), INCEPTION_WEIGHTS_FILE)
         if recorded.backbone != "inception":  # the network its --eval_every KID used

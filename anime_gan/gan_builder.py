@@ -25,8 +25,7 @@ def build_gan(config=None, strategy=None, **settings):
                                 f"{type(config).__name__}: build_gan(model=..., image_size=...)")
     elif settings:
         config = config.replace(**settings)
-    strategy = strategy or devices.make_strategy(
-        settings["strategy"] if "strategy" in settings else "default")
+    strategy = strategy or devices.make_strategy(settings.get("strategy", "default"))
     if config.batch_size % strategy.num_replicas_in_sync:
         raise ConfigError(
             f"--batch_size={config.batch_size}: must divide evenly between the "

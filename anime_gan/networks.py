@@ -5,10 +5,10 @@ up/down-sampling layer is a 4x4 (transposed) convolution with stride 2 and no
 bias, channels doubling towards the 4x4 bottleneck.  The layers are Keras's own,
 with three measured exceptions, each saved as the Keras layer it computes the same as:
 batch normalization trains with TensorFlow's fused kernel
-(``anime_gan.fused_batch_norm``), in bfloat16 the two convolutions next to the
-bottleneck take their weight gradient as patches times a matrix product
-(``anime_gan.patches_conv``), and the WGAN-GP critic's LeakyReLU does not differentiate
-its zero second derivative (``anime_gan.penalty_leaky_relu``).  So a saved model loads with plain
+(``anime_gan.fused_batch_norm``), the convolutions next to the bottleneck train as
+matrix products of patches (``anime_gan.patches_conv``), and the WGAN-GP critic's
+LeakyReLU does not differentiate its zero second derivative
+(``anime_gan.penalty_leaky_relu``).  So a saved model loads with plain
 ``keras.models.load_model`` in a process that never imports ``anime_gan``.
 """
 
@@ -83,7 +83,7 @@ def build_generator(latent_dim=128, image_size=64, name="generator", upsampling=
     latents = keras.Input(shape=(latent_dim,), name="latents")
     x = layers.Reshape((1, 1, latent_dim), name="to_1x1")(latents)
     # 1x1 -> 4x4: the reference's ConvTranspose2d(nz, 512, 4, stride 1, padding 0).
-    x = layers.Conv2DTranspose(
+    x = patches_conv.Conv2DTranspose(
         channels, 4, strides=1, padding="valid", use_bias=False,
         kernel_initializer=_conv_init(), name="project",
     )(x)

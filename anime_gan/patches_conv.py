@@ -1,37 +1,46 @@
-"""Convolutions whose bfloat16 weight gradient is patches times a matrix product at the
-4x4 bottleneck: the networks' second exception to plain Keras layers, made because it
-pays (see the README's speed section).
+"""The convolutions next to the 4x4 bottleneck as matrix products of patches, when
+training: the networks' second exception to plain Keras layers, made because it pays (see
+the README's speed section).
 
-In bfloat16, TensorFlow's weight gradient of the two 4x4 stride-2 convolutions next to
-the 4x4 bottleneck (the discriminator's last downsampling, 8x8x256 -> 4x4x512 at 64x64,
-and the generator's first upsampling, its mirror image) runs at under a third of the
-machine's convolution rate; gathering each output position's 4x4 input patch and
-multiplying the patches by the output gradient in one matrix product computes the same
-sum 2.7 to 2.9 times faster (``docs/speed/weight_gradient_patches.py``), and the DCGAN's
-whole bfloat16 step 10 to 22% faster (``docs/speed/weight_gradient_step.py``).  On the
-larger layers the patches cost more than they save, and in float32 TensorFlow's own
-kernel is as fast, so there (and on any other backend) the layers are Keras's own.  So
-are convolutions with a bias (the WGAN-GP and SNGAN critics'): beside them TensorFlow's
+TensorFlow's kernels for the two 4x4 stride-2 convolutions next to the 4x4 bottleneck (the
+discriminator's last downsampling, 8x8x256 -> 4x4x512 at 64x64, and the generator's first
+upsampling, its mirror image) run well below the machine's matrix-product rate: 4 to 8
+pixels a side are too few for them.  Each output position's 4x4 input patch is a row of
+one matrix, and the convolution is that matrix times the kernel's; its input gradient is
+the output gradient times the kernel's transpose, each row added back where its patch came
+from; its weight gradient is the patches' transpose times the output gradient, from the
+patches the forward pass kept.  The patches are four shifted views of the padded input's
+2x2 blocks (``space_to_depth``), with the kernel's rows in the same order, so that taking
+them and adding them back are a few memory-bound copies.  The generator's first layer,
+a transposed convolution of the 1x1 latents, is one matrix product (TensorFlow's kernel
+takes five times as long).  The DCGAN's whole step is 12% faster in float32 and 40% in
+bfloat16 (``docs/speed/weight_gradient_step.py``; the layers alone:
+``docs/speed/bottleneck_conv_forms.py``).  On the larger layers the patches cost more than
+they save, so there (and in float16, and on any other backend) the layers are Keras's own.
+So are convolutions with a bias (the WGAN-GP and SNGAN critics'): beside them TensorFlow's
 graph optimizer fails to fuse the bias and activation of the critic's other layers.
 
-The forward pass and the input gradient are TensorFlow's usual convolutions; only the
-weight gradient's order of summation differs.  Saved, the layers are plain
+The sums are those of TensorFlow's convolutions, in another order.  Outside training
+(``training`` not true) the layers run Keras's own convolutions, so a network gives the
+very outputs of its saved file and its SavedModel.  Saved, the layers are plain
 ``keras.layers.Conv2D`` and ``Conv2DTranspose`` with the same config and weights, so a
 saved network loads and runs without this project.
 """
 
 import keras
+from keras import ops
 
 KERNEL, STRIDE = (4, 4), (2, 2)
 BOTTLENECK_POSITIONS = 4 * 4  # the largest low-resolution side computed by patches
 
 
 def _pays(layer, high_resolution_shape, low_resolution_shape):
-    """Whether this (transposed) convolution computes its weight gradient by patches:
-    4x4 stride 2 SAME without bias in bfloat16, from a low-resolution side of the
-    bottleneck's size to one twice as high and wide."""
+    """Whether this (transposed) convolution is computed by patches: 4x4 stride 2 SAME
+    without bias in float32 or bfloat16, from a low-resolution side of the bottleneck's
+    size to one twice as high and wide."""
     height, width = low_resolution_shape[1:3]
-    return (keras.backend.backend() == "tensorflow" and layer.compute_dtype == "bfloat16"
+    return (keras.backend.backend() == "tensorflow"
+            and layer.compute_dtype in ("float32", "bfloat16")
             and not layer.use_bias and layer.kernel_size == KERNEL and layer.strides == STRIDE
             and layer.padding == "same" and layer.dilation_rate == (1, 1)
             and layer.data_format == "channels_last"
@@ -41,71 +50,137 @@ def _pays(layer, high_resolution_shape, low_resolution_shape):
 
 
 class Conv2D(keras.layers.Conv2D):
-    """``keras.layers.Conv2D`` (without bias) whose bfloat16 weight gradient at the
-    bottleneck is patches times a matrix product."""
+    """``keras.layers.Conv2D`` (without bias), computed by patches at the bottleneck when
+    training."""
 
-    def convolution_op(self, inputs, kernel):
-        output_shape = self.compute_output_shape(inputs.shape)
-        if self.groups != 1 or not _pays(self, inputs.shape, output_shape):
-            return super().convolution_op(inputs, kernel)
-        return _downsample(inputs, kernel)
+    def call(self, inputs, training=None):
+        if not (training and self.groups == 1
+                and _pays(self, inputs.shape, self.compute_output_shape(inputs.shape))):
+            return super().call(inputs)
+        return _activated(self, downsample_by_patches(inputs, self.kernel))
 
 
 class Conv2DTranspose(keras.layers.Conv2DTranspose):
-    """``keras.layers.Conv2DTranspose`` (without bias or activation) whose bfloat16 weight
-    gradient at the bottleneck is patches times a matrix product."""
+    """``keras.layers.Conv2DTranspose`` (without bias), computed by patches at the
+    bottleneck, or from a 1x1 input as one matrix product, when training."""
 
-    def call(self, inputs):
-        output_shape = self.compute_output_shape(inputs.shape)
-        if (self.activation is not keras.activations.linear or self.output_padding is not None
-                or not _pays(self, output_shape, inputs.shape)):
+    def call(self, inputs, training=None):
+        if not training or self.output_padding is not None:
             return super().call(inputs)
-        return _upsample(inputs, self.kernel)
+        if _projects_a_vector(self, inputs.shape):
+            return _activated(self, _project(inputs, self.kernel))
+        if _pays(self, self.compute_output_shape(inputs.shape), inputs.shape):
+            return _activated(self, upsample_by_patches(inputs, self.kernel))
+        return super().call(inputs)
+
+
+def _activated(layer, outputs):
+    return layer.activation(outputs) if layer.activation is not None else outputs
+
+
+def _projects_a_vector(layer, input_shape):
+    """Whether this transposed convolution spreads a 1x1 input over its whole kernel
+    (stride 1, VALID, no bias): the generator's first layer, from the latents to 4x4."""
+    return (tuple(input_shape[1:3]) == (1, 1) and layer.strides == (1, 1)
+            and layer.padding == "valid" and not layer.use_bias
+            and layer.dilation_rate == (1, 1) and layer.data_format == "channels_last")
+
+
+def _project(x, kernel):
+    """The transposed convolution of a 1x1 input: one matrix product with the kernel
+    read as a [height * width * channels, input channels] matrix."""
+    height, width, channels, inputs = kernel.shape
+    matrix = ops.reshape(kernel, (height * width * channels, inputs))
+    product = ops.matmul(ops.reshape(x, (-1, inputs)), ops.transpose(matrix))
+    return ops.reshape(product, (-1, height, width, channels))
 
 
 # TensorFlow only (``_pays`` checks the backend); imported where used, as Keras does.
 
-def _downsample(x, kernel):
-    """The convolution (forward and input gradient as TensorFlow computes them), with
-    its weight gradient by patches."""
+def downsample_by_patches(x, kernel):
+    """The convolution by patches, with its gradients by hand."""
     import tensorflow as tf
 
     @tf.custom_gradient
     def convolution(x, kernel):
+        patches, matrix = block_patches(x), kernel_rows(kernel)
+
         def gradient(dy):
-            return (tf.nn.conv2d_transpose(dy, kernel, tf.shape(x), STRIDE, "SAME"),
-                    weight_gradient_by_patches(x, dy, kernel.shape))
-        return tf.nn.conv2d(x, kernel, STRIDE, "SAME"), gradient
+            return (add_back_patches(_times(dy, matrix, transpose_b=True)),
+                    kernel_from_rows(_times(patches, dy, over_positions=True), kernel.shape))
+        return _times(patches, matrix), gradient
     return convolution(x, tf.convert_to_tensor(kernel))  # read in the compute dtype
 
 
-def _upsample(x, kernel):
-    """The transposed convolution, with its weight gradient by patches: a transposed
-    convolution's is the plain one's with input and output gradient swapped."""
+def upsample_by_patches(x, kernel):
+    """The transposed convolution by patches: the convolution's passes, with input and
+    output swapped."""
     import tensorflow as tf
 
     @tf.custom_gradient
     def transposed_convolution(x, kernel):
+        matrix = kernel_rows(kernel)
+
         def gradient(dy):
-            return (tf.nn.conv2d(dy, kernel, STRIDE, "SAME"),
-                    weight_gradient_by_patches(dy, x, kernel.shape))
-        shape = (tf.shape(x)[0], 2 * x.shape[1], 2 * x.shape[2], kernel.shape[2])
-        return tf.nn.conv2d_transpose(x, kernel, shape, STRIDE, "SAME"), gradient
+            patches = block_patches(dy)
+            return (_times(patches, matrix),
+                    kernel_from_rows(_times(patches, x, over_positions=True), kernel.shape))
+        return add_back_patches(_times(x, matrix, transpose_b=True)), gradient
     return transposed_convolution(x, tf.convert_to_tensor(kernel))
 
 
-def weight_gradient_by_patches(x, dy, kernel_shape):
-    """The weight gradient of a 4x4 stride-2 SAME convolution of ``x`` whose output has
-    the gradient ``dy``: every output position's 4x4 input patch times its gradient,
-    summed over positions and batch in one matrix product."""
+# The 4x4 kernel as 2x2 block taps (a, b) of 2x2 blocks (p, q): row 2a + p, column 2b + q.
+_BLOCK_TAPS = ((0, 0), (0, 1), (1, 0), (1, 1))
+
+
+def block_patches(x):
+    """[N, 2h, 2w, C] -> [N, h, w, 16C]: each output position's 4x4 patch of the input
+    padded by one pixel (SAME), in the order of ``kernel_rows``."""
     import tensorflow as tf
 
-    padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])  # SAME: 2n -> n with a 4x4 kernel
-    patches = tf.image.extract_patches(padded, [1, *KERNEL, 1], [1, *STRIDE, 1],
-                                       [1, 1, 1, 1], "VALID")
-    product = tf.matmul(tf.reshape(patches, (-1, patches.shape[-1])),
-                        tf.reshape(dy, (-1, dy.shape[-1])), transpose_a=True)
-    return tf.reshape(product, kernel_shape)
+    blocks = tf.nn.space_to_depth(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), 2)
+    height, width = x.shape[1] // 2, x.shape[2] // 2
+    return tf.concat([blocks[:, a:a + height, b:b + width] for a, b in _BLOCK_TAPS], axis=-1)
+
+
+def add_back_patches(rows):
+    """The adjoint of ``block_patches``: [N, h, w, 16C] -> [N, 2h, 2w, C], every patch
+    entry added to the pixel it was taken from (the padding's dropped)."""
+    import tensorflow as tf
+
+    taps = tf.split(rows, len(_BLOCK_TAPS), axis=-1)
+    blocks = tf.add_n([tf.pad(tap, [[0, 0], [a, 1 - a], [b, 1 - b], [0, 0]])
+                       for tap, (a, b) in zip(taps, _BLOCK_TAPS)])
+    return tf.nn.depth_to_space(blocks, 2)[:, 1:-1, 1:-1, :]
+
+
+def kernel_rows(kernel):
+    """A [4, 4, C, K] kernel as a [16C, K] matrix whose rows match ``block_patches``."""
+    import tensorflow as tf
+
+    taps = tf.reshape(kernel, [2, 2, 2, 2, *kernel.shape[2:]])  # a, p, b, q, C, K
+    return tf.reshape(tf.transpose(taps, [0, 2, 1, 3, 4, 5]), [-1, kernel.shape[-1]])
+
+
+def kernel_from_rows(matrix, kernel_shape):
+    """The inverse of ``kernel_rows``."""
+    import tensorflow as tf
+
+    taps = tf.reshape(matrix, [2, 2, 2, 2, *kernel_shape[2:]])  # a, b, p, q, C, K
+    return tf.reshape(tf.transpose(taps, [0, 2, 1, 3, 4, 5]), kernel_shape)
+
+
+def _times(a, b, transpose_b=False, over_positions=False):
+    """``a @ b`` over the last axis of ``a`` at every position; or (``over_positions``)
+    the sum over all positions of ``a``'s rows times ``b``'s, a [a channels, b channels]
+    matrix."""
+    import tensorflow as tf
+
+    rows_a = tf.reshape(a, [-1, a.shape[-1]])
+    if over_positions:
+        return tf.matmul(rows_a, tf.reshape(b, [-1, b.shape[-1]]), transpose_a=True)
+    product = tf.matmul(rows_a, b, transpose_b=transpose_b)
+    return tf.reshape(product, tf.concat([tf.shape(a)[:-1], tf.shape(product)[-1:]], 0))
 
 
 # Saved as the Keras layers they compute the same as (see the module's docstring).

@@ -1,5 +1,5 @@
-"""The bottleneck convolutions compute what Keras's layers do, take their weight gradient by
-patches exactly where it pays (bfloat16, next to the 4x4 bottleneck), and save as Keras's."""
+"""The bottleneck convolutions compute what Keras's layers do, by patches exactly where it
+pays (float32 and bfloat16, next to the 4x4 bottleneck), and save as Keras's."""
 
 import keras
 import numpy as np
@@ -36,7 +36,7 @@ def pair(case, policy, input_shape=None):
 def outputs_and_gradients(layer, x, upstream):
     with tf.GradientTape() as tape:
         tape.watch(x)
-        y = layer(x)
+        y = layer(x, training=True)
     gradients = tape.gradient(y, [x] + layer.trainable_weights,
                               output_gradients=tf.cast(upstream, y.dtype))
     return [np.asarray(tf.cast(t, tf.float32)) for t in [y] + gradients]
@@ -58,27 +58,65 @@ def test_outputs_and_gradients_match_keras(case, policy, tolerance, spy):
     for name, e, g in zip(("output", "input gradient", "weight gradient"), expected, got):
         scale = np.abs(e).max()
         assert np.abs(g - e).max() <= tolerance * scale, name
-    assert len(spy) == (1 if policy == "mixed_bfloat16" else 0)
+    assert len(spy) == 1
 
 
-def test_weight_gradient_is_the_sum_of_patches_times_output_gradients():
-    """By hand: one input channel, one output channel, a 4x4 input (padded by one on each
-    side) and a 2x2 output, so each kernel tap's gradient is a sum of four products."""
-    x = tf.reshape(tf.range(1.0, 17.0), (1, 4, 4, 1))
-    dy = tf.constant([1.0, -2.0, 0.5, 3.0], shape=(1, 2, 2, 1))
-    got = patches_conv.weight_gradient_by_patches(x, dy, (4, 4, 1, 1))[..., 0, 0].numpy()
-    padded = np.pad(x.numpy()[0, ..., 0], 1)
-    expected = sum(dy.numpy()[0, i, j, 0] * padded[2 * i:2 * i + 4, 2 * j:2 * j + 4]
-                   for i in range(2) for j in range(2))
-    np.testing.assert_allclose(got, expected)
+def by_hand(x, kernel, dy):
+    """A 4x4 stride-2 SAME convolution, its input gradient and its weight gradient, as
+    loops over the output positions of the input padded by one pixel."""
+    batch, size, _, channels = x.shape
+    padded = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)])
+    y = np.zeros((batch, size // 2, size // 2, kernel.shape[-1]))
+    d_padded, d_kernel = np.zeros_like(padded), np.zeros_like(kernel)
+    for i in range(size // 2):
+        for j in range(size // 2):
+            patch = padded[:, 2 * i:2 * i + 4, 2 * j:2 * j + 4, :]
+            y[:, i, j] = np.einsum("nabc,abck->nk", patch, kernel)
+            d_padded[:, 2 * i:2 * i + 4, 2 * j:2 * j + 4, :] += np.einsum(
+                "abck,nk->nabc", kernel, dy[:, i, j])
+            d_kernel += np.einsum("nabc,nk->abck", patch, dy[:, i, j])
+    return y, d_padded[:, 1:-1, 1:-1, :], d_kernel
+
+
+def test_the_patches_compute_the_convolution_and_both_gradients_by_hand():
+    """The patches, their kernel rows and the adding back, against loops over positions:
+    a 4x4 input with two channels (padded by one on each side), a 2x2 output with three."""
+    rng = np.random.default_rng(4)
+    x, kernel = rng.normal(size=(2, 4, 4, 2)), rng.normal(size=(4, 4, 2, 3))
+    dy = rng.normal(size=(2, 2, 2, 3))
+    x_t, kernel_t = tf.constant(x, tf.float64), tf.constant(kernel, tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch([x_t, kernel_t])
+        y = patches_conv.downsample_by_patches(x_t, kernel_t)
+    got = [y.numpy(), *(g.numpy() for g in tape.gradient(y, [x_t, kernel_t],
+                                                         output_gradients=dy))]
+    for name, expected, actual in zip(("output", "input gradient", "weight gradient"),
+                                      by_hand(x, kernel, dy), got):
+        np.testing.assert_allclose(actual, expected, rtol=1e-10, err_msg=name)
+
+
+def test_adding_back_is_the_adjoint_of_taking_the_patches():
+    """<patches(x), r> == <x, add_back(r)>: what the input gradient relies on."""
+    rng = np.random.default_rng(5)
+    x = tf.constant(rng.normal(size=(3, 8, 6, 5)))
+    rows = tf.constant(rng.normal(size=(3, 4, 3, 16 * 5)))
+    patches, added_back = patches_conv.block_patches(x), patches_conv.add_back_patches(rows)
+    assert patches.shape == rows.shape and added_back.shape == x.shape
+    np.testing.assert_allclose(float(tf.reduce_sum(patches * rows)),
+                               float(tf.reduce_sum(x * added_back)), rtol=1e-12)
+    kernel = tf.constant(rng.normal(size=(4, 4, 5, 7)))
+    np.testing.assert_array_equal(
+        patches_conv.kernel_from_rows(patches_conv.kernel_rows(kernel), kernel.shape), kernel)
 
 
 @pytest.mark.parametrize("image_size, bottleneck_layers", [
-    (64, [("_upsample", (2, 4, 4, 512)), ("_downsample", (2, 8, 8, 256))]),
-    (128, [("_upsample", (2, 4, 4, 1024)), ("_downsample", (2, 8, 8, 512))])])
-def test_patches_are_used_next_to_the_bottleneck_in_bfloat16_only(image_size,
-                                                                 bottleneck_layers, spy):
-    for policy, expected in (("bfloat16", bottleneck_layers), ("float32", [])):
+    (64, [("upsample_by_patches", (2, 4, 4, 512)), ("downsample_by_patches", (2, 8, 8, 256))]),
+    (128, [("upsample_by_patches", (2, 4, 4, 1024)), ("downsample_by_patches", (2, 8, 8, 512))])])
+def test_patches_are_used_next_to_the_bottleneck_in_float32_and_bfloat16(image_size,
+                                                                        bottleneck_layers,
+                                                                        spy):
+    for policy, expected in (("bfloat16", bottleneck_layers), ("float32", bottleneck_layers),
+                             ("float16", [])):
         with precision(policy):
             generator = build_generator(8, image_size)
             discriminator = build_discriminator(image_size)
@@ -90,10 +128,22 @@ def test_patches_are_used_next_to_the_bottleneck_in_bfloat16_only(image_size,
 def test_odd_sizes_biases_and_other_strides_fall_back_to_keras(spy):
     (keras_layer, ours), shape = pair("conv", "mixed_bfloat16", input_shape=(2, 7, 7, 12))
     x = tf.random.normal(shape)
-    np.testing.assert_array_equal(ours(x), keras_layer(x))
+    np.testing.assert_array_equal(ours(x, training=True), keras_layer(x, training=True))
     for kwargs in (dict(strides=1), dict(strides=2, use_bias=True)):
         layer = patches_conv.Conv2D(4, 4, padding="same", dtype="mixed_bfloat16", **kwargs)
-        layer(tf.zeros((2, 8, 8, 3)))
+        layer(tf.zeros((2, 8, 8, 3)), training=True)
+    assert spy == []
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_inference_computes_exactly_as_keras(case, policy, spy):
+    """Outside training the layers are Keras's own: a network gives the very images its
+    saved file (plain Keras layers) and its SavedModel give."""
+    (keras_layer, ours), shape = pair(case, policy)
+    x = tf.random.normal(shape, seed=1)
+    for training in (False, None):
+        np.testing.assert_array_equal(ours(x, training=training), keras_layer(x))
     assert spy == []
 
 
@@ -127,7 +177,44 @@ def test_a_gradient_penalty_differentiates_through_the_patches(spy):
             norms = tf.norm(tf.reshape(slopes, (4, -1)), axis=1)
             penalty = tf.reduce_mean(tf.square(norms - 1))
         results.append(outer.gradient(penalty, discriminator.trainable_weights[0]).numpy())
-    assert spy == [("_downsample", (4, 8, 8, 12))]
+    assert spy == [("downsample_by_patches", (4, 8, 8, 12))]
     keras_gradient, our_gradient = results
     assert np.abs(keras_gradient).max() > 0
     assert np.abs(our_gradient - keras_gradient).max() <= 3e-2 * np.abs(keras_gradient).max()
+
+
+@pytest.mark.parametrize("policy, tolerance", [("float32", 1e-6), ("mixed_bfloat16", 2e-2)])
+def test_the_projection_of_a_vector_matches_keras(policy, tolerance, monkeypatch):
+    """The generator's first layer (1x1 -> 4x4, stride 1, VALID) is one matrix product,
+    with the output and gradients of Keras's transposed convolution."""
+    layers = [cls(6, 4, strides=1, padding="valid", use_bias=False, dtype=policy)
+              for cls in (keras.layers.Conv2DTranspose, patches_conv.Conv2DTranspose)]
+    for layer in layers:
+        layer.build((3, 1, 1, 5))
+    kernel = np.random.default_rng(6).normal(size=(4, 4, 6, 5)).astype("float32")
+    for layer in layers:
+        layer.set_weights([kernel])
+    projected = []
+    monkeypatch.setattr(patches_conv, "_project", lambda x, k, f=patches_conv._project: (
+        projected.append(tuple(x.shape)), f(x, k))[1])
+    x = tf.random.normal((3, 1, 1, 5), seed=7)
+    upstream = tf.random.normal((3, 4, 4, 6), seed=8)
+    expected, got = (outputs_and_gradients(layer, x, upstream) for layer in layers)
+    assert projected == [(3, 1, 1, 5)]
+    assert got[0].shape == (3, 4, 4, 6)
+    for name, e, g in zip(("output", "input gradient", "weight gradient"), expected, got):
+        assert np.abs(g - e).max() <= tolerance * np.abs(e).max(), name
+    # By hand: output pixel (i, j), channel o is the input vector times kernel[i, j, o].
+    np.testing.assert_allclose(got[0][1, 2, 3], kernel[2, 3] @ x.numpy()[1, 0, 0],
+                               rtol=tolerance)
+
+
+def test_a_generator_saved_with_the_projection_loads_as_keras_layers(tmp_path):
+    generator = build_generator(8, 64)
+    assert type(generator.get_layer("project")) is patches_conv.Conv2DTranspose
+    generator.save(tmp_path / "g.keras")
+    loaded = keras.models.load_model(tmp_path / "g.keras")
+    assert type(loaded.get_layer("project")) is keras.layers.Conv2DTranspose
+    z = tf.random.normal((2, 8), seed=9)
+    np.testing.assert_allclose(loaded(z, training=False), generator(z, training=False),
+                               atol=1e-5)

@@ -1,17 +1,21 @@
 """The convolution next to the 4x4 bottleneck (4x4, stride 2, 8x8x256 -> 4x4x512: the
-discriminator's `down4`; the generator's `up1` runs the same three kernels) in float32,
-three ways, forward, input gradient and weight gradient:
+discriminator's `down4`; the generator's `up1` runs the same three kernels) in float32
+(or --precision), four ways, forward, input gradient and weight gradient:
 
 - ``tensorflow``: ``tf.nn.conv2d``, as the networks run it;
 - ``space_to_depth``: the padded input rearranged into 2x2 blocks (5x5x1024), then a 2x2
   stride-1 convolution with the kernel rearranged to match;
 - ``tap_matmul``: the same blocks, their four 2x2 taps side by side as patches
-  (1024 x 4096), and one matrix product with the kernel (4096 x 512).
+  (1024 x 4096), and one matrix product with the kernel (4096 x 512), differentiated by
+  TensorFlow (its input gradient scatters the patches back);
+- ``patches_conv``: the same product with its gradients written by hand, as the networks
+  train (``anime_gan.patches_conv``): the input gradient adds the patches' rows back with
+  four pads, and the weight gradient reuses the forward pass's patches.
 
-All three compute the same sums (the largest difference is printed). Prints the median
+All four compute the same sums (the largest difference is printed). Prints the median
 of 15 interleaved calls (``anime_gan.measure.median_times``) for each of --rounds rounds.
 
-    python docs/speed/bottleneck_conv_forms.py --rounds=3
+    python docs/speed/bottleneck_conv_forms.py --rounds=3 [--precision=bfloat16]
 """
 
 import argparse
@@ -20,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from anime_gan.measure import median_times
+from anime_gan.patches_conv import downsample_by_patches
 
 
 def tensorflow_conv(x, kernel):
@@ -68,20 +73,22 @@ def timed_piece(conv, piece):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
-    rounds = parser.parse_args().rounds
+    parser.add_argument("--precision", default="float32", choices=("float32", "bfloat16"))
+    options = parser.parse_args()
+    rounds, dtype = options.rounds, options.precision
     rng = np.random.default_rng(0)
-    args = (tf.constant(rng.standard_normal((64, 8, 8, 256)), "float32"),
-            tf.constant(0.02 * rng.standard_normal((4, 4, 256, 512)), "float32"),
-            tf.constant(rng.standard_normal((64, 4, 4, 512)), "float32"))
+    args = (tf.cast(rng.standard_normal((64, 8, 8, 256)), dtype),
+            tf.cast(0.02 * rng.standard_normal((4, 4, 256, 512)), dtype),
+            tf.cast(rng.standard_normal((64, 4, 4, 512)), dtype))
     ways = {"tensorflow": tensorflow_conv, "space_to_depth": space_to_depth_conv,
-            "tap_matmul": tap_matmul_conv}
+            "tap_matmul": tap_matmul_conv, "patches_conv": downsample_by_patches}
     pieces = ("forward", "input gradient", "weight gradient")
     runs = {(way, piece): timed_piece(conv, piece) for way, conv in ways.items()
             for piece in pieces}
     for piece in pieces:
-        expected = runs["tensorflow", piece](*args).numpy()
+        expected = runs["tensorflow", piece](*args).numpy().astype("float32")
         for way in ways:
-            error = np.abs(runs[way, piece](*args).numpy() - expected).max()
+            error = np.abs(runs[way, piece](*args).numpy().astype("float32") - expected).max()
             print(f"{way} {piece}: largest difference {error / np.abs(expected).max():.1e} "
                   "of the largest value")
     for round_ in range(1, rounds + 1):

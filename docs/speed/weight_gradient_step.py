@@ -1,6 +1,6 @@
-"""Does the whole training step gain from ``anime_gan.patches_conv`` (the bfloat16 weight
-gradients next to the 4x4 bottleneck as patches times a matrix product)?
-(``weight_gradient_patches.py`` times the one gradient alone.)  Builds a model with its
+"""Does the whole training step gain from ``anime_gan.patches_conv`` (the convolutions next
+to the 4x4 bottleneck trained as matrix products of patches)?
+(``bottleneck_conv_forms.py`` times one such layer alone.)  Builds a model with its
 defaults twice from one seed, once with Keras's own convolutions, and prints the median
 step of each (for the critics: the n_critic updates and the generator's), timed
 interleaved (``anime_gan.measure.median_times``), --repeats times.

@@ -9,16 +9,17 @@ pixels a side are too few for them.  Each output position's 4x4 input patch is a
 one matrix, and the convolution is that matrix times the kernel's; its input gradient is
 the output gradient times the kernel's transpose, each row added back where its patch came
 from; its weight gradient is the patches' transpose times the output gradient, from the
-patches the forward pass kept.  The patches are four shifted views of the padded input's
-2x2 blocks (``space_to_depth``), with the kernel's rows in the same order, so that taking
-them and adding them back are a few memory-bound copies.  The generator's first layer,
-a transposed convolution of the 1x1 latents, is one matrix product (TensorFlow's kernel
-takes five times as long).  The DCGAN's whole step is 12% faster in float32 and 40% in
-bfloat16 (``docs/speed/weight_gradient_step.py``; the layers alone:
-``docs/speed/bottleneck_conv_forms.py``).  On the larger layers the patches cost more than
-they save, so there (and in float16, and on any other backend) the layers are Keras's own.
-So are convolutions with a bias (the WGAN-GP and SNGAN critics'): beside them TensorFlow's
-graph optimizer fails to fuse the bias and activation of the critic's other layers.
+patches the forward pass kept.  Taking the patches and adding them back are copies of
+the padded input's 2x2 blocks (``space_to_depth``), compiled by XLA into one pass in
+float32.  The generator's first layer, a transposed convolution of the 1x1 latents, is
+one matrix product (TensorFlow's kernel takes five times as long).  The DCGAN's whole
+step is about 13% faster in float32 and 40% in bfloat16
+(``docs/speed/weight_gradient_step.py``; one layer alone:
+``docs/speed/bottleneck_conv_forms.py``).  On the larger layers the patches cost more
+than they save, so there (and in float16, and on any other backend) the layers are
+Keras's own.  So are convolutions with a bias (the WGAN-GP and SNGAN critics'): beside
+them TensorFlow's graph optimizer fails to fuse the bias and activation of the critic's
+other layers.
 
 The sums are those of TensorFlow's convolutions, in another order.  Outside training
 (``training`` not true) the layers run Keras's own convolutions, so a network gives the
@@ -103,12 +104,12 @@ def downsample_by_patches(x, kernel):
 
     @tf.custom_gradient
     def convolution(x, kernel):
-        patches, matrix = block_patches(x), kernel_rows(kernel)
+        rows = patches(x)
 
         def gradient(dy):
-            return (add_back_patches(_times(dy, matrix, transpose_b=True)),
-                    kernel_from_rows(_times(patches, dy, over_positions=True), kernel.shape))
-        return _times(patches, matrix), gradient
+            return (transposed_product(dy, kernel),
+                    tf.reshape(_times(rows, dy, over_positions=True), kernel.shape))
+        return _times(rows, _matrix(kernel)), gradient
     return convolution(x, tf.convert_to_tensor(kernel))  # read in the compute dtype
 
 
@@ -119,55 +120,83 @@ def upsample_by_patches(x, kernel):
 
     @tf.custom_gradient
     def transposed_convolution(x, kernel):
-        matrix = kernel_rows(kernel)
-
         def gradient(dy):
-            patches = block_patches(dy)
-            return (_times(patches, matrix),
-                    kernel_from_rows(_times(patches, x, over_positions=True), kernel.shape))
-        return add_back_patches(_times(x, matrix, transpose_b=True)), gradient
+            rows = patches(dy)
+            return (_times(rows, _matrix(kernel)),
+                    tf.reshape(_times(rows, x, over_positions=True), kernel.shape))
+        return transposed_product(x, kernel), gradient
     return transposed_convolution(x, tf.convert_to_tensor(kernel))
 
 
-# The 4x4 kernel as 2x2 block taps (a, b) of 2x2 blocks (p, q): row 2a + p, column 2b + q.
+def patches(x):
+    """[N, 2h, 2w, C] -> [N, h, w, 16C]: each output position's 4x4 patch of the input
+    padded by one pixel (SAME), in the kernel's order (row, column, channel)."""
+    return _copying(_patches, x)
+
+
+def transposed_product(y, kernel):
+    """[N, h, w, K] -> [N, 2h, 2w, C], the adjoint of ``patches(x) @ kernel`` in ``x``: at
+    every position, ``y`` times the kernel's transpose, each patch entry added to the pixel
+    it was taken from (the padding's dropped)."""
+    return _copying(_add_back, _times(y, _block_kernel(kernel), transpose_b=True))
+
+
+_COMPILED = {}
+
+
+def _copying(function, x):
+    """``function(x)``, a few copies around the matrix products: compiled by XLA into one
+    pass over memory in float32 (TensorFlow's operations make one pass each), and as
+    TensorFlow's operations in bfloat16, where they are faster than XLA's."""
+    import tensorflow as tf
+
+    if x.dtype != tf.float32:
+        return function(x)
+    if function not in _COMPILED:
+        _COMPILED[function] = tf.function(function, jit_compile=True)
+    return _COMPILED[function](x)
+
+
+# Kernel row 2a + p, column 2b + q reads pixel (p, q) of the 2x2 block (a, b) blocks
+# from the position's own, in the padded input's 2x2 blocks (``space_to_depth``).
 _BLOCK_TAPS = ((0, 0), (0, 1), (1, 0), (1, 1))
 
 
-def block_patches(x):
-    """[N, 2h, 2w, C] -> [N, h, w, 16C]: each output position's 4x4 patch of the input
-    padded by one pixel (SAME), in the order of ``kernel_rows``."""
+def _patches(x):
     import tensorflow as tf
 
     blocks = tf.nn.space_to_depth(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), 2)
-    height, width = x.shape[1] // 2, x.shape[2] // 2
-    return tf.concat([blocks[:, a:a + height, b:b + width] for a, b in _BLOCK_TAPS], axis=-1)
+    height, width, channels = x.shape[1] // 2, x.shape[2] // 2, x.shape[3]
+    # Contiguous slices of C channels: TensorFlow strides slowly by 2 over pixels.
+    return tf.concat([
+        blocks[:, a:a + height, b:b + width, (2 * p + q) * channels:(2 * p + q + 1) * channels]
+        for a in (0, 1) for p in (0, 1) for b in (0, 1) for q in (0, 1)], axis=-1)
 
 
-def add_back_patches(rows):
-    """The adjoint of ``block_patches``: [N, h, w, 16C] -> [N, 2h, 2w, C], every patch
-    entry added to the pixel it was taken from (the padding's dropped)."""
-    import tensorflow as tf
-
-    taps = tf.split(rows, len(_BLOCK_TAPS), axis=-1)
-    blocks = tf.add_n([tf.pad(tap, [[0, 0], [a, 1 - a], [b, 1 - b], [0, 0]])
-                       for tap, (a, b) in zip(taps, _BLOCK_TAPS)])
-    return tf.nn.depth_to_space(blocks, 2)[:, 1:-1, 1:-1, :]
-
-
-def kernel_rows(kernel):
-    """A [4, 4, C, K] kernel as a [16C, K] matrix whose rows match ``block_patches``."""
+def _block_kernel(kernel):
+    """[4, 4, C, K] -> [16C, K], rows in the order (a, b, p, q, channel)."""
     import tensorflow as tf
 
     taps = tf.reshape(kernel, [2, 2, 2, 2, *kernel.shape[2:]])  # a, p, b, q, C, K
     return tf.reshape(tf.transpose(taps, [0, 2, 1, 3, 4, 5]), [-1, kernel.shape[-1]])
 
 
-def kernel_from_rows(matrix, kernel_shape):
-    """The inverse of ``kernel_rows``."""
+def _add_back(block_rows):
+    """[N, h, w, 16C] in ``_block_kernel``'s order -> [N, 2h, 2w, C]: each block tap's
+    2x2 blocks of pixels added at their place."""
     import tensorflow as tf
 
-    taps = tf.reshape(matrix, [2, 2, 2, 2, *kernel_shape[2:]])  # a, b, p, q, C, K
-    return tf.reshape(tf.transpose(taps, [0, 2, 1, 3, 4, 5]), kernel_shape)
+    taps = tf.split(block_rows, len(_BLOCK_TAPS), axis=-1)
+    blocks = tf.add_n([tf.pad(tap, [[0, 0], [a, 1 - a], [b, 1 - b], [0, 0]])
+                       for tap, (a, b) in zip(taps, _BLOCK_TAPS)])
+    return tf.nn.depth_to_space(blocks, 2)[:, 1:-1, 1:-1, :]
+
+
+def _matrix(kernel):
+    """A [4, 4, C, K] kernel as the [16C, K] matrix that multiplies ``patches``."""
+    import tensorflow as tf
+
+    return tf.reshape(kernel, (-1, kernel.shape[-1]))
 
 
 def _times(a, b, transpose_b=False, over_positions=False):

@@ -18,8 +18,24 @@ from anime_gan.config import TrainConfig
 from anime_gan.measure import median_times
 from anime_gan.gan_builder import build_gan
 
-KERAS_CLASSES = {patches_conv.Conv2D: keras.layers.Conv2D,
-                 patches_conv.Conv2DTranspose: keras.layers.Conv2DTranspose}
+
+
+class _KerasConv2D(keras.layers.Conv2D):
+    """Keras's convolution, taking the ``training`` a network built with ours passes."""
+
+    def call(self, inputs, training=None):
+        return super().call(inputs)
+
+
+class _KerasConv2DTranspose(keras.layers.Conv2DTranspose):
+    """Keras's transposed convolution, taking the ``training`` passed to ours."""
+
+    def call(self, inputs, training=None):
+        return super().call(inputs)
+
+
+KERAS_CLASSES = {patches_conv.Conv2D: _KerasConv2D,
+                 patches_conv.Conv2DTranspose: _KerasConv2DTranspose}
 
 
 def with_keras_layers(gan, keras_classes):

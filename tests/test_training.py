@@ -211,6 +211,8 @@ def test_a_resume_with_fewer_steps_per_epoch_than_taken_ends_that_epoch(session_
     assert gan.generator_steps == 7 and history_epochs(tmp_path / "run") == [2]
 
 
+# Slow (the default suite's budget): test_stop_signals keeps a stop in an epoch's last step.
+@pytest.mark.slow
 def test_a_stop_after_an_epochs_history_row_keeps_that_row_on_resume(session_data, tmp_path,
                                                                       caplog):
     """Stopped during the end-of-epoch work (after history.csv and TensorBoard, before the
@@ -444,7 +446,8 @@ def fail_at_the_end_of_epoch(epoch):
     return keras.callbacks.LambdaCallback(on_epoch_end=end_epoch)
 
 
-@pytest.mark.long
+# Slow (the default suite's budget): a callback failing before the first step stays.
+@pytest.mark.slow
 def test_a_callback_that_raises_between_steps_has_the_steps_taken_saved(image_folder, tmp_path,
                                                                         caplog):
     def bug(model):

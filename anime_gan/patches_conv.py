@@ -13,7 +13,7 @@ patches the forward pass kept.  Taking the patches and adding them back are copi
 the padded input's 2x2 blocks (``space_to_depth``), compiled by XLA into one pass in
 float32.  The generator's first layer, a transposed convolution of the 1x1 latents, is
 one matrix product (TensorFlow's kernel takes five times as long).  The DCGAN's whole
-step is about 13% faster in float32 and 40% in bfloat16
+step is 11 to 13% faster in float32 and 43 to 45% in bfloat16
 (``docs/speed/weight_gradient_step.py``; one layer alone:
 ``docs/speed/bottleneck_conv_forms.py``).  On the larger layers the patches cost more
 than they save, so there (and in float16, and on any other backend) the layers are

@@ -28,6 +28,8 @@ very outputs of its saved file and its SavedModel.  Saved, the layers are plain
 saved network loads and runs without this project.
 """
 
+import functools
+
 import keras
 from keras import ops
 
@@ -141,20 +143,18 @@ def transposed_product(y, kernel):
     return _copying(_add_back, _times(y, _block_kernel(kernel), transpose_b=True))
 
 
-_COMPILED = {}
-
-
 def _copying(function, x):
     """``function(x)``, a few copies around the matrix products: compiled by XLA into one
     pass over memory in float32 (TensorFlow's operations make one pass each), and as
     TensorFlow's operations in bfloat16, where they are faster than XLA's."""
+    return _xla(function)(x) if x.dtype == "float32" else function(x)
+
+
+@functools.cache
+def _xla(function):
     import tensorflow as tf
 
-    if x.dtype != tf.float32:
-        return function(x)
-    if function not in _COMPILED:
-        _COMPILED[function] = tf.function(function, jit_compile=True)
-    return _COMPILED[function](x)
+    return tf.function(function, jit_compile=True)
 
 
 # Kernel row 2a + p, column 2b + q reads pixel (p, q) of the 2x2 block (a, b) blocks

@@ -19,7 +19,6 @@ from anime_gan.measure import median_times
 from anime_gan.gan_builder import build_gan
 
 
-
 class _KerasConv2D(keras.layers.Conv2D):
     """Keras's convolution, taking the ``training`` a network built with ours passes."""
 

@@ -120,7 +120,13 @@ def test_the_transposed_product_is_the_adjoint_of_the_patches_product():
 def test_patches_are_used_next_to_the_bottleneck_in_float32_and_bfloat16(image_size,
                                                                         bottleneck_layers,
                                                                         spy):
-    for policy, expected in (("bfloat16", bottleneck_layers), ("float32", bottleneck_layers),
+    """And, in float32 only, for the slow pass at the image: the generator's ``to_rgb``
+    and the discriminator's ``down1``."""
+    up1, down4 = bottleneck_layers
+    half = image_size // 2
+    at_image = [up1, ("upsample_to_image", (2, half, half, 64)),
+                ("downsample_image", (2, image_size, image_size, 3)), down4]
+    for policy, expected in (("bfloat16", bottleneck_layers), ("float32", at_image),
                              ("float16", [])):
         with precision(policy):
             generator = build_generator(8, image_size)

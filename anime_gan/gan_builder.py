@@ -3,7 +3,7 @@ name) describes."""
 
 import keras
 
-from anime_gan import augment, devices, networks
+from anime_gan import augment, devices, fused_adam, networks
 from anime_gan.config import TrainConfig
 from anime_gan.errors import ArgumentTypeError, ConfigError
 from anime_gan.models import MODELS
@@ -70,5 +70,5 @@ def _optimizer(config, learning_rate, beta1, beta2):
     if config.optimizer == "rmsprop":
         optimizer = keras.optimizers.RMSprop(learning_rate)
     else:
-        optimizer = keras.optimizers.Adam(learning_rate, beta1, beta2)
+        optimizer = fused_adam.Adam(learning_rate, beta1, beta2)
     return devices.optimizer_for(config.mixed_precision, optimizer)

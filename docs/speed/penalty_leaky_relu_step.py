@@ -9,8 +9,10 @@ twice from one seed, once with Keras's own LeakyReLU, and prints the median step
 import keras
 
 from anime_gan import penalty_leaky_relu
-from weight_gradient_step import compare_steps
+from weight_gradient_step import compare_steps, with_keras_layers
+
+KERAS_CLASSES = {penalty_leaky_relu.LeakyReLU: keras.layers.LeakyReLU}
 
 if __name__ == "__main__":
-    compare_steps(__doc__.split("\n\n")[0], {penalty_leaky_relu.LeakyReLU: keras.layers.LeakyReLU},
+    compare_steps(__doc__.split("\n\n")[0], lambda gan: with_keras_layers(gan, KERAS_CLASSES),
                   "the penalty's LeakyReLU", default_model="wgan")

@@ -60,8 +60,9 @@ def synced_step(gan, batch_size=64, image_size=64):
     return lambda: float(step())
 
 
-def compare_steps(description, keras_classes, ours_name, default_model):
-    """Times the step of a model built with Keras's layers against ours, interleaved."""
+def compare_steps(description, to_keras, ours_name, default_model, keras_name="Keras's layers"):
+    """Times the step of a model built with ours against the same model turned into
+    Keras's own by ``to_keras`` (a function of the GAN), interleaved."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", default=default_model)
     parser.add_argument("--precision", default="bfloat16")
@@ -71,18 +72,17 @@ def compare_steps(description, keras_classes, ours_name, default_model):
     config = TrainConfig(model=args.model, batch_size=64, mixed_precision=args.precision,
                          output_dir="unused")
     steps = {}
-    for name, change in (("Keras's layers", lambda gan: with_keras_layers(gan, keras_classes)),
-                         (ours_name, lambda gan: gan)):
+    for name, change in ((keras_name, to_keras), (ours_name, lambda gan: gan)):
         keras.utils.set_random_seed(0)
         steps[name] = synced_step(change(build_gan(config)))
     for repeat in range(1, args.repeats + 1):
         times = median_times(steps, args.rounds)
         keras_step, ours = times.values()
         print(f"repeat {repeat}, {args.model} {args.precision}, median of {args.rounds} "
-              f"interleaved steps: Keras's layers {1000 * keras_step:.0f} ms, {ours_name} "
+              f"interleaved steps: {keras_name} {1000 * keras_step:.0f} ms, {ours_name} "
               f"{1000 * ours:.0f} ms ({100 * (keras_step / ours - 1):+.1f}% speed)", flush=True)
 
 
 if __name__ == "__main__":
-    compare_steps(__doc__.split("\n\n")[0], KERAS_CLASSES, "patches at the bottleneck",
-                  default_model="dcgan")
+    compare_steps(__doc__.split("\n\n")[0], lambda gan: with_keras_layers(gan, KERAS_CLASSES),
+                  "patches at the bottleneck", default_model="dcgan")

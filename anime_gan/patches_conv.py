@@ -1,6 +1,6 @@
-"""The convolutions next to the 4x4 bottleneck as matrix products of patches, when
-training: the networks' second exception to plain Keras layers, made because it pays (see
-the README's speed section).
+"""The convolutions next to the 4x4 bottleneck (and one pass of those at the image) as
+matrix products of patches, when training: the networks' second exception to plain Keras
+layers, made because it pays (see the README's speed section).
 
 TensorFlow's kernels for the two 4x4 stride-2 convolutions next to the 4x4 bottleneck (the
 discriminator's last downsampling, 8x8x256 -> 4x4x512 at 64x64, and the generator's first
@@ -20,6 +20,14 @@ than they save, so there (and in float16, and on any other backend) the layers a
 Keras's own.  So are convolutions with a bias (the WGAN-GP and SNGAN critics'): beside
 them TensorFlow's graph optimizer fails to fuse the bias and activation of the critic's
 other layers.
+
+At the image, in float32, the same sums take one pass of each 3-channel layer: the one
+that writes 3 channels from 64 (the discriminator's first input gradient, the
+generator's last output), whose TensorFlow kernel takes 2.5 times as long as the matrix
+product with the kernel's transpose and the adding back (``downsample_image``,
+``upsample_to_image``; the DCGAN's float32 step 1 to 2.5% faster,
+``docs/speed/image_pass_step.py``).  The layers' other passes stay TensorFlow's, faster
+there, and so do all of bfloat16's.
 
 The sums are those of TensorFlow's convolutions, in another order.  Outside training
 (``training`` not true) the layers run Keras's own convolutions, so a network gives the

@@ -1,5 +1,6 @@
 """Does the whole training step gain from ``anime_gan.patches_conv`` (the convolutions next
-to the 4x4 bottleneck trained as matrix products of patches)?
+to the 4x4 bottleneck trained as matrix products of patches, and in float32 the image
+pass: ``image_pass_step.py`` times that alone)?
 (``bottleneck_conv_forms.py`` times one such layer alone.)  Builds a model with its
 defaults twice from one seed, once with Keras's own convolutions, and prints the median
 step of each (for the critics: the n_critic updates and the generator's), timed
@@ -85,4 +86,4 @@ def compare_steps(description, to_keras, ours_name, default_model, keras_name="K
 
 if __name__ == "__main__":
     compare_steps(__doc__.split("\n\n")[0], lambda gan: with_keras_layers(gan, KERAS_CLASSES),
-                  "patches at the bottleneck", default_model="dcgan")
+                  "patches (bottleneck and image)", default_model="dcgan")

@@ -236,7 +236,8 @@ def test_the_scale_check_holds_with_keras_defaults_eagerly_and_batch_by_batch(ge
         gan.fit(images, batch_size=4, verbose=0)
 
 
-@pytest.mark.parametrize("model", ["dcgan", "wgan"])
+# The DCGAN's case (13 s) is slow: the next test checks its refusal after a fit by default.
+@pytest.mark.parametrize("model", [pytest.param("dcgan", marks=pytest.mark.slow), "wgan"])
 def test_fit_refuses_misshaped_batches_in_one_line_before_and_after_a_fit(generator, model):
     """Keras traces the step again, with looser shapes, for a batch shaped unlike the last
     one: the shape is then checked inside the step, with the same kind of message."""

@@ -42,8 +42,10 @@ def assert_same_updates(got, expected, learning_rate):
 def fused_kernel_calls(monkeypatch):
     calls = []
     original = tf.raw_ops.ResourceApplyAdam
-    monkeypatch.setattr(tf.raw_ops, "ResourceApplyAdam",
-                        lambda **kwargs: (calls.append(kwargs["grad"].shape), original(**kwargs))[1])
+    def counted(**kwargs):
+        calls.append(kwargs["grad"].shape)
+        return original(**kwargs)
+    monkeypatch.setattr(tf.raw_ops, "ResourceApplyAdam", counted)
     return calls
 
 

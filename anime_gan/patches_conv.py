@@ -162,27 +162,27 @@ def downsample_image(x, kernel):
     """TensorFlow's convolution of an image of a few channels and its weight gradient;
     its input gradient by patches, which TensorFlow's kernel computes 2.5 times as slowly
     in float32 (writing 3 channels from 64)."""
-    import tensorflow as tf
-
-    @tf.custom_gradient
-    def convolution(x, kernel):
-        def gradient(dy):
-            return transposed_product(dy, kernel), _kernel_gradient(x, dy, kernel)
-        return _convolved(x, kernel), gradient
-    return convolution(x, tf.convert_to_tensor(kernel))
+    return _with_gradients(x, kernel, _convolved, transposed_product, _kernel_gradient)
 
 
 def upsample_to_image(x, kernel):
     """The transposed convolution to an image of a few channels by patches (the slow
     pass, as in ``downsample_image``), its gradients by TensorFlow's kernels."""
+    return _with_gradients(x, kernel, transposed_product, _convolved,
+                           lambda x, dy, kernel: _kernel_gradient(dy, x, kernel))
+
+
+def _with_gradients(x, kernel, product, input_gradient, kernel_gradient):
+    """``product(x, kernel)``, linear in each, differentiated as ``input_gradient(dy,
+    kernel)`` and ``kernel_gradient(x, dy, kernel)`` for the output's gradient ``dy``."""
     import tensorflow as tf
 
     @tf.custom_gradient
-    def transposed_convolution(x, kernel):
+    def computed(x, kernel):
         def gradient(dy):
-            return _convolved(dy, kernel), _kernel_gradient(dy, x, kernel)
-        return transposed_product(x, kernel), gradient
-    return transposed_convolution(x, tf.convert_to_tensor(kernel))
+            return input_gradient(dy, kernel), kernel_gradient(x, dy, kernel)
+        return product(x, kernel), gradient
+    return computed(x, tf.convert_to_tensor(kernel))
 
 
 def _convolved(x, kernel):

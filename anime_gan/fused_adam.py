@@ -4,7 +4,7 @@ Keras optimizers, made because it pays (see the README's speed section).
 Keras 3's ``Adam`` updates each variable with about eight operations (moments,
 square root, division, assignments), each a pass over memory; TensorFlow's
 ``ResourceApplyAdam`` (the kernel Keras 2's Adam ran) makes one.  For the DCGAN's
-6.6M weights that is 7 instead of 16 ms a step, and the float32 step 2 to 3% faster.
+6.6M weights that is 8 instead of 16 ms a step, and the float32 step about 2% faster.
 
 The update is Keras's formula: m += (g - m)(1 - beta_1), v += (g^2 - v)(1 - beta_2),
 w -= lr sqrt(1 - beta_2^t) / (1 - beta_1^t) m / (sqrt(v) + epsilon), with Keras's

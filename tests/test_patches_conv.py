@@ -18,9 +18,9 @@ CASES = {  # layer classes, keyword arguments, input shape
 }
 
 
-def pair(case, policy, input_shape=None):
+def pair(case, policy, input_shape=None, cases=CASES):
     """A Keras layer and ours with the same weights (4x4, stride 2, same)."""
-    keras_class, our_class, kwargs, shape = CASES[case]
+    keras_class, our_class, kwargs, shape = cases[case]
     shape = input_shape or shape
     layers = [cls(kernel_size=4, strides=2, padding="same", dtype=policy, **kwargs)
               for cls in (keras_class, our_class)]

@@ -8,37 +8,20 @@ import pytest
 import tensorflow as tf
 
 from anime_gan import patches_conv
-from patch_uses import record_patch_uses
-from test_patches_conv import by_hand, outputs_and_gradients
+from test_patches_conv import by_hand, outputs_and_gradients, pair, spy  # noqa: F401 (a fixture)
 
 CASES = {  # layer classes, keyword arguments, input shape: 16x16x3 <-> 8x8x5
-    "from image": (keras.layers.Conv2D, patches_conv.Conv2D, dict(filters=5), (2, 16, 16, 3)),
+    "from image": (keras.layers.Conv2D, patches_conv.Conv2D,
+                   dict(filters=5, use_bias=False), (2, 16, 16, 3)),
     "to image": (keras.layers.Conv2DTranspose, patches_conv.Conv2DTranspose,
-                 dict(filters=3), (2, 8, 8, 5)),
+                 dict(filters=3, use_bias=False), (2, 8, 8, 5)),
 }
-
-
-@pytest.fixture
-def spy(monkeypatch):
-    return record_patch_uses(monkeypatch.setattr)
-
-
-def pair(case, policy):
-    keras_class, our_class, kwargs, shape = CASES[case]
-    layers = [cls(kernel_size=4, strides=2, padding="same", use_bias=False, dtype=policy,
-                  **kwargs) for cls in (keras_class, our_class)]
-    for layer in layers:
-        layer.build(shape)
-    kernel = np.random.default_rng(10).normal(size=layers[0].kernel.shape).astype("float32")
-    for layer in layers:
-        layer.set_weights([kernel])
-    return layers, shape
 
 
 @pytest.mark.parametrize("case, used", [("from image", "downsample_image"),
                                         ("to image", "upsample_to_image")])
 def test_float32_outputs_and_gradients_match_keras(case, used, spy):
-    (keras_layer, ours), shape = pair(case, "float32")
+    (keras_layer, ours), shape = pair(case, "float32", cases=CASES)
     x = tf.random.normal(shape, seed=11)
     upstream = tf.random.normal(keras_layer.compute_output_shape(shape), seed=12)
     expected, got = (outputs_and_gradients(layer, x, upstream) for layer in (keras_layer, ours))
@@ -51,7 +34,8 @@ def test_float32_outputs_and_gradients_match_keras(case, used, spy):
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
 def test_other_precisions_and_inference_are_keras_own(case, policy, spy):
-    for layers, training in ((pair(case, policy)[0], True), (pair(case, "float32")[0], False)):
+    for layers, training in ((pair(case, policy, cases=CASES)[0], True),
+                             (pair(case, "float32", cases=CASES)[0], False)):
         keras_layer, ours = layers
         x = tf.random.normal(CASES[case][3], seed=13)
         np.testing.assert_array_equal(ours(x, training=training), keras_layer(x))

@@ -6,8 +6,8 @@ Signatures:
   standard-normal latents drawn with a stateless generator, so a seed always gives the same images.
 
 Both refuse more than ``MAX_BATCH`` images a call (ask again for more), and latents of
-another shape, with an ``InvalidArgumentError`` that says so, instead of exhausting
-the server's memory or failing deep inside the network.
+another shape or not finite, with an ``InvalidArgumentError`` that says so, instead of
+exhausting the server's memory, failing deep inside the network or serving black images.
 """
 
 import os
@@ -89,7 +89,10 @@ def export_generator(generator, directory):
         checks = [tf.debugging.assert_equal(padded[1], latent_dim, message=message),
                   tf.debugging.assert_equal(padded[2], 0, message=message)]
         with tf.control_dependencies(checks):
-            return images_from(tf.reshape(latents, [-1, latent_dim]))
+            latents = tf.debugging.check_numerics(  # else NaN would serve as black images
+                tf.reshape(latents, [-1, latent_dim]),
+                "latents must be finite numbers, not NaN or infinity")
+            return images_from(latents)
 
     def generate(batch_size, seed):
         # The same seeds as anime_gan.sample(), which refuses a negative one.

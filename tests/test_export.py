@@ -133,6 +133,12 @@ def test_saved_model_refuses_huge_batches_and_names_latent_dim(shared_run):
         serve(latents=tf.zeros([0, 128]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="at most 1024"):
         serve(latents=tf.zeros([export.MAX_BATCH + 1, 128]))
+    for bad in (np.nan, np.inf, -np.inf):
+        latents = np.zeros([2, 128], np.float32)
+        latents[1, 5] = bad
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match="latents must be finite numbers, not NaN or infinity"):
+            serve(latents=tf.constant(latents))
 
 
 def test_a_run_whose_export_folder_holds_something_else_is_refused_before_any_work(

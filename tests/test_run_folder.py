@@ -125,6 +125,19 @@ def test_a_save_with_nothing_new_writes_no_second_checkpoint(tmp_path):
     assert written == ["ckpt-1.index", "ckpt-2.index", "ckpt-3.index"]
 
 
+def test_the_checkpoint_log_counts_epochs_in_words(tmp_path, caplog):
+    gan = build_gan(TrainConfig(latent_dim=16, output_dir=str(tmp_path)))
+    state = TrainingState(gan, fixed_latents(16, seed=1), str(tmp_path / "checkpoints"))
+    caplog.set_level(logging.INFO)
+    for epochs, step in ((0, 3), (1, 5), (2, 9)):
+        gan.step_counter.assign(step)
+        state.save()
+        state.end_epoch()
+    saved = [line for line in caplog.text.splitlines() if "Saved checkpoint" in line]
+    assert [line.split("(")[-1] for line in saved] == [
+        "0 epochs done, step 3)", "1 epoch done, step 5)", "2 epochs done, step 9)"]
+
+
 def test_training_state_saves_and_restores_networks_counters_and_latents(tmp_path):
     config = TrainConfig(latent_dim=16, output_dir=str(tmp_path))
     gan = build_gan(config)

@@ -282,9 +282,9 @@ class TrainingState:
             raise ArtifactWriteError(
                 f"could not write a checkpoint in {self.manager.directory}: "
                 f"{tensorflow_message(error)}; the earlier checkpoints are intact") from error
-        logger.info("Saved checkpoint %s (%d epochs done, step %d)", path,
-                    int(self.epoch), self.step)
         self._saved = (path, self.step, int(self.epoch))
+        logger.info("Saved checkpoint %s (%d epoch%s done, step %d)", path, self._saved[2],
+                    "s" * (self._saved[2] != 1), self.step)
         return path
 
     def _remove_half_written(self):

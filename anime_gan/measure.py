@@ -51,7 +51,14 @@ def layer_flops(layer):
 def median_times(functions, rounds):
     """{name: median seconds} of calling each function once per round, interleaved, so a
     slow spell of a shared machine touches every piece alike."""
-    for function in functions.values():  # trace and warm up
+    return {name: float(np.median(values))
+            for name, values in interleaved_times(functions, rounds).items()}
+
+
+def interleaved_times(functions, rounds):
+    """{name: [seconds of each round]}: each function called once per round, in turn,
+    after two untimed calls each (tracing, warm-up)."""
+    for function in functions.values():
         function()
         function()
     times = {name: [] for name in functions}
@@ -60,7 +67,7 @@ def median_times(functions, rounds):
             started = time.perf_counter()
             function()
             times[name].append(time.perf_counter() - started)
-    return {name: float(np.median(values)) for name, values in times.items()}
+    return times
 
 
 class StepTimer(keras.callbacks.Callback):

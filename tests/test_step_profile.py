@@ -14,6 +14,19 @@ def test_median_times_interleave_the_pieces_round_by_round():
     assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
 
 
+def test_interleaved_times_keep_each_round(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(measure.time, "perf_counter", lambda: clock[0])
+
+    def taking(*seconds):  # a call that takes the next of ``seconds`` (warm-up calls first)
+        left = iter(seconds)
+        return lambda: clock.__setitem__(0, clock[0] + next(left))
+    times = measure.interleaved_times({"a": taking(9, 9, 1, 2, 3), "b": taking(9, 9, 5, 5, 8)},
+                                      rounds=3)
+    assert times == {"a": [1, 2, 3], "b": [5, 5, 8]}
+    assert measure.median_times({"a": taking(9, 9, 1, 7, 3)}, rounds=3) == {"a": 3}
+
+
 def test_ceilings_are_positive_rates():
     rates = step_profile.ceilings(rounds=1, size=64)
     assert sorted(rates) == sorted(["matmul 64 float32", "matmul 64 bfloat16",

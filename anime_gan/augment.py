@@ -44,34 +44,69 @@ def _uniform(images, seed, low=0.0, high=1.0):
     return ops.cast(keras.random.uniform((batch, 1, 1, 1), low, high, seed=seed), images.dtype)
 
 
-def color(images, seed):
-    """Random brightness, saturation and contrast, as in DiffAugment (scaled to [-1, 1]).
+def color_draws(images, seed):
+    """DiffAugment's random brightness, saturation and contrast (scaled to [-1, 1]) as one
+    affine map of each pixel's colour: (the channel-mixing matrices [N, 3, 3], the weight
+    of the image's mean and the brightness [N, 1, 1, 1]).
 
-    The reference applies them one after the other.  With b, s and c the three draws,
-    that composition is one affine map of each pixel's colour: the channels mixed by
-    c*s*I + c*(1 - s)/3 (a 3x3 matrix per image, as the channel mean of x - mean(x) is 0),
-    plus (1 - c) * (the image's mean) + b.  One small matrix product instead of six
-    passes over the images, and likewise backwards.
+    The reference applies the three one after the other.  With b, s and c the draws, their
+    composition mixes the channels by c*s*I + c*(1 - s)/3 (a 3x3 matrix per image, as the
+    channel mean of x - mean(x) is 0), plus (1 - c) * (the image's mean) + b.
     """
     batch = ops.shape(images)[0]
     brightness = (_uniform(images, seed) - 0.5) * 2.0  # +-0.5 of [0, 1]
     saturation = _uniform(images, seed, 0.0, 2.0)
     contrast = _uniform(images, seed, 0.5, 1.5)
-    # The image mean of 12k values is summed in float32 whatever the compute precision.
-    image_mean = ops.cast(ops.mean(ops.cast(images, "float32"), axis=(1, 2, 3), keepdims=True),
-                          images.dtype)
     keep, spread = (ops.reshape(v, (batch, 1, 1)) for v in
                     (contrast * saturation, contrast * (1.0 - saturation) / 3.0))
-    mixing = keep * ops.eye(3, dtype=images.dtype) + spread  # [N, 3, 3]
-    mixed = ops.matmul(ops.reshape(images, (batch, -1, 3)), mixing)
-    return ops.reshape(mixed, ops.shape(images)) + ((1.0 - contrast) * image_mean + brightness)
+    return keep * ops.eye(3, dtype=images.dtype) + spread, 1.0 - contrast, brightness
 
 
-def _move(images, shifts, centres, half):
-    """Output pixel p of image n is input pixel p - shifts[n], or 0 (grey) where that is
-    outside the image or p is within ``half`` of ``centres[n]`` in x and y (a cut-out
-    square): one gather of pixels from the flattened batch, a zero pixel appended."""
-    batch, height, width, channels = (ops.shape(images)[i] for i in range(4))
+def _image_mean(images):
+    # The mean of 12k values is summed in float32 whatever the compute precision.
+    return ops.cast(ops.mean(ops.cast(images, "float32"), axis=(1, 2, 3), keepdims=True),
+                    images.dtype)
+
+
+def _mix(images, mixing):
+    """Each pixel's channels (a row) times its image's ``mixing`` matrix: one product."""
+    batch = ops.shape(images)[0]
+    return ops.reshape(ops.matmul(ops.reshape(images, (batch, -1, 3)), mixing),
+                       ops.shape(images))
+
+
+@ops.custom_gradient
+def color_move(images, mixing, mean_weight, brightness, shifts, centres, half):
+    """DiffAugment's colour (``color_draws``), then a ``move``, in two passes over the
+    images: the channels mixed by one product, then the offset (``mean_weight`` times the
+    image's mean, plus ``brightness``) added inside the move's gather.  Backwards, the
+    mixing goes first (a pixel's map commutes with moving it), and the mean's share, the
+    same for every pixel, is added inside the move back."""
+    shifts, centres = ops.cast(shifts, "int32"), ops.cast(centres, "int32")
+    half = ops.cast(half, "float32")
+    offset = mean_weight * _image_mean(images) + brightness
+
+    def gradient(*args, upstream=None):
+        upstream = args[0] if upstream is None else upstream
+        mixed = _mix(upstream, ops.transpose(mixing, (0, 2, 1)))
+        back = _compiled(_move_back)(mixed, shifts, centres, half, upstream, mean_weight)
+        return (back,) + (None,) * 6
+
+    return _compiled(_move)(_mix(images, mixing), shifts, centres, half, offset), gradient
+
+
+def color(images, seed):
+    """Random brightness, saturation and contrast, as in DiffAugment (scaled to [-1, 1])."""
+    mixing, mean_weight, brightness = color_draws(images, seed)
+    no_move = ops.zeros((ops.shape(images)[0], 2), "int32")
+    return color_move(images, mixing, mean_weight, brightness, no_move, no_move, 0.0)
+
+
+def _source_pixels(images, shifts, centres, half):
+    """For each output pixel, the flat index of its source pixel (clipped into the batch),
+    and whether anything lands there: its source inside the image and the pixel outside
+    the cut-out square (``half`` of a side around ``centres``), both [N, H, W]."""
+    batch, height, width = (ops.shape(images)[i] for i in range(3))
     y, x = ops.arange(height)[None, :], ops.arange(width)[None, :]
     source_y, source_x = y - shifts[:, 1:2], x - shifts[:, 0:1]  # [N, H], [N, W]
     inside = (((source_y >= 0) & (source_y < height))[:, :, None]
@@ -81,10 +116,34 @@ def _move(images, shifts, centres, half):
     index = (ops.arange(batch)[:, None, None] * (height * width)
              + ops.clip(source_y, 0, height - 1)[:, :, None] * width
              + ops.clip(source_x, 0, width - 1)[:, None, :])
-    index = ops.where(inside & ~cut, index, batch * height * width)  # -> the zero pixel
-    pixels = ops.concatenate([ops.reshape(images, (-1, channels)),
-                              ops.zeros((1, channels), images.dtype)], axis=0)
-    return ops.reshape(ops.take(pixels, ops.reshape(index, (-1,)), axis=0), ops.shape(images))
+    return index, inside & ~cut
+
+
+def _move(images, shifts, centres, half, offset=None):
+    """Output pixel p of image n is input pixel p - shifts[n] (plus ``offset[n]``), or 0
+    (grey) where that is outside the image or p is within ``half`` of ``centres[n]`` in x
+    and y (a cut-out square): one gather of pixels from the flattened batch."""
+    index, visible = _source_pixels(images, shifts, centres, half)
+    channels = ops.shape(images)[3]
+    pixels = ops.reshape(ops.take(ops.reshape(images, (-1, channels)),
+                                  ops.reshape(index, (-1,)), axis=0), ops.shape(images))
+    if offset is not None:
+        pixels = pixels + offset
+    return ops.where(visible[..., None], pixels, ops.zeros((), images.dtype))
+
+
+def _move_back(images, shifts, centres, half, upstream=None, mean_weight=None):
+    """The move's gradient: the same kind of move, back by ``shifts``, around
+    ``centres - shifts``; with ``upstream``, plus ``mean_weight`` times the mean of what
+    reached the image (the gradient of an offset proportional to the image's mean)."""
+    back = _move(images, -shifts, centres - shifts, half)
+    if upstream is None:
+        return back
+    _, visible = _source_pixels(upstream, shifts, centres, half)
+    upstream = ops.cast(upstream, "float32")  # summed in float32, as the forward mean is
+    reached = ops.mean(ops.where(visible[..., None], upstream, 0.0), axis=(1, 2, 3),
+                       keepdims=True)
+    return back + mean_weight * ops.cast(reached, back.dtype)
 
 
 @ops.custom_gradient
@@ -93,32 +152,32 @@ def move(images, shifts, centres, half):
     ``centres`` [N, 2] (x, y) (``half`` 0: none), both filling with 0 (grey) as the
     DiffAugment reference does: one gather, however many of the two there are.
 
-    Its gradient is the same kind of move, back by ``shifts``, around ``centres - shifts``:
-    a gather again, where automatic differentiation would scatter (slow on CPU).
+    Its gradient is the same kind of move back (``_move_back``): a gather again, where
+    automatic differentiation would scatter (slow on CPU).
     """
     shifts, centres = ops.cast(shifts, "int32"), ops.cast(centres, "int32")
     half = ops.cast(half, "float32")
 
     def gradient(*args, upstream=None):
         upstream = args[0] if upstream is None else upstream
-        return _compiled_move(upstream, -shifts, centres - shifts, half), None, None, None
+        return _compiled(_move_back)(upstream, shifts, centres, half), None, None, None
 
-    return _compiled_move(images, shifts, centres, half), gradient
+    return _compiled(_move)(images, shifts, centres, half), gradient
 
 
-def _compiled_move(images, shifts, centres, half):
-    """``_move``; under TensorFlow compiled by XLA, its index arithmetic and gather in one
-    pass (1.1 against 2.5 ms for 64 images of 64x64)."""
+def _compiled(function):
+    """``function``; under TensorFlow compiled by XLA, its index arithmetic, gather and
+    additions in one pass (the move: 1.1 against 2.5 ms for 64 images of 64x64)."""
     if keras.backend.backend() != "tensorflow":
-        return _move(images, shifts, centres, half)
-    return _xla_move()(images, shifts, centres, half)
+        return function
+    return _xla(function)
 
 
 @functools.cache
-def _xla_move():
+def _xla(function):
     import tensorflow as tf
 
-    return tf.function(_move, jit_compile=True)
+    return tf.function(function, jit_compile=True)
 
 
 def translate(images, shifts):
@@ -150,24 +209,33 @@ def cutout(images, seed):
     return move(images, ops.zeros_like(centres), centres, cutout_half(images))
 
 
+def _passes(policy):
+    """The policy's operations in groups of one pass each: each group a run of them in the
+    order color, translation, cutout ("cutout,color" is two passes)."""
+    groups = []
+    for name in policy:
+        if name not in POLICIES:
+            raise ValueError(f"unknown DiffAugment policy {name!r}; choose from {POLICIES}")
+        if groups and POLICIES.index(name) > POLICIES.index(groups[-1][-1]):
+            groups[-1].append(name)
+        else:
+            groups.append([name])
+    return groups
+
+
 def diff_augment(images, policy, seed):
     """Applies the operations of ``policy`` in order; an empty policy returns ``images``.
 
-    A translation and a cutout right after it are one ``move``, with the random draws
-    of the two one after the other."""
-    steps = list(policy)
-    while steps:
-        name = steps.pop(0)
-        if name == "color":
-            images = color(images, seed)
-        elif name == "translation" and steps[:1] == ["cutout"]:
-            steps.pop(0)
+    A colour, translation and cutout that follow one another are one ``color_move`` (one
+    ``move`` without the colour), their random draws made in that order."""
+    for group in _passes(policy):
+        colour = color_draws(images, seed) if "color" in group else None
+        shifts = centres = ops.zeros((ops.shape(images)[0], 2), "int32")
+        half = 0.0
+        if "translation" in group:
             shifts = translation_shifts(images, seed)
-            images = move(images, shifts, cutout_centres(images, seed), cutout_half(images))
-        elif name == "translation":
-            images = translate(images, translation_shifts(images, seed))
-        elif name == "cutout":
-            images = cutout(images, seed)
-        else:
-            raise ValueError(f"unknown DiffAugment policy {name!r}; choose from {POLICIES}")
+        if "cutout" in group:
+            centres, half = cutout_centres(images, seed), cutout_half(images)
+        images = (move(images, shifts, centres, half) if colour is None
+                  else color_move(images, *colour, shifts, centres, half))
     return images

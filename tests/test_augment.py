@@ -83,6 +83,54 @@ def test_move_gradient_is_the_gradient_of_the_gather(dtype):
                                   tape.gradient(reference, x, output_gradients=upstream))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_color_move_gradient_is_the_gradient_of_its_operations(dtype):
+    """The colour's affine map then the move, in two passes with a hand-written gradient
+    (mixing back first, the mean's share added in the move back), against automatic
+    differentiation of the same operations one after the other (the mean moved out of the
+    image by a shift or cut out still counts, in the gradient too)."""
+    x = tf.cast(images(6, 12), dtype)
+    mixing, mean_weight, brightness = augment.color_draws(x, keras.random.SeedGenerator(4))
+    shifts = tf.constant([[3, -2], [-5, 0], [0, 0], [11, 1], [-1, -12], [2, 2]])
+    centres = tf.constant([[0, 0], [6, 6], [11, 3], [4, 11], [5, 5], [9, 1]])
+    upstream = tf.cast(images(6, 12, seed=1) + 1.0, dtype)  # a mean the share shows in
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        fast = augment.color_move(x, mixing, mean_weight, brightness, shifts, centres, 3.0)
+        mean = tf.reduce_mean(x, axis=(1, 2, 3), keepdims=True)
+        mixed = tf.reshape(tf.matmul(tf.reshape(x, (6, -1, 3)), mixing), x.shape)
+        reference = augment._move(mixed + mean_weight * mean + brightness, shifts, centres,
+                                  3.0)
+    tolerance = dict(float32=1e-6, bfloat16=0.02)[dtype]
+    np.testing.assert_allclose(tf.cast(fast, tf.float32), tf.cast(reference, tf.float32),
+                               atol=tolerance)
+    gradients = [tf.cast(tape.gradient(y, x, output_gradients=upstream), tf.float32)
+                 for y in (fast, reference)]
+    np.testing.assert_allclose(*gradients, atol=tolerance)
+    assert np.abs(gradients[1]).max() > 0.5  # mixing and mean both in it
+    cut = np.asarray(fast)[1, 5:8, 5:8]  # inside image 1's cut-out square
+    assert np.all(cut == 0)
+
+
+def test_operations_in_policy_order_share_a_pass_and_others_follow_in_turn():
+    assert augment._passes(("color", "translation", "cutout")) == [
+        ["color", "translation", "cutout"]]
+    assert augment._passes(("color", "cutout")) == [["color", "cutout"]]
+    assert augment._passes(("cutout", "translation", "color")) == [
+        ["cutout"], ["translation"], ["color"]]
+    assert augment._passes(("translation", "cutout", "color")) == [
+        ["translation", "cutout"], ["color"]]
+    # Moved first, then coloured: the colour's mean counts the grey the move let in.
+    x = images(4, 16)
+    fast = augment.diff_augment(x, ("translation", "color"), keras.random.SeedGenerator(6))
+    seed = keras.random.SeedGenerator(6)
+    moved = np.asarray(augment.translate(x, augment.translation_shifts(x, seed)))
+    mixing, mean_weight, brightness = (np.asarray(v) for v in augment.color_draws(x, seed))
+    mean = moved.mean(axis=(1, 2, 3), keepdims=True)
+    expected = np.einsum("nhwc,ncd->nhwd", moved, mixing) + mean_weight * mean + brightness
+    np.testing.assert_allclose(fast, expected, atol=1e-5)
+
+
 def reference_diff_augment(x, seed):
     """DiffAugment's reference operations (Zhao et al., their PyTorch code) in NumPy, scaled
     to [-1, 1], drawing the same random numbers in the same order as ``augment``."""

@@ -82,8 +82,7 @@ def color_move(images, mixing, mean_weight, brightness, shifts, centres, half):
     image's mean, plus ``brightness``) added inside the move's gather.  Backwards, the
     mixing goes first (a pixel's map commutes with moving it), and the mean's share, the
     same for every pixel, is added inside the move back."""
-    shifts, centres = ops.cast(shifts, "int32"), ops.cast(centres, "int32")
-    half = ops.cast(half, "float32")
+    shifts, centres, half = _move_arguments(shifts, centres, half)
     offset = mean_weight * _image_mean(images) + brightness
 
     def gradient(*args, upstream=None):
@@ -100,6 +99,11 @@ def color(images, seed):
     mixing, mean_weight, brightness = color_draws(images, seed)
     no_move = ops.zeros((ops.shape(images)[0], 2), "int32")
     return color_move(images, mixing, mean_weight, brightness, no_move, no_move, 0.0)
+
+
+def _move_arguments(shifts, centres, half):
+    """A move's shifts and centres as whole pixels, and the cut-out's half side."""
+    return ops.cast(shifts, "int32"), ops.cast(centres, "int32"), ops.cast(half, "float32")
 
 
 def _source_pixels(images, shifts, centres, half):
@@ -155,8 +159,7 @@ def move(images, shifts, centres, half):
     Its gradient is the same kind of move back (``_move_back``): a gather again, where
     automatic differentiation would scatter (slow on CPU).
     """
-    shifts, centres = ops.cast(shifts, "int32"), ops.cast(centres, "int32")
-    half = ops.cast(half, "float32")
+    shifts, centres, half = _move_arguments(shifts, centres, half)
 
     def gradient(*args, upstream=None):
         upstream = args[0] if upstream is None else upstream

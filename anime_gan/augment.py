@@ -96,9 +96,7 @@ def color_move(images, mixing, mean_weight, brightness, shifts, centres, half):
 
 def color(images, seed):
     """Random brightness, saturation and contrast, as in DiffAugment (scaled to [-1, 1])."""
-    mixing, mean_weight, brightness = color_draws(images, seed)
-    no_move = ops.zeros((ops.shape(images)[0], 2), "int32")
-    return color_move(images, mixing, mean_weight, brightness, no_move, no_move, 0.0)
+    return diff_augment(images, ("color",), seed)
 
 
 def _move_arguments(shifts, centres, half):
@@ -208,8 +206,7 @@ def cutout_half(images, ratio=CUTOUT_RATIO):
 
 def cutout(images, seed):
     """Blanks (to 0, mid-grey) a random square of half the side in each image."""
-    centres = cutout_centres(images, seed)
-    return move(images, ops.zeros_like(centres), centres, cutout_half(images))
+    return diff_augment(images, ("cutout",), seed)
 
 
 def _passes(policy):

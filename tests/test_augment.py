@@ -85,20 +85,22 @@ def test_move_gradient_is_the_gradient_of_the_gather(dtype):
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_color_move_gradient_is_the_gradient_of_its_operations(dtype):
-    """The colour's affine map then the move, in two passes with a hand-written gradient
-    (mixing back first, the mean's share added in the move back), against automatic
+    """The colour's affine map then the move, in one pass with a hand-written gradient (the
+    mixing, its own transpose, and the mean's share in the move back), against automatic
     differentiation of the same operations one after the other (the mean moved out of the
     image by a shift or cut out still counts, in the gradient too)."""
     x = tf.cast(images(6, 12), dtype)
-    mixing, mean_weight, brightness = augment.color_draws(x, keras.random.SeedGenerator(4))
+    keep, spread, mean_weight, brightness = augment.color_draws(x,
+                                                                keras.random.SeedGenerator(4))
     shifts = tf.constant([[3, -2], [-5, 0], [0, 0], [11, 1], [-1, -12], [2, 2]])
     centres = tf.constant([[0, 0], [6, 6], [11, 3], [4, 11], [5, 5], [9, 1]])
     upstream = tf.cast(images(6, 12, seed=1) + 1.0, dtype)  # a mean the share shows in
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
-        fast = augment.color_move(x, mixing, mean_weight, brightness, shifts, centres, 3.0)
+        fast = augment.color_move(x, keep, spread, mean_weight, brightness, shifts, centres,
+                                  3.0)
         mean = tf.reduce_mean(x, axis=(1, 2, 3), keepdims=True)
-        mixed = tf.reshape(tf.matmul(tf.reshape(x, (6, -1, 3)), mixing), x.shape)
+        mixed = keep * x + spread * tf.reduce_sum(x, axis=3, keepdims=True)
         reference = augment._move(mixed + mean_weight * mean + brightness, shifts, centres,
                                   3.0)
     tolerance = dict(float32=1e-6, bfloat16=0.02)[dtype]
@@ -125,9 +127,10 @@ def test_operations_in_policy_order_share_a_pass_and_others_follow_in_turn():
     fast = augment.diff_augment(x, ("translation", "color"), keras.random.SeedGenerator(6))
     seed = keras.random.SeedGenerator(6)
     moved = np.asarray(augment.translate(x, augment.translation_shifts(x, seed)))
-    mixing, mean_weight, brightness = (np.asarray(v) for v in augment.color_draws(x, seed))
+    keep, spread, mean_weight, brightness = (np.asarray(v) for v in augment.color_draws(x, seed))
     mean = moved.mean(axis=(1, 2, 3), keepdims=True)
-    expected = np.einsum("nhwc,ncd->nhwd", moved, mixing) + mean_weight * mean + brightness
+    expected = (keep * moved + spread * moved.sum(axis=3, keepdims=True)
+                + mean_weight * mean + brightness)
     np.testing.assert_allclose(fast, expected, atol=1e-5)
 
 

@@ -192,6 +192,30 @@ def test_the_transforms_are_distributed_as_the_reference_draws_them():
     assert abs(brightness.mean()) < 0.05 and abs(brightness.std() - 2 / np.sqrt(12)) < 0.02
 
 
+def test_the_colour_is_distributed_as_the_reference_draws_it():
+    """Over many images of four pixels, built so that each draw can be read back: a grey
+    pair (+a and -a) gives the contrast and brightness, a pixel (a, -a, 0) of channel mean
+    0 the saturation.  The reference draws brightness uniform in [-1, 1) (scaled to
+    [-1, 1]), saturation in [0, 2) and contrast in [0.5, 1.5), independently."""
+    n, a = 8192, 0.25
+    pixels = np.array([[a, a, a], [-a, -a, -a], [a, -a, 0.0], [-a, a, 0.0]], np.float32)
+    x = tf.constant(np.tile(pixels.reshape(1, 2, 2, 3), (n, 1, 1, 1)))  # image mean 0
+    y = np.asarray(augment.color(x, keras.random.SeedGenerator(12)), np.float64)
+    light, dark, coloured = y[:, 0, 0, 0], y[:, 0, 1, 0], y[:, 1, 0]
+    contrast = (light - dark) / (2 * a)
+    brightness = (light + dark) / 2
+    saturation = (coloured[:, 0] - coloured[:, 1]) / (2 * a) / contrast
+    for draws, low, high in ((brightness, -1.0, 1.0), (saturation, 0.0, 2.0),
+                             (contrast, 0.5, 1.5)):
+        width = high - low
+        assert low - 1e-5 <= draws.min() < low + 0.01 * width
+        assert high - 0.01 * width < draws.max() <= high + 1e-5
+        assert abs(draws.mean() - (low + high) / 2) < 0.02 * width
+        assert abs(draws.std() - width / np.sqrt(12)) < 0.02 * width
+    correlations = np.corrcoef([brightness, saturation, contrast])
+    assert np.abs(correlations[np.triu_indices(3, 1)]).max() < 0.05
+
+
 @pytest.mark.parametrize("policy", [("color",), ("translation",), ("cutout",),
                                     ("color", "translation", "cutout")])
 def test_each_policy_changes_images_and_passes_gradients(policy):

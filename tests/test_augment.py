@@ -85,10 +85,10 @@ def test_move_gradient_is_the_gradient_of_the_gather(dtype):
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_color_move_gradient_is_the_gradient_of_its_operations(dtype):
-    """The colour's affine map then the move, in one pass with a hand-written gradient (the
-    mixing, its own transpose, and the mean's share in the move back), against automatic
-    differentiation of the same operations one after the other (the mean moved out of the
-    image by a shift or cut out still counts, in the gradient too)."""
+    """The colour's affine map then the move, in one XLA function with a hand-written
+    gradient (the mixing, its own transpose, and the mean's share in the move back), against
+    automatic differentiation of the same operations one after the other (the mean moved
+    out of the image by a shift or cut out still counts, in the gradient too)."""
     x = tf.cast(images(6, 12), dtype)
     keep, spread, mean_weight, brightness = augment.color_draws(x,
                                                                 keras.random.SeedGenerator(4))

@@ -16,7 +16,9 @@ import math
 import numbers
 import os
 import re
+import signal
 import sys
+import threading
 import zipfile
 
 MAX_SEED = 2**31 - 1  # a seed reaches the SavedModel's generate() as an int32
@@ -117,13 +119,16 @@ def check_one_data_source(data_dir, dataset):
 
 def quiet_ctrl_c_while_the_command_starts():
     """The command line (``anime-gan``, ``main.py``, ``python -m anime_gan``) stopped by
-    Ctrl-C while it imports TensorFlow, before its own handler is in place, exits with
-    status 130 as it does later, without a traceback.  Elsewhere nothing changes."""
-    if _started_as_the_command() and sys.excepthook is sys.__excepthook__:
-        def excepthook(kind, value, traceback):
-            if not issubclass(kind, KeyboardInterrupt):
-                sys.__excepthook__(kind, value, traceback)
-        sys.excepthook = excepthook
+    Ctrl-C while it imports TensorFlow, before its own handler is in place, ends at once
+    as a shell's Ctrl-C ends a program (status 130), without a traceback.  Elsewhere
+    nothing changes.
+
+    The signal's default action, not a ``KeyboardInterrupt``: raised inside a compiled
+    module's initialisation, the interrupt comes out as ``ImportError: initialization
+    failed`` (pybind11), a traceback and status 1.  ``cli.main`` puts Python's handler
+    back once the imports are done."""
+    if _started_as_the_command() and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _started_as_the_command():

@@ -325,8 +325,11 @@ def test_a_run_waiting_while_another_fills_the_cache_reads_what_it_wrote(
     lock = open(cache / f"{name}.anime_gan-lock", "a")
     fcntl.flock(lock, fcntl.LOCK_EX)
 
-    def other_run_fills_it():
-        time.sleep(1)
+    def other_run_fills_it():  # once this run waits for it, however slow the machine
+        deadline = time.monotonic() + 120
+        while (not any(m.startswith("Waiting") for m in caplog.messages)
+               and time.monotonic() < deadline):
+            time.sleep(0.02)
         for path in filled_elsewhere.glob(f"{name}.*"):
             if not path.name.endswith("lock"):
                 shutil.copy(path, cache / path.name)
